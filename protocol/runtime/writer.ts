@@ -1,0 +1,150 @@
+import { ProtocolError } from './errors.js';
+import type { TaggedField } from './tagged.js';
+
+/** A growable big-endian byte writer; `finish()` returns a view of what was written. */
+export class Writer {
+  private buf: Buffer;
+  pos = 0;
+
+  constructor(initial = 256) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
+
+  private ensure(n: number): number {
+    const at = this.pos;
+    if (at + n > this.buf.length) {
+      let size = this.buf.length * 2;
+      while (size < at + n) size *= 2;
+      const next = Buffer.allocUnsafe(size);
+      this.buf.copy(next, 0, 0, at);
+      this.buf = next;
+    }
+    this.pos = at + n;
+    return at;
+  }
+
+  finish(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  int8(v: number): void {
+    this.buf.writeInt8(v, this.ensure(1));
+  }
+  int16(v: number): void {
+    this.buf.writeInt16BE(v, this.ensure(2));
+  }
+  uint16(v: number): void {
+    this.buf.writeUInt16BE(v, this.ensure(2));
+  }
+  int32(v: number): void {
+    this.buf.writeInt32BE(v, this.ensure(4));
+  }
+  uint32(v: number): void {
+    this.buf.writeUInt32BE(v, this.ensure(4));
+  }
+  int64(v: bigint): void {
+    this.buf.writeBigInt64BE(v, this.ensure(8));
+  }
+  float64(v: number): void {
+    this.buf.writeDoubleBE(v, this.ensure(8));
+  }
+  bool(v: boolean): void {
+    this.buf[this.ensure(1)] = v ? 1 : 0;
+  }
+  uuid(v: string): void {
+    const bytes = Buffer.from(v, 'base64url');
+    if (bytes.length !== 16) throw new ProtocolError('GH_PROTOCOL_INVALID', `uuid: ${JSON.stringify(v)} is not 16 bytes`);
+    this.raw(bytes);
+  }
+
+  uvarint(v: number): void {
+    let u = v >>> 0;
+    while (u >= 0x80) {
+      this.buf[this.ensure(1)] = (u & 0x7f) | 0x80;
+      u >>>= 7;
+    }
+    this.buf[this.ensure(1)] = u;
+  }
+  varint(v: number): void {
+    this.uvarint((v << 1) ^ (v >> 31));
+  }
+  varlong(v: bigint): void {
+    let u = BigInt.asUintN(64, (v << 1n) ^ (v >> 63n));
+    while (u >= 0x80n) {
+      this.buf[this.ensure(1)] = Number(u & 0x7fn) | 0x80;
+      u >>= 7n;
+    }
+    this.buf[this.ensure(1)] = Number(u);
+  }
+
+  raw(b: Uint8Array): void {
+    const at = this.ensure(b.length);
+    this.buf.set(b, at);
+  }
+
+  private text(s: string, lengthPrefix: (n: number) => void): void {
+    const n = Buffer.byteLength(s, 'utf8');
+    lengthPrefix(n);
+    this.buf.write(s, this.ensure(n), n, 'utf8');
+  }
+
+  string(s: string): void {
+    this.text(s, (n) => this.int16(n));
+  }
+  nullableString(s: string | null): void {
+    if (s === null) this.int16(-1);
+    else this.string(s);
+  }
+  compactString(s: string): void {
+    this.text(s, (n) => this.uvarint(n + 1));
+  }
+  compactNullableString(s: string | null): void {
+    if (s === null) this.uvarint(0);
+    else this.compactString(s);
+  }
+  bytes(b: Uint8Array): void {
+    this.int32(b.length);
+    this.raw(b);
+  }
+  nullableBytes(b: Uint8Array | null): void {
+    if (b === null) this.int32(-1);
+    else this.bytes(b);
+  }
+  compactBytes(b: Uint8Array): void {
+    this.uvarint(b.length + 1);
+    this.raw(b);
+  }
+  compactNullableBytes(b: Uint8Array | null): void {
+    if (b === null) this.uvarint(0);
+    else this.compactBytes(b);
+  }
+  arrayLength(n: number | null, compact: boolean): void {
+    if (compact) this.uvarint(n === null ? 0 : n + 1);
+    else this.int32(n === null ? -1 : n);
+  }
+
+  /**
+   * Writes a tagged-field section: `fields` are [tag, encoder] pairs for the known fields that
+   * differ from their defaults, merged in tag order with the unknown ones kept from decoding.
+   */
+  taggedFields(fields: Array<[number, (w: Writer) => void]>, unknown: TaggedField[] | undefined): void {
+    if (fields.length === 0 && !unknown) {
+      this.uvarint(0);
+      return;
+    }
+    const all: Array<[number, Uint8Array]> = [];
+    for (const [tag, enc] of fields) {
+      const sub = new Writer(64);
+      enc(sub);
+      all.push([tag, sub.finish()]);
+    }
+    if (unknown) for (const u of unknown) all.push([u.tag, u.data]);
+    if (all.length > 1) all.sort((a, b) => a[0] - b[0]);
+    this.uvarint(all.length);
+    for (const [tag, data] of all) {
+      this.uvarint(tag);
+      this.uvarint(data.length);
+      this.raw(data);
+    }
+  }
+}
