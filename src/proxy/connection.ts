@@ -1,0 +1,377 @@
+/**
+ * One client connection and the upstream connection that serves it.
+ *
+ * Requests are read as frames, run through the stages that asked for their API key (in order,
+ * one request at a time so the broker sees them in the client's order) and forwarded. The
+ * broker answers in order on its connection, so each response is matched against the oldest
+ * forwarded request by correlation id. Responses, including those stages make up, leave for the
+ * client in request order. Frames no stage wants pass as their original bytes.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { apiCodec, ApiKey } from '../../protocol/generated/index.js';
+import { defaultApiVersionsResponse } from '../../protocol/generated/api-versions-response.js';
+import type { ProduceRequest } from '../../protocol/generated/produce-request.js';
+import type { ConnectionInfo } from './connection-info.js';
+import { ProxyError, type CloseCode } from './errors.js';
+import { API_VERSIONS_KEY, Exchange, ResponseView } from './exchange.js';
+import { FrameReader } from './frame-reader.js';
+import { wantsRequest, wantsResponse, type RequestDecision, type Stage } from './stage.js';
+import type { HostPort, UpstreamConnector } from './upstream.js';
+import { formatHostPort } from './upstream.js';
+
+export interface ConnectionOptions {
+  info: ConnectionInfo;
+  client: Socket;
+  /** Upstream addresses to try in order (the bootstrap list, or the one broker). */
+  resolveTargets: () => Promise<HostPort[]>;
+  connector: UpstreamConnector;
+  stages: readonly Stage[];
+  maxFrameBytes: number;
+  idleTimeoutMs: number;
+  log: Logger;
+  onClosed: (conn: ProxyConnection) => void;
+}
+
+const UNSUPPORTED_VERSION = 35;
+
+function isPromise<T>(x: unknown): x is Promise<T> {
+  return typeof x === 'object' && x !== null && typeof (x as Promise<T>).then === 'function';
+}
+
+export class ProxyConnection {
+  readonly info: ConnectionInfo;
+  private readonly client: Socket;
+  private upstream: Socket | null = null;
+  private readonly opts: ConnectionOptions;
+  private readonly log: Logger;
+  private readonly clientFrames: FrameReader;
+  private readonly upstreamFrames: FrameReader;
+  /** Every request not yet answered to the client, in arrival order. */
+  private readonly inflight: Exchange[] = [];
+  /** Requests waiting for their turn through the request stages. */
+  private readonly toProcess: Exchange[] = [];
+  /** Requests forwarded upstream that expect a response, in forwarding order. */
+  private readonly awaiting: Exchange[] = [];
+  private busy = true; // until the upstream is connected and onConnect stages ran
+  private closed = false;
+  private draining = false;
+  requestsSeen = 0;
+
+  constructor(opts: ConnectionOptions) {
+    this.opts = opts;
+    this.info = opts.info;
+    this.client = opts.client;
+    this.log = opts.log.child({ conn: opts.info.id });
+    this.clientFrames = new FrameReader(opts.maxFrameBytes, 'client request');
+    this.upstreamFrames = new FrameReader(opts.maxFrameBytes, 'broker response');
+
+    this.client.setNoDelay(true);
+    this.client.setTimeout(opts.idleTimeoutMs, () =>
+      this.close('GH_IDLE_TIMEOUT', `no traffic for ${opts.idleTimeoutMs} ms`),
+    );
+    this.client.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    this.client.on('end', () => this.close('GH_CLIENT_CLOSED', 'client closed the connection'));
+    this.client.on('close', () => this.close('GH_CLIENT_CLOSED', 'client connection closed'));
+    this.client.on('error', (err) => this.close('GH_CLIENT_CLOSED', `client socket error: ${err.message}`));
+    this.client.on('drain', () => this.upstream?.resume());
+  }
+
+  async start(): Promise<void> {
+    try {
+      for (const stage of this.opts.stages) {
+        if (!stage.onConnect) continue;
+        const refused = await stage.onConnect(this.info);
+        if (typeof refused === 'string') return this.close('GH_STAGE_CLOSED', `${stage.name}: ${refused}`);
+      }
+      const targets = await this.opts.resolveTargets();
+      let lastError: unknown = new ProxyError('GH_UPSTREAM_UNREACHABLE', 'no upstream address known');
+      for (const target of targets) {
+        if (this.closed) return;
+        try {
+          this.upstream = await this.opts.connector.connect(target);
+          this.log.debug({ upstream: formatHostPort(target) }, 'upstream connected');
+          break;
+        } catch (err) {
+          lastError = err;
+          this.log.warn({ upstream: formatHostPort(target), err: (err as Error).message }, 'upstream connect failed');
+        }
+      }
+      if (this.closed) {
+        this.upstream?.destroy();
+        return;
+      }
+      if (!this.upstream) throw lastError;
+      const up = this.upstream;
+      up.setNoDelay(true);
+      up.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
+      up.on('drain', () => this.client.resume());
+      up.on('end', () => this.close('GH_UPSTREAM_CLOSED', 'broker closed the connection'));
+      up.on('close', () => this.close('GH_UPSTREAM_CLOSED', 'broker connection closed'));
+      up.on('error', (err) => this.close('GH_UPSTREAM_CLOSED', `broker socket error: ${err.message}`));
+      this.busy = false;
+      this.pump();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  // ---- client → broker ----
+
+  private onClientData(chunk: Buffer): void {
+    if (this.closed || this.draining) return;
+    let frames: Buffer[];
+    try {
+      frames = this.clientFrames.push(chunk);
+    } catch (err) {
+      return this.fail(err);
+    }
+    for (const wire of frames) {
+      if (!this.accept(wire)) return;
+    }
+    this.pump();
+  }
+
+  /** Parses a request frame and queues it; false when the connection had to close. */
+  private accept(wire: Buffer): boolean {
+    if (wire.length < 4 + 8) {
+      this.close('GH_FRAME_INVALID', `request frame of ${wire.length - 4} bytes is shorter than a request header`);
+      return false;
+    }
+    const apiKey = wire.readInt16BE(4);
+    const apiVersion = wire.readInt16BE(6);
+    const codec = apiCodec(apiKey);
+    if (!codec) {
+      this.close('GH_UNKNOWN_API', `unknown API key ${apiKey}`);
+      return false;
+    }
+    const futureApiVersions = apiKey === API_VERSIONS_KEY && apiVersion > codec.maxVersion;
+    if ((apiVersion < codec.minVersion || apiVersion > codec.maxVersion) && !futureApiVersions) {
+      this.close('GH_UNSUPPORTED_VERSION', `${codec.name} v${apiVersion} is outside the supported ${codec.minVersion}-${codec.maxVersion}`);
+      return false;
+    }
+    let ex: Exchange;
+    try {
+      ex = new Exchange(this.info, codec, wire);
+      if (apiKey === ApiKey.Produce) ex.expectsResponse = ex.body<ProduceRequest>().acks !== 0;
+    } catch (err) {
+      this.fail(err);
+      return false;
+    }
+    this.requestsSeen++;
+    this.inflight.push(ex);
+    if (futureApiVersions) {
+      // Answer as a broker does: v0, UNSUPPORTED_VERSION, and the ApiVersions range we speak.
+      const body = defaultApiVersionsResponse();
+      body.errorCode = UNSUPPORTED_VERSION;
+      body.apiKeys = [{ apiKey, minVersion: codec.minVersion, maxVersion: codec.maxVersion }];
+      ex.out = ex.syntheticWire(body, 0);
+      return true;
+    }
+    this.toProcess.push(ex);
+    return true;
+  }
+
+  /** Runs queued requests through the request stages, one at a time, in order. */
+  private pump(): void {
+    while (!this.busy && !this.closed && this.toProcess.length > 0) {
+      const ex = this.toProcess.shift()!;
+      let result: void | Promise<void>;
+      try {
+        result = this.processRequest(ex);
+      } catch (err) {
+        return this.fail(err);
+      }
+      if (isPromise(result)) {
+        this.busy = true;
+        result.then(
+          () => {
+            this.busy = false;
+            this.pump();
+          },
+          (err: unknown) => this.fail(err),
+        );
+        return;
+      }
+    }
+  }
+
+  private processRequest(ex: Exchange, from = 0): void | Promise<void> {
+    const stages = this.opts.stages;
+    for (let i = from; i < stages.length; i++) {
+      const stage = stages[i]!;
+      if (!wantsRequest(stage, ex.header.apiKey)) continue;
+      let decision: RequestDecision | Promise<RequestDecision>;
+      try {
+        decision = stage.onRequest!(ex);
+      } catch (err) {
+        throw this.stageError(stage, err);
+      }
+      if (isPromise<RequestDecision>(decision)) {
+        return decision.then(
+          (d) => (this.applyDecision(stage, ex, d) ? this.processRequest(ex, i + 1) : undefined),
+          (err: unknown) => {
+            throw this.stageError(stage, err);
+          },
+        );
+      }
+      if (!this.applyDecision(stage, ex, decision)) return;
+    }
+    this.forward(ex);
+  }
+
+  /** True to continue with the next stage. */
+  private applyDecision(stage: Stage, ex: Exchange, d: RequestDecision): boolean {
+    if (this.closed) return false;
+    if (!d) return true;
+    if ('close' in d) {
+      this.close('GH_STAGE_CLOSED', `${stage.name}: ${d.close}`);
+      return false;
+    }
+    this.respond(ex, d.respond);
+    return false;
+  }
+
+  private stageError(stage: Stage, err: unknown): unknown {
+    if (err instanceof ProxyError) return err;
+    return new ProxyError('GH_STAGE_FAILED', `stage ${stage.name} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
+
+  private forward(ex: Exchange): void {
+    const up = this.upstream!;
+    if (ex.expectsResponse) this.awaiting.push(ex);
+    else ex.out = null;
+    if (!up.write(ex.upstreamWire())) this.client.pause();
+    if (!ex.expectsResponse) this.flush();
+  }
+
+  private respond(ex: Exchange, body: unknown): void {
+    const wire = ex.syntheticWire(body);
+    this.finishResponse(ex, new ResponseView(ex, wire, true, body));
+  }
+
+  // ---- broker → client ----
+
+  private onUpstreamData(chunk: Buffer): void {
+    if (this.closed) return;
+    let frames: Buffer[];
+    try {
+      frames = this.upstreamFrames.push(chunk);
+    } catch (err) {
+      return this.close('GH_UPSTREAM_PROTOCOL', (err as Error).message);
+    }
+    for (const wire of frames) {
+      const ex = this.awaiting.shift();
+      const correlationId = wire.length >= 8 ? wire.readInt32BE(4) : NaN;
+      if (!ex || ex.header.correlationId !== correlationId) {
+        return this.close('GH_UPSTREAM_PROTOCOL', `broker answered correlation id ${correlationId}, expected ${ex?.header.correlationId ?? 'none'}`);
+      }
+      if (!this.opts.stages.some((s) => wantsResponse(s, ex.header.apiKey, ex.header.apiVersion))) {
+        ex.out = wire; // fast path: the broker's bytes, untouched
+        continue;
+      }
+      try {
+        this.finishResponse(ex, new ResponseView(ex, wire, false));
+      } catch (err) {
+        return this.fail(err);
+      }
+    }
+    this.flush();
+  }
+
+  private finishResponse(ex: Exchange, res: ResponseView): void {
+    ex.response = res;
+    const result = this.runResponseStages(res, 0);
+    if (isPromise(result)) {
+      result.then(
+        () => {
+          ex.out = res.clientWire();
+          this.flush();
+        },
+        (err: unknown) => this.fail(err),
+      );
+      return;
+    }
+    ex.out = res.clientWire();
+    this.flush();
+  }
+
+  private runResponseStages(res: ResponseView, from: number): void | Promise<void> {
+    const stages = this.opts.stages;
+    const { apiKey, apiVersion } = res.request.header;
+    for (let i = from; i < stages.length; i++) {
+      const stage = stages[i]!;
+      if (!wantsResponse(stage, apiKey, apiVersion)) continue;
+      let r: void | Promise<void>;
+      try {
+        r = stage.onResponse!(res);
+      } catch (err) {
+        throw this.stageError(stage, err);
+      }
+      if (isPromise<void>(r)) {
+        return r.then(
+          () => this.runResponseStages(res, i + 1),
+          (err: unknown) => {
+            throw this.stageError(stage, err);
+          },
+        );
+      }
+    }
+  }
+
+  /** Writes finished responses to the client in request order. */
+  private flush(): void {
+    if (this.closed) return;
+    let blocked = false;
+    while (this.inflight.length > 0 && this.inflight[0]!.out !== undefined) {
+      const out = this.inflight.shift()!.out;
+      if (out && !this.client.write(out)) blocked = true;
+    }
+    if (blocked) this.upstream?.pause();
+    if (this.draining && this.inflight.length === 0) this.close('GH_SHUTDOWN', 'proxy shutting down');
+  }
+
+  // ---- ending ----
+
+  /** Stops taking requests; closes once every accepted request has been answered. */
+  drain(): void {
+    if (this.closed || this.draining) return;
+    this.draining = true;
+    this.client.pause();
+    this.flush();
+  }
+
+  private fail(err: unknown): void {
+    if (err instanceof ProxyError) return this.close(err.code, err.message);
+    this.log.error({ err }, 'unexpected error');
+    this.close('GH_STAGE_FAILED', (err as Error)?.message ?? String(err));
+  }
+
+  close(code: CloseCode, message: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    const expected = code === 'GH_CLIENT_CLOSED' || code === 'GH_SHUTDOWN';
+    const fields = { code, reason: message, requests: this.requestsSeen };
+    if (expected) this.log.debug(fields, 'connection closed');
+    else this.log.warn(fields, 'connection closed');
+    // end() lets responses already written reach the client; the timer covers a peer that
+    // never closes its side.
+    if (!this.client.destroyed) {
+      this.client.end();
+      setTimeout(() => this.client.destroy(), 2000).unref();
+    }
+    this.upstream?.destroy();
+    for (const stage of this.opts.stages) {
+      try {
+        stage.onClose?.(this.info, code === 'GH_STAGE_CLOSED' ? message : code);
+      } catch (err) {
+        this.log.error({ err, stage: stage.name }, 'stage onClose failed');
+      }
+    }
+    this.opts.onClosed(this);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}

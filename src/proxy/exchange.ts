@@ -1,0 +1,192 @@
+/**
+ * One request and its response as they pass through a connection: parsed header, lazily decoded
+ * bodies, and the bytes that will finally reach the broker and the client.
+ */
+import { Reader, Writer, isProtocolError } from '../../protocol/runtime/index.js';
+import {
+  readRequestHeader,
+  readResponseHeader,
+  writeResponseHeader,
+  type ApiCodec,
+} from '../../protocol/generated/index.js';
+import type { ConnectionInfo } from './connection-info.js';
+import { ProxyError } from './errors.js';
+import type { InterceptedRequest, InterceptedResponse, RequestHeaderInfo } from './stage.js';
+
+export const API_VERSIONS_KEY = 18;
+const UNSUPPORTED_VERSION = 35;
+
+export function requestHeaderVersion(codec: ApiCodec, version: number): number {
+  return codec.requestFlexibleFrom >= 0 && version >= codec.requestFlexibleFrom ? 2 : 1;
+}
+
+export function responseHeaderVersion(codec: ApiCodec, version: number): number {
+  if (codec.apiKey === API_VERSIONS_KEY) return 0; // always v0, so any client can read it
+  return codec.responseFlexibleFrom >= 0 && version >= codec.responseFlexibleFrom ? 1 : 0;
+}
+
+function sizePrefixed(parts: Buffer[]): Buffer {
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const out = Buffer.allocUnsafe(4 + total);
+  out.writeInt32BE(total, 0);
+  let at = 4;
+  for (const p of parts) {
+    p.copy(out, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function asFrameError(err: unknown, what: string): never {
+  if (isProtocolError(err)) throw new ProxyError('GH_FRAME_INVALID', `${what}: ${err.message}`, { cause: err });
+  throw err;
+}
+
+export class Exchange implements InterceptedRequest {
+  readonly header: RequestHeaderInfo;
+  readonly frame: Buffer;
+  /** Offset of the request body within `frame` (the payload, size prefix excluded). */
+  private readonly bodyOffset: number;
+  private decoded: unknown = undefined;
+  private replaced = false;
+  expectsResponse = true;
+  /** The response to write to the client (size prefix included); null: none; undefined: not yet. */
+  out: Buffer | null | undefined = undefined;
+  response: ResponseView | undefined;
+
+  constructor(
+    readonly connection: ConnectionInfo,
+    readonly codec: ApiCodec,
+    readonly wire: Buffer,
+  ) {
+    this.frame = wire.subarray(4);
+    const r = new Reader(this.frame);
+    const apiKey = this.frame.readInt16BE(0);
+    const apiVersion = this.frame.readInt16BE(2);
+    // A future ApiVersions version is parsed with the newest header we know; the broker answers
+    // it with v0 and UNSUPPORTED_VERSION, as Kafka's version negotiation expects.
+    const hv = requestHeaderVersion(codec, Math.min(apiVersion, codec.maxVersion));
+    let clientId: string | null = null;
+    let correlationId = 0;
+    try {
+      const h = readRequestHeader(r, hv);
+      clientId = h.clientId;
+      correlationId = h.correlationId;
+    } catch (err) {
+      asFrameError(err, 'request header');
+    }
+    this.bodyOffset = r.pos;
+    this.header = { apiKey, apiVersion, correlationId, clientId, apiName: codec.name };
+  }
+
+  get modified(): boolean {
+    return this.replaced;
+  }
+
+  body<T = unknown>(): T {
+    if (this.decoded === undefined) {
+      const r = new Reader(this.frame, this.bodyOffset);
+      try {
+        this.decoded = this.codec.readRequest(r, this.header.apiVersion);
+        r.done(`${this.codec.name} request v${this.header.apiVersion}`);
+      } catch (err) {
+        asFrameError(err, `${this.codec.name} request v${this.header.apiVersion}`);
+      }
+    }
+    return this.decoded as T;
+  }
+
+  setBody(body: unknown): void {
+    this.decoded = body;
+    this.replaced = true;
+  }
+
+  /** The bytes to send upstream: the original frame, or the original header + re-encoded body. */
+  upstreamWire(): Buffer {
+    if (!this.replaced) return this.wire;
+    const w = new Writer(this.frame.length + 64);
+    this.codec.writeRequest(w, this.header.apiVersion, this.decoded);
+    return sizePrefixed([this.frame.subarray(0, this.bodyOffset), w.finish()]);
+  }
+
+  /** A response a stage made up: header for this request's version, correlation id echoed. */
+  syntheticWire(body: unknown, v = this.header.apiVersion): Buffer {
+    const hw = new Writer(16);
+    writeResponseHeader(hw, responseHeaderVersion(this.codec, v), { correlationId: this.header.correlationId });
+    const bw = new Writer(256);
+    this.codec.writeResponse(bw, v, body);
+    return sizePrefixed([hw.finish(), bw.finish()]);
+  }
+}
+
+/** A response on its way to the client, as stages see it. */
+export class ResponseView implements InterceptedResponse {
+  readonly frame: Buffer;
+  private readonly bodyOffset: number;
+  private decoded: unknown = undefined;
+  private replaced = false;
+
+  constructor(
+    readonly request: Exchange,
+    readonly wire: Buffer,
+    readonly synthetic: boolean,
+    decodedBody?: unknown,
+  ) {
+    this.frame = wire.subarray(4);
+    const r = new Reader(this.frame);
+    try {
+      readResponseHeader(r, responseHeaderVersion(request.codec, Math.min(request.header.apiVersion, request.codec.maxVersion)));
+    } catch (err) {
+      asFrameError(err, 'response header');
+    }
+    this.bodyOffset = r.pos;
+    this.decoded = decodedBody;
+  }
+
+  get connection(): ConnectionInfo {
+    return this.request.connection;
+  }
+
+  get modified(): boolean {
+    return this.replaced;
+  }
+
+  /** The version the body is encoded in: v0 for an ApiVersions error answer, else the request's. */
+  private bodyVersion(): number {
+    const req = this.request;
+    if (req.codec.apiKey === API_VERSIONS_KEY && this.frame.length >= this.bodyOffset + 2) {
+      if (this.frame.readInt16BE(this.bodyOffset) === UNSUPPORTED_VERSION) return 0;
+    }
+    return req.header.apiVersion;
+  }
+
+  body<T = unknown>(): T {
+    if (this.decoded === undefined) {
+      const v = this.bodyVersion();
+      const r = new Reader(this.frame, this.bodyOffset);
+      try {
+        this.decoded = this.request.codec.readResponse(r, v);
+        r.done(`${this.request.codec.name} response v${v}`);
+      } catch (err) {
+        if (isProtocolError(err)) {
+          throw new ProxyError('GH_UPSTREAM_PROTOCOL', `${this.request.codec.name} response v${v}: ${err.message}`, { cause: err });
+        }
+        throw err;
+      }
+    }
+    return this.decoded as T;
+  }
+
+  setBody(body: unknown): void {
+    this.decoded = body;
+    this.replaced = true;
+  }
+
+  /** The bytes for the client: as received, or the original header + re-encoded body. */
+  clientWire(): Buffer {
+    if (!this.replaced) return this.wire;
+    const w = new Writer(this.frame.length + 64);
+    this.request.codec.writeResponse(w, this.bodyVersion(), this.decoded);
+    return sizePrefixed([this.frame.subarray(0, this.bodyOffset), w.finish()]);
+  }
+}

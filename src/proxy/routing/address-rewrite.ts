@@ -1,0 +1,92 @@
+/**
+ * Keeps every client on the proxy: each broker address in a response is recorded as the real
+ * upstream address of its node id and replaced by the proxy's listener for that node.
+ *
+ * Responses that carry broker addresses: Metadata, FindCoordinator (one node before v4, a list
+ * after), DescribeCluster, and the KIP-951 NodeEndpoints leader hints of Produce (v10+), Fetch
+ * (v16+), ShareFetch and ShareAcknowledge. The hints are tagged fields after all the records;
+ * when a response has none (the usual case) it is not re-encoded and leaves as it came.
+ */
+import { ApiKey } from '../../../protocol/generated/index.js';
+import type { DescribeClusterResponse } from '../../../protocol/generated/describe-cluster-response.js';
+import type { FindCoordinatorResponse } from '../../../protocol/generated/find-coordinator-response.js';
+import type { MetadataResponse } from '../../../protocol/generated/metadata-response.js';
+import type { BrokerMap } from '../broker-map.js';
+import type { InterceptedResponse, Stage } from '../stage.js';
+import type { HostPort } from '../upstream.js';
+
+export interface ProxyAddressBook {
+  readonly brokers: BrokerMap;
+  /** The proxy address clients should use for a node, binding its listener if needed. */
+  addressFor(nodeId: number): Promise<HostPort>;
+}
+
+interface Endpoint {
+  host: string;
+  port: number;
+}
+
+const HINT_FROM: Record<number, number> = {
+  [ApiKey.Produce]: 10,
+  [ApiKey.Fetch]: 16,
+  [ApiKey.ShareFetch]: 0,
+  [ApiKey.ShareAcknowledge]: 0,
+};
+
+export class AddressRewriteStage implements Stage {
+  readonly name = 'address-rewrite';
+  readonly interest = {
+    responses: new Set<number>([
+      ApiKey.Metadata,
+      ApiKey.FindCoordinator,
+      ApiKey.DescribeCluster,
+      ApiKey.Produce,
+      ApiKey.Fetch,
+      ApiKey.ShareFetch,
+      ApiKey.ShareAcknowledge,
+    ]),
+    responseVersion: (apiKey: number, v: number) => (HINT_FROM[apiKey] === undefined ? true : v >= HINT_FROM[apiKey]!),
+  };
+
+  constructor(private readonly book: ProxyAddressBook) {}
+
+  private async rewrite(nodeId: number, ep: Endpoint): Promise<void> {
+    if (nodeId < 0) return; // "no node" (e.g. FindCoordinator with an error)
+    this.book.brokers.learn(nodeId, { host: ep.host, port: ep.port });
+    const proxy = await this.book.addressFor(nodeId);
+    ep.host = proxy.host;
+    ep.port = proxy.port;
+  }
+
+  async onResponse(res: InterceptedResponse): Promise<void> {
+    const { apiKey, apiVersion } = res.request.header;
+    switch (apiKey) {
+      case ApiKey.Metadata: {
+        const body = res.body<MetadataResponse>();
+        for (const b of body.brokers) await this.rewrite(b.nodeId, b);
+        res.setBody(body);
+        return;
+      }
+      case ApiKey.FindCoordinator: {
+        const body = res.body<FindCoordinatorResponse>();
+        if (apiVersion < 4) await this.rewrite(body.errorCode === 0 ? body.nodeId : -1, body);
+        for (const c of body.coordinators) await this.rewrite(c.errorCode === 0 ? c.nodeId : -1, c);
+        res.setBody(body);
+        return;
+      }
+      case ApiKey.DescribeCluster: {
+        const body = res.body<DescribeClusterResponse>();
+        for (const b of body.brokers) await this.rewrite(b.brokerId, b);
+        res.setBody(body);
+        return;
+      }
+      default: {
+        // Produce, Fetch, ShareFetch, ShareAcknowledge: only the leader hints, if any.
+        const body = res.body<{ nodeEndpoints: Array<Endpoint & { nodeId: number }> }>();
+        if (body.nodeEndpoints.length === 0) return;
+        for (const n of body.nodeEndpoints) await this.rewrite(n.nodeId, n);
+        res.setBody(body);
+      }
+    }
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The proxy: listeners, connections and the stage chain. It moves frames and rewrites broker
+ * addresses; everything else is up to the stages it is given.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { GatehouseConfig } from '../config/schema.js';
+import { createLogger } from '../log.js';
+import { BrokerMap } from './broker-map.js';
+import type { ConnectionInfo } from './connection-info.js';
+import { ProxyConnection } from './connection.js';
+import { fetchClusterMetadata } from './discovery.js';
+import { ListenerManager, type ListenerSpec } from './listeners.js';
+import { AddressRewriteStage } from './routing/address-rewrite.js';
+import { ApiVersionsStage } from './routing/api-versions.js';
+import type { Stage } from './stage.js';
+import { PlainConnector, parseHostPort, type HostPort, type UpstreamConnector } from './upstream.js';
+
+export interface ProxyOptions {
+  /** Stages between the client and the broker, in order (identity, policy, masking, audit…). */
+  stages?: Stage[];
+  connector?: UpstreamConnector;
+  logger?: Logger;
+}
+
+export class GatehouseProxy {
+  readonly config: GatehouseConfig;
+  readonly log: Logger;
+  readonly brokers = new BrokerMap();
+  private readonly connector: UpstreamConnector;
+  private readonly stages: Stage[];
+  private readonly listeners: ListenerManager;
+  private readonly connections = new Set<ProxyConnection>();
+  private readonly bootstrapTargets: HostPort[];
+  private nextId = 1;
+  private bootstrapPort = -1;
+  private stopping: Promise<void> | null = null;
+
+  constructor(config: GatehouseConfig, opts: ProxyOptions = {}) {
+    this.config = config;
+    this.log = opts.logger ?? createLogger(config.log.level);
+    this.connector = opts.connector ?? new PlainConnector(config.upstream.connectTimeoutMs);
+    this.bootstrapTargets = config.upstream.bootstrap.map(parseHostPort);
+    this.listeners = new ListenerManager(config.listen.host, config.listen.brokerPortBase, (s, spec) => this.accept(s, spec), this.log);
+    // Core routing first, so that later stages see what the client will see.
+    this.stages = [
+      new ApiVersionsStage(),
+      new AddressRewriteStage({ brokers: this.brokers, addressFor: (id) => this.addressFor(id) }),
+      ...(opts.stages ?? []),
+    ];
+    this.brokers.on('broker', (nodeId, address) => {
+      this.log.info({ nodeId, upstream: `${address.host}:${address.port}` }, 'learned broker');
+      this.listeners.brokerPort(nodeId).catch(() => undefined);
+    });
+  }
+
+  /** Binds the bootstrap listener and, if the cluster answers, one listener per broker. */
+  async start(): Promise<void> {
+    this.bootstrapPort = await this.listeners.bindBootstrap(this.config.listen.bootstrapPort);
+    try {
+      await this.discover();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'upstream cluster not reachable yet; broker listeners will be bound as brokers are learned');
+    }
+  }
+
+  /** The proxy's bootstrap address as clients should use it. */
+  get bootstrap(): string {
+    return `${this.config.listen.advertisedHost}:${this.bootstrapPort}`;
+  }
+
+  get bootstrapListenerPort(): number {
+    return this.bootstrapPort;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private async discover(): Promise<void> {
+    let last: unknown;
+    for (const target of this.bootstrapTargets) {
+      try {
+        const md = await fetchClusterMetadata(this.connector, target, this.config.upstream.connectTimeoutMs);
+        for (const b of md.brokers) this.brokers.learn(b.nodeId, { host: b.host, port: b.port });
+        await Promise.all(md.brokers.map((b) => this.listeners.brokerPort(b.nodeId)));
+        return;
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last;
+  }
+
+  private async addressFor(nodeId: number): Promise<HostPort> {
+    const port = await this.listeners.brokerPort(nodeId);
+    return { host: this.config.listen.advertisedHost, port };
+  }
+
+  private async targetsFor(spec: ListenerSpec): Promise<HostPort[]> {
+    if (spec.nodeId < 0) return this.bootstrapTargets;
+    let known = this.brokers.get(spec.nodeId);
+    if (!known) {
+      await this.discover().catch(() => undefined);
+      known = this.brokers.get(spec.nodeId);
+    }
+    return known ? [known] : [];
+  }
+
+  private accept(socket: Socket, spec: ListenerSpec): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    const info: ConnectionInfo = {
+      id: `c${this.nextId++}`,
+      remoteAddress: socket.remoteAddress ?? '',
+      remotePort: socket.remotePort ?? 0,
+      listener: spec.name,
+      nodeId: spec.nodeId,
+      openedAt: Date.now(),
+      attributes: new Map(),
+    };
+    const conn = new ProxyConnection({
+      info,
+      client: socket,
+      resolveTargets: () => this.targetsFor(spec),
+      connector: this.connector,
+      stages: this.stages,
+      maxFrameBytes: this.config.limits.maxFrameBytes,
+      idleTimeoutMs: this.config.limits.idleTimeoutMs,
+      log: this.log,
+      onClosed: (c) => this.connections.delete(c),
+    });
+    this.connections.add(conn);
+    this.log.debug({ conn: info.id, listener: spec.name, client: `${info.remoteAddress}:${info.remotePort}` }, 'client connected');
+    void conn.start();
+  }
+
+  /**
+   * Graceful stop: no new connections, every accepted request is answered, then connections
+   * close. Connections still busy after the drain timeout are cut.
+   */
+  stop(drainTimeoutMs = this.config.shutdown.drainTimeoutMs): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.listeners.close();
+      for (const c of this.connections) c.drain();
+      const deadline = Date.now() + drainTimeoutMs;
+      while (this.connections.size > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      for (const c of [...this.connections]) c.close('GH_SHUTDOWN', 'drain timeout reached');
+      this.log.info('proxy stopped');
+      this.log.flush?.();
+    })();
+    return this.stopping;
+  }
+}

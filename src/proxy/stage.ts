@@ -1,0 +1,84 @@
+/**
+ * The interface identity, policy, masking and audit plug into. The proxy core knows nothing of
+ * what a stage does: it asks each stage, in order, about the requests and responses the stage
+ * declared interest in, and forwards everything else as its original bytes.
+ *
+ * A stage may
+ *  - let a request pass (return nothing),
+ *  - change it (`req.setBody(...)`; the proxy re-encodes only what was changed),
+ *  - answer it itself (`return { respond: body }`; the request never reaches the broker),
+ *  - or close the connection (`return { close: 'reason' }`);
+ * and may read or replace the response (`res.setBody(...)`).
+ * Responses reach the client in request order whatever the stages do. A stage that throws costs
+ * the connection it was working for, never the process.
+ */
+import type { ConnectionInfo } from './connection-info.js';
+
+export interface RequestHeaderInfo {
+  readonly apiKey: number;
+  readonly apiVersion: number;
+  readonly correlationId: number;
+  readonly clientId: string | null;
+  /** The API's name, e.g. "Metadata". */
+  readonly apiName: string;
+}
+
+export interface InterceptedRequest {
+  readonly header: RequestHeaderInfo;
+  readonly connection: ConnectionInfo;
+  /** The request payload as received (header + body, no size prefix). Do not mutate. */
+  readonly frame: Buffer;
+  /** The body, decoded on first call and cached. */
+  body<T = unknown>(): T;
+  /** Replaces the body; the proxy encodes it at the request's version before forwarding. */
+  setBody(body: unknown): void;
+  /** True once some stage called setBody. */
+  readonly modified: boolean;
+  /** Whether the broker will answer (false only for Produce with acks=0). */
+  readonly expectsResponse: boolean;
+}
+
+export interface InterceptedResponse {
+  readonly request: InterceptedRequest;
+  readonly connection: ConnectionInfo;
+  /** The response payload as received (header + body, no size prefix). Do not mutate. */
+  readonly frame: Buffer;
+  /** True when a stage answered the request itself and the broker never saw it. */
+  readonly synthetic: boolean;
+  body<T = unknown>(): T;
+  setBody(body: unknown): void;
+  readonly modified: boolean;
+}
+
+export type RequestDecision = void | undefined | { respond: unknown } | { close: string };
+
+export interface Interest {
+  /** API keys whose requests the stage wants to see; undefined means every request. */
+  requests?: ReadonlySet<number> | 'all';
+  /** API keys whose responses the stage wants to see (optionally only from some version on). */
+  responses?: ReadonlySet<number> | 'all';
+  /** Narrower than `responses`: return false to skip a (key, version) pair cheaply. */
+  responseVersion?(apiKey: number, apiVersion: number): boolean;
+}
+
+export interface Stage {
+  readonly name: string;
+  readonly interest: Interest;
+  /** A new client connection; throwing or returning a reason string refuses it. */
+  onConnect?(conn: ConnectionInfo): void | string | Promise<void | string>;
+  onRequest?(req: InterceptedRequest): RequestDecision | Promise<RequestDecision>;
+  onResponse?(res: InterceptedResponse): void | Promise<void>;
+  /** The connection is gone; `reason` says why (a CloseCode or a stage's words). */
+  onClose?(conn: ConnectionInfo, reason: string): void;
+}
+
+export function wantsRequest(stage: Stage, apiKey: number): boolean {
+  const r = stage.interest.requests;
+  return !!stage.onRequest && (r === 'all' || (r !== undefined && r.has(apiKey)));
+}
+
+export function wantsResponse(stage: Stage, apiKey: number, apiVersion: number): boolean {
+  const r = stage.interest.responses;
+  if (!stage.onResponse || !(r === 'all' || (r !== undefined && r.has(apiKey)))) return false;
+  return stage.interest.responseVersion ? stage.interest.responseVersion(apiKey, apiVersion) : true;
+}
