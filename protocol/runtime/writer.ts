@@ -28,28 +28,38 @@ export class Writer {
   }
 
   int8(v: number): void {
-    this.buf.writeInt8(v, this.ensure(1));
+    const at = this.ensure(1);
+    this.buf.writeInt8(v, at);
   }
   int16(v: number): void {
-    this.buf.writeInt16BE(v, this.ensure(2));
+    const at = this.ensure(2);
+    this.buf.writeInt16BE(v, at);
   }
   uint16(v: number): void {
-    this.buf.writeUInt16BE(v, this.ensure(2));
+    const at = this.ensure(2);
+    this.buf.writeUInt16BE(v, at);
   }
   int32(v: number): void {
-    this.buf.writeInt32BE(v, this.ensure(4));
+    const at = this.ensure(4);
+    this.buf.writeInt32BE(v, at);
   }
   uint32(v: number): void {
-    this.buf.writeUInt32BE(v, this.ensure(4));
+    const at = this.ensure(4);
+    this.buf.writeUInt32BE(v, at);
   }
   int64(v: bigint): void {
-    this.buf.writeBigInt64BE(v, this.ensure(8));
+    const at = this.ensure(8);
+    this.buf.writeBigInt64BE(v, at);
   }
   float64(v: number): void {
-    this.buf.writeDoubleBE(v, this.ensure(8));
+    const at = this.ensure(8);
+    this.buf.writeDoubleBE(v, at);
   }
   bool(v: boolean): void {
-    this.buf[this.ensure(1)] = v ? 1 : 0;
+    {
+      const at = this.ensure(1);
+      this.buf[at] = v ? 1 : 0;
+    }
   }
   uuid(v: string): void {
     const bytes = Buffer.from(v, 'base64url');
@@ -60,10 +70,16 @@ export class Writer {
   uvarint(v: number): void {
     let u = v >>> 0;
     while (u >= 0x80) {
-      this.buf[this.ensure(1)] = (u & 0x7f) | 0x80;
+      {
+      const at = this.ensure(1);
+      this.buf[at] = (u & 0x7f) | 0x80;
+    }
       u >>>= 7;
     }
-    this.buf[this.ensure(1)] = u;
+    {
+      const at = this.ensure(1);
+      this.buf[at] = u;
+    }
   }
   varint(v: number): void {
     this.uvarint((v << 1) ^ (v >> 31));
@@ -71,10 +87,16 @@ export class Writer {
   varlong(v: bigint): void {
     let u = BigInt.asUintN(64, (v << 1n) ^ (v >> 63n));
     while (u >= 0x80n) {
-      this.buf[this.ensure(1)] = Number(u & 0x7fn) | 0x80;
+      {
+      const at = this.ensure(1);
+      this.buf[at] = Number(u & 0x7fn) | 0x80;
+    }
       u >>= 7n;
     }
-    this.buf[this.ensure(1)] = Number(u);
+    {
+      const at = this.ensure(1);
+      this.buf[at] = Number(u);
+    }
   }
 
   raw(b: Uint8Array): void {
@@ -85,7 +107,8 @@ export class Writer {
   private text(s: string, lengthPrefix: (n: number) => void): void {
     const n = Buffer.byteLength(s, 'utf8');
     lengthPrefix(n);
-    this.buf.write(s, this.ensure(n), n, 'utf8');
+    const at = this.ensure(n);
+    this.buf.write(s, at, n, 'utf8');
   }
 
   string(s: string): void {

@@ -1,0 +1,91 @@
+/**
+ * gatehouse — command line.
+ *
+ *   gatehouse run --config gatehouse.yaml      run the proxy
+ *   gatehouse sandbox [--state-file FILE]      a local Kafka with the proxy in front of it
+ *   gatehouse check-config gatehouse.yaml      validate a configuration file and exit
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfigFile } from '../config/load.js';
+import { createLogger } from '../log.js';
+import { GatehouseProxy } from '../proxy/server.js';
+
+const HELP = `gatehouse — an identity-aware Layer-7 proxy for Apache Kafka
+
+Usage:
+  gatehouse run --config FILE         Run the proxy with a YAML configuration file
+  gatehouse sandbox [options]         Start a local Kafka broker and the proxy in front of it
+  gatehouse check-config FILE         Validate a configuration file and exit
+  gatehouse --help | --version
+
+Sandbox options:
+  --state-file FILE      Write connection details as JSON once everything is ready
+  --kafka-version V      Kafka to run (default 4.3.1; 3.9.1 for compatibility checks)
+  --port N               Proxy bootstrap port (default 9092, or a free one if taken)
+
+Documentation: README.md and docs/ in the repository.`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`gatehouse: ${message}\n`);
+  process.exit(2);
+}
+
+async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } }, allowPositionals: false });
+  if (!values.config) fail('run needs --config FILE');
+  const config = loadConfigFile(values.config);
+  const log = createLogger(config.log.level);
+  const proxy = new GatehouseProxy(config, { logger: log });
+  await proxy.start();
+  log.info({ bootstrap: proxy.bootstrap }, 'gatehouse ready');
+  const stop = (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    proxy.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(`${HELP}\n`);
+        return;
+      case '-v':
+      case '--version':
+        process.stdout.write(`${version()}\n`);
+        return;
+      case 'run':
+        return await run(rest);
+      case 'sandbox': {
+        const { sandbox } = await import('./sandbox.js');
+        return await sandbox(rest);
+      }
+      case 'check-config': {
+        if (!rest[0]) fail('check-config needs a FILE');
+        loadConfigFile(rest[0]);
+        process.stdout.write(`${rest[0]}: ok\n`);
+        return;
+      }
+      default:
+        fail(`unknown command "${command}" (see gatehouse --help)`);
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+}
