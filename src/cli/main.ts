@@ -27,8 +27,16 @@ Sandbox options:
 Documentation: README.md and docs/ in the repository.`;
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  // src/cli/main.ts in a checkout, dist/src/cli/main.js in the package: package.json is 2 or 3 up.
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version: string };
+      if (pkg.name === 'gatehouse') return pkg.version;
+    } catch {
+      // try the next
+    }
+  }
+  return 'unknown';
 }
 
 function fail(message: string): never {
