@@ -30,7 +30,7 @@ export interface ConnectionOptions {
   maxFrameBytes: number;
   idleTimeoutMs: number;
   log: Logger;
-  onClosed: (conn: ProxyConnection) => void;
+  onClosed: (conn: ProxyConnection, code: CloseCode) => void;
 }
 
 const UNSUPPORTED_VERSION = 35;
@@ -368,7 +368,7 @@ export class ProxyConnection {
         this.log.error({ err, stage: stage.name }, 'stage onClose failed');
       }
     }
-    this.opts.onClosed(this);
+    this.opts.onClosed(this, code);
   }
 
   get isClosed(): boolean {

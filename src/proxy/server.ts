@@ -16,6 +16,14 @@ import { ApiVersionsStage } from './routing/api-versions.js';
 import type { Stage } from './stage.js';
 import { PlainConnector, parseHostPort, type HostPort, type UpstreamConnector } from './upstream.js';
 
+/** Counters the observability stage will export; tests read them directly. */
+export interface ProxyStats {
+  clientConnections: number;
+  /** Connections this proxy opened to brokers (client traffic and its own discovery). */
+  upstreamConnections: number;
+  closedByCode: Record<string, number>;
+}
+
 export interface ProxyOptions {
   /** Stages between the client and the broker, in order (identity, policy, masking, audit…). */
   stages?: Stage[];
@@ -35,11 +43,19 @@ export class GatehouseProxy {
   private nextId = 1;
   private bootstrapPort = -1;
   private stopping: Promise<void> | null = null;
+  readonly stats: ProxyStats = { clientConnections: 0, upstreamConnections: 0, closedByCode: {} };
 
   constructor(config: GatehouseConfig, opts: ProxyOptions = {}) {
     this.config = config;
     this.log = opts.logger ?? createLogger(config.log.level);
-    this.connector = opts.connector ?? new PlainConnector(config.upstream.connectTimeoutMs);
+    const connector = opts.connector ?? new PlainConnector(config.upstream.connectTimeoutMs);
+    this.connector = {
+      connect: async (target) => {
+        const socket = await connector.connect(target);
+        this.stats.upstreamConnections++;
+        return socket;
+      },
+    };
     this.bootstrapTargets = config.upstream.bootstrap.map(parseHostPort);
     this.listeners = new ListenerManager(config.listen.host, config.listen.brokerPortBase, (s, spec) => this.accept(s, spec), this.log);
     // Core routing first, so that later stages see what the client will see.
@@ -130,9 +146,13 @@ export class GatehouseProxy {
       maxFrameBytes: this.config.limits.maxFrameBytes,
       idleTimeoutMs: this.config.limits.idleTimeoutMs,
       log: this.log,
-      onClosed: (c) => this.connections.delete(c),
+      onClosed: (c, code) => {
+        this.connections.delete(c);
+        this.stats.closedByCode[code] = (this.stats.closedByCode[code] ?? 0) + 1;
+      },
     });
     this.connections.add(conn);
+    this.stats.clientConnections++;
     this.log.debug({ conn: info.id, listener: spec.name, client: `${info.remoteAddress}:${info.remotePort}` }, 'client connected');
     void conn.start();
   }
