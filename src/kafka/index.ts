@@ -1,0 +1,35 @@
+export {
+  DEFAULT_KAFKA_VERSION,
+  DEFAULT_KAFKA_VERSIONS,
+  cacheRoot,
+  defaultKafkaVersion,
+  deployKafkaDir,
+  ensureKafka,
+  javaBin,
+  kafkaMajor,
+  log4jArgs,
+  toolJvmArgs,
+  which,
+  type KafkaInstall,
+} from './jars.js';
+export {
+  canConnect,
+  formatProperties,
+  freePorts,
+  randomClusterId,
+  startBroker,
+  type Broker,
+  BrokerStartError,
+  type ExtraListener,
+  type SecurityProtocol,
+  type StartBrokerOptions,
+} from './broker.js';
+export {
+  KAFKA_TOOLS,
+  classpathKafkaVersion,
+  runTool,
+  toolClass,
+  type KafkaTool,
+  type RunToolOptions,
+  type ToolResult,
+} from './tools.js';

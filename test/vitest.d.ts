@@ -1,0 +1,14 @@
+// Values test/global-setup.ts hands to every test via `inject(...)`.
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** "127.0.0.1:port" of the run's shared Kafka broker (PLAINTEXT). */
+    kafkaBootstrap: string;
+    /** `java -cp` classpath of that broker's Kafka version (server + CLI tools). */
+    kafkaClasspath: string;
+    /** That broker's Kafka version, e.g. "4.3.1". */
+    kafkaVersion: string;
+  }
+}
+
+// Mark this file as a module so the declaration above augments vitest instead of replacing it.
+export {};
