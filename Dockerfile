@@ -1,0 +1,21 @@
+# Gatehouse container image. Node 26 is the current LTS line; the code itself runs on Node 20+.
+FROM node:26-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY protocol ./protocol
+COPY src ./src
+RUN npm run build
+
+FROM node:26-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY bin ./bin
+COPY --from=build /app/dist ./dist
+USER node
+EXPOSE 9092
+ENTRYPOINT ["node", "bin/gatehouse.mjs"]
+CMD ["run", "--config", "/etc/gatehouse/gatehouse.yaml"]
