@@ -153,7 +153,13 @@ export class ProxyConnection {
     let ex: Exchange;
     try {
       ex = new Exchange(this.info, codec, wire);
-      if (apiKey === ApiKey.Produce) ex.expectsResponse = ex.body<ProduceRequest>().acks !== 0;
+      // Every request body is decoded once here, whether or not a stage wants it: a request the
+      // proxy cannot decode is refused (GH_FRAME_INVALID) instead of being forwarded for the
+      // broker to choke on. The original bytes still go upstream unless a stage changes them.
+      if (!futureApiVersions) {
+        const body = ex.body();
+        if (apiKey === ApiKey.Produce) ex.expectsResponse = (body as ProduceRequest).acks !== 0;
+      }
     } catch (err) {
       this.fail(err);
       return false;
