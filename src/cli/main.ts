@@ -22,7 +22,8 @@ Usage:
 Sandbox options:
   --state-file FILE      Write connection details as JSON once everything is ready
   --kafka-version V      Kafka to run (default 4.3.1; 3.9.1 for compatibility checks)
-  --port N               Proxy bootstrap port (default 9092, or a free one if taken)
+  --port N               Proxy bootstrap port (default 9092, or a free one if taken;
+                         0: any free ports)
 
 Documentation: README.md and docs/ in the repository.`;
 

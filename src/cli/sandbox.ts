@@ -47,6 +47,12 @@ export async function sandbox(args: string[]): Promise<void> {
       port: { type: 'string' },
     },
   });
+  // --port 0: any free ports for the bootstrap and broker listeners (tests, parallel sandboxes).
+  const wanted = values.port === undefined ? 9092 : Number(values.port);
+  if (!/^\d+$/.test(values.port ?? '9092') || wanted > 65534) {
+    process.stderr.write(`gatehouse sandbox: --port must be a port number (0 for any free ports), not "${values.port}"\n`);
+    process.exit(2);
+  }
   const out = (line = '') => process.stdout.write(`${line}\n`);
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sandbox-'));
   let broker: Broker | undefined;
@@ -60,8 +66,12 @@ export async function sandbox(args: string[]): Promise<void> {
     await broker?.stop().catch(() => undefined);
     process.exit(code);
   };
-  process.once('SIGINT', () => void stopAll(0));
-  process.once('SIGTERM', () => void stopAll(0));
+  // `on`, not `once`: the broker's reaper (src/kafka/reaper.ts) steps aside only while another
+  // listener for the signal is still registered when it runs; with `once` ours is already gone
+  // by then, so the reaper SIGKILLed the broker and re-raised the signal, and Ctrl-C ended the
+  // sandbox by signal without stopping the proxy and the broker in order.
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
 
   try {
     const version = values['kafka-version'] ?? process.env.GATEHOUSE_KAFKA_VERSION ?? '4.3.1';
@@ -69,7 +79,7 @@ export async function sandbox(args: string[]): Promise<void> {
     broker = await startBroker({ version });
     out(`kafka is up at ${broker.bootstrap}`);
 
-    const port = await pickPorts(Number(values.port ?? 9092));
+    const port = wanted === 0 ? 0 : await pickPorts(wanted);
     const configPath = join(dir, 'gatehouse.yaml');
     const config = {
       listen: { host: '127.0.0.1', advertisedHost: '127.0.0.1', bootstrapPort: port, brokerPortBase: port },

@@ -1,0 +1,142 @@
+/**
+ * The `gatehouse` command as a user runs it: `--help`, and `gatehouse sandbox` (a Kafka broker
+ * of its own plus the proxy with a generated configuration) from start to Ctrl-C. kcat sees only
+ * proxy addresses and round trips records; an environment variable reaches the proxy through the
+ * generated configuration; SIGINT stops everything, broker JVM included.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import type { SandboxState } from '../../src/cli/sandbox.js';
+import { canConnect } from '../../src/kafka/index.js';
+import { kcat, kcatBrokers, portOf, run, uniqueName, waitFor } from '../helpers/e2e.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const bin = join(root, 'bin', 'gatehouse.mjs');
+const version = inject('kafkaVersion');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Pid of the process listening on 127.0.0.1:port, from `ss`. */
+async function listenerPid(port: number): Promise<number> {
+  const r = await run('ss', ['-tlnpH', `sport = :${port}`]);
+  const m = /pid=(\d+)/.exec(r.stdout);
+  if (!m) throw new Error(`nothing listens on ${port}: ${r.stdout}${r.stderr}`);
+  return Number(m[1]);
+}
+
+function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((res) => child.once('exit', (code, signal) => res({ code, signal })));
+}
+
+describe('the gatehouse command', () => {
+  it('--help prints the usage and exits 0', async () => {
+    const r = await run(process.execPath, [bin, '--help']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Usage:/m);
+    for (const cmd of ['gatehouse run --config FILE', 'gatehouse sandbox', 'gatehouse check-config FILE', '--state-file FILE', '--port N']) {
+      expect(r.stdout).toContain(cmd);
+    }
+  });
+
+  it('sandbox refuses a --port that is not a port number, before starting anything', async () => {
+    const r = await run(process.execPath, [bin, 'sandbox', '--port', 'nine']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--port must be a port number');
+    expect(r.stdout).not.toContain('starting Apache Kafka');
+  });
+
+  describe('sandbox', () => {
+    const work = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-sandbox-'));
+    const stateFile = join(work, 'state.json');
+    let child: ChildProcess | undefined;
+    let output = '';
+    let sandboxDir: string | undefined;
+
+    afterAll(async () => {
+      if (child && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGINT');
+        const done = await Promise.race([exited(child), new Promise((r) => setTimeout(r, 30_000, 'timeout'))]);
+        if (done === 'timeout') child.kill('SIGKILL'); // its broker's watchdog then ends the JVM
+      }
+      rmSync(work, { recursive: true, force: true });
+      if (sandboxDir) rmSync(sandboxDir, { recursive: true, force: true });
+    });
+
+    it('starts Kafka and the proxy, serves kcat through the proxy only, and stops everything on SIGINT', async () => {
+      child = spawn(process.execPath, [bin, 'sandbox', '--state-file', stateFile, '--port', '0', '--kafka-version', version], {
+        cwd: root,
+        env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'debug' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout!.on('data', (b: Buffer) => (output += b.toString()));
+      child.stderr!.on('data', (b: Buffer) => (output += b.toString()));
+      const early = exited(child).then((e) => {
+        throw new Error(`sandbox exited early (${JSON.stringify(e)}):\n${output}`);
+      });
+      early.catch(() => undefined);
+
+      const state = await Promise.race([
+        early,
+        waitFor('the state file', () => existsSync(stateFile) && (JSON.parse(readFileSync(stateFile, 'utf8')) as SandboxState), { timeoutMs: 120_000, intervalMs: 200 }),
+      ]);
+      sandboxDir = dirname(state.config);
+      expect(state.proxy.securityProtocol).toBe('PLAINTEXT');
+      expect(state.kafka.version).toBe(version);
+      expect(state.proxy.bootstrap).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(state.proxy.bootstrap).not.toBe(state.kafka.bootstrap);
+      expect(output).toContain(`gatehouse is ready: clients connect to ${state.proxy.bootstrap}`);
+      const kafkaPort = portOf(state.kafka.bootstrap);
+      const brokerPid = await listenerPid(kafkaPort);
+      expect(brokerPid).not.toBe(child.pid);
+
+      // kcat through the proxy sees only proxy addresses.
+      const md = await kcat(state.proxy.bootstrap, ['-L']);
+      expect(md.code, md.stderr).toBe(0);
+      const brokers = kcatBrokers(md.stdout);
+      expect(brokers).toHaveLength(1);
+      expect(brokers[0]!.host).toBe('127.0.0.1');
+      expect(brokers[0]!.port).not.toBe(kafkaPort);
+      expect(md.stdout).not.toMatch(new RegExp(`:${kafkaPort}\\b`));
+
+      // A produce/consume round trip.
+      const topic = uniqueName('sandbox');
+      const records = Array.from({ length: 200 }, (_, i) => `sandbox record ${i}`);
+      const produced = await kcat(state.proxy.bootstrap, ['-P', '-t', topic], { input: records.join('\n') + '\n' });
+      expect(produced.code, produced.stderr).toBe(0);
+      const consumed = await kcat(state.proxy.bootstrap, ['-C', '-t', topic, '-o', 'beginning', '-e', '-q']);
+      expect(consumed.code, consumed.stderr).toBe(0);
+      expect(consumed.stdout.split('\n').slice(0, -1)).toEqual(records);
+
+      // GATEHOUSE_LOG_LEVEL=debug reached the proxy through the generated ${GATEHOUSE_LOG_LEVEL:-info}.
+      expect(readFileSync(state.config, 'utf8')).toContain('${GATEHOUSE_LOG_LEVEL:-info}');
+      const logFile = join(sandboxDir, 'gatehouse.log');
+      const debugLines = await waitFor('debug lines in the sandbox log', () => {
+        if (!existsSync(logFile)) return undefined;
+        const lines = readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+        const debug = lines.filter((l) => l.level === 20);
+        return debug.some((l) => l.msg === 'client connected') ? debug : undefined;
+      });
+      expect(debugLines.length).toBeGreaterThan(0);
+
+      // Ctrl-C: the command exits, the proxy and the broker are gone.
+      child.kill('SIGINT');
+      const end = await exited(child);
+      expect(end).toEqual({ code: 0, signal: null });
+      expect(await canConnect(kafkaPort)).toBe(false);
+      expect(await canConnect(portOf(state.proxy.bootstrap))).toBe(false);
+      expect(alive(brokerPid), `broker JVM ${brokerPid} still running`).toBe(false);
+    });
+  });
+});
