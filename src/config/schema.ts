@@ -33,7 +33,7 @@ export const configSchema = z
       .strict(),
     limits: z
       .object({
-        /** Largest request or response frame accepted, like the broker's socket.request.max.bytes. */
+        /** Largest request frame accepted from a client, like the broker's socket.request.max.bytes. */
         maxFrameBytes: z.number().int().min(1024).default(100 * 1024 * 1024),
         /** A connection with no traffic for this long is closed (the broker's connections.max.idle.ms). */
         idleTimeoutMs: z.number().int().positive().default(600_000),

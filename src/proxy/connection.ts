@@ -64,7 +64,9 @@ export class ProxyConnection {
     this.client = opts.client;
     this.log = opts.log.child({ conn: opts.info.id });
     this.clientFrames = new FrameReader(opts.maxFrameBytes, 'client request');
-    this.upstreamFrames = new FrameReader(opts.maxFrameBytes, 'broker response');
+    // Brokers do not cap response sizes (a consumer's fetch.max.bytes does), so neither does the
+    // proxy beyond the int32 frame size itself; maxFrameBytes protects against clients.
+    this.upstreamFrames = new FrameReader(0x7fffffff, 'broker response');
 
     this.client.setNoDelay(true);
     this.client.setTimeout(opts.idleTimeoutMs, () =>
