@@ -2,11 +2,10 @@
  * Runs Kafka's Java command-line tools (what bin/kafka-*.sh would run) by main class, on the
  * classpath from ensureKafka()/startBroker(), with a small fast-starting quiet JVM.
  */
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { basename, delimiter, dirname } from 'node:path';
 import { javaBin, kafkaMajor, toolJvmArgs } from './jars.js';
-import { track } from './reaper.js';
+import { runProcess, type ProcessResult } from './process.js';
 
 /** Main class of each tool, by Kafka major version (checked against the 4.3.1 and 3.9.1 jars). */
 const TOOL_CLASSES = {
@@ -87,12 +86,7 @@ export interface RunToolOptions {
   jvmArgs?: string[];
 }
 
-export interface ToolResult {
-  /** Exit code (null if the JVM died of a signal). */
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type ToolResult = ProcessResult;
 
 /**
  * Runs Kafka CLI `tool` (a name from the map, or a fully qualified main class) with `args`.
@@ -103,43 +97,5 @@ export function runTool(classpath: string, tool: KafkaTool | (string & {}), args
   const version = opts.version ?? classpathKafkaVersion(classpath);
   const mainClass = Object.hasOwn(TOOL_CLASSES, tool) ? toolClass(tool as KafkaTool, kafkaMajor(version)) : tool;
   if (!/^[\w$]+(\.[\w$]+)+$/.test(mainClass)) throw new Error(`unknown Kafka tool "${tool}" (name from KAFKA_TOOLS or a main class)`);
-  const timeoutMs = opts.timeoutMs ?? 120_000;
-  return new Promise((resolve, reject) => {
-    const child = spawn(javaBin(), [...toolJvmArgs(version), ...(opts.jvmArgs ?? []), '-cp', classpath, mainClass, ...args], {
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...opts.env },
-    });
-    const untrack = track(child);
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    child.stdout!.on('data', (b: Buffer) => out.push(b));
-    child.stderr!.on('data', (b: Buffer) => err.push(b));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      untrack();
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      untrack();
-      const stdout = Buffer.concat(out).toString();
-      const stderr = Buffer.concat(err).toString();
-      if (timedOut) {
-        reject(new Error(`kafka ${tool} ${args.join(' ')} timed out after ${timeoutMs} ms; stderr:\n${stderr.trim().split('\n').slice(-20).join('\n')}`));
-      } else {
-        resolve({ code, stdout, stderr });
-      }
-    });
-    if (opts.input !== undefined) {
-      child.stdin!.on('error', () => {
-        // the tool may exit before reading all of its input; its exit code tells the story
-      });
-      child.stdin!.end(opts.input);
-    }
-  });
+  return runProcess(javaBin(), [...toolJvmArgs(version), ...(opts.jvmArgs ?? []), '-cp', classpath, mainClass, ...args], opts, `kafka ${tool} ${args.join(' ')}`);
 }

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startBroker } from '../../src/kafka/broker.js';
 import { runTool } from '../../src/kafka/tools.js';
+import { canConnect } from '../../src/kafka/broker.js';
 
 const { values } = parseArgs({
   options: {
@@ -90,17 +91,17 @@ async function startProxyProcess(upstream: string): Promise<{ bootstrap: string;
   );
   const child = spawn(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'gatehouse.mjs'), 'run', '--config', config], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    detached: false,
   });
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      seen += d.toString();
-      if (seen.includes('gatehouse ready')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`proxy exited with ${code}: ${seen}`)));
-  });
-  // Keep the proxy's stdout drained.
+  process.once('exit', () => child.kill('SIGKILL'));
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`proxy exited with ${code}`))));
   child.stdout!.resume();
+  const deadline = Date.now() + 30_000;
+  while (!(await Promise.race([canConnect(port), exited]))) {
+    if (Date.now() > deadline) throw new Error('proxy did not start listening within 30 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
   return {
     bootstrap: `127.0.0.1:${port}`,
     stop: () =>

@@ -3,7 +3,7 @@
  * clients, raw Kafka frames and parsing of tool output. Everything here talks to the proxy the
  * test hands it; nothing knows the broker's address on its own.
  */
-import { spawn } from 'node:child_process';
+import { runProcess, type ProcessOptions, type ProcessResult } from '../../src/kafka/process.js';
 import { connect } from 'node:net';
 import kafkajs from 'kafkajs';
 
@@ -38,53 +38,12 @@ export async function waitFor<T>(
   }
 }
 
-export interface ProcResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-export interface RunOptions {
-  input?: string | Buffer;
-  timeoutMs?: number;
-  env?: Record<string, string>;
-}
+export type ProcResult = ProcessResult;
+export type RunOptions = ProcessOptions;
 
 /** Runs a command to completion (killed with SIGKILL after timeoutMs, which rejects). */
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<ProcResult> {
-  const timeoutMs = opts.timeoutMs ?? 60_000;
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...opts.env },
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout!.on('data', (b: Buffer) => out.push(b));
-    child.stderr!.on('data', (b: Buffer) => err.push(b));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const stdout = Buffer.concat(out).toString();
-      const stderr = Buffer.concat(err).toString();
-      if (timedOut) reject(new Error(`${cmd} ${args.join(' ')} timed out after ${timeoutMs} ms; stderr:\n${stderr.slice(-2000)}`));
-      else resolve({ code, stdout, stderr });
-    });
-    if (opts.input !== undefined) {
-      child.stdin!.on('error', () => {
-        // the command may exit before reading all of its input; its exit code tells
-      });
-      child.stdin!.end(opts.input);
-    }
-  });
+  return runProcess(cmd, args, { timeoutMs: 60_000, ...opts });
 }
 
 /** Runs kcat (librdkafka) against `bootstrap`: `kcat -b bootstrap ...args`. */
