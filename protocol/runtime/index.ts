@@ -17,3 +17,4 @@ export {
   type KafkaRecord,
   type RecordHeader,
 } from './record-batch.js';
+export { SegmentedReader, readInt32At } from './segmented-reader.js';

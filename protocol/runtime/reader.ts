@@ -7,7 +7,8 @@ import type { TaggedField } from './tagged.js';
  * Byte fields are returned as views (subarray) into the input: no copies.
  */
 export class Reader {
-  readonly buf: Buffer;
+  /** The buffer the last `need` returned an offset into (SegmentedReader switches it). */
+  buf: Buffer;
   pos: number;
   readonly end: number;
 
@@ -21,7 +22,7 @@ export class Reader {
     return this.end - this.pos;
   }
 
-  private need(n: number, what: string): number {
+  protected need(n: number, what: string): number {
     const at = this.pos;
     if (n > this.end - at) {
       throw new ProtocolError('GH_PROTOCOL_TRUNCATED', `${what}: needs ${n} bytes at offset ${at}, ${this.end - at} left`);
@@ -31,28 +32,36 @@ export class Reader {
   }
 
   int8(): number {
-    return this.buf.readInt8(this.need(1, 'int8'));
+    const at = this.need(1, 'int8');
+    return this.buf.readInt8(at);
   }
   int16(): number {
-    return this.buf.readInt16BE(this.need(2, 'int16'));
+    const at = this.need(2, 'int16');
+    return this.buf.readInt16BE(at);
   }
   uint16(): number {
-    return this.buf.readUInt16BE(this.need(2, 'uint16'));
+    const at = this.need(2, 'uint16');
+    return this.buf.readUInt16BE(at);
   }
   int32(): number {
-    return this.buf.readInt32BE(this.need(4, 'int32'));
+    const at = this.need(4, 'int32');
+    return this.buf.readInt32BE(at);
   }
   uint32(): number {
-    return this.buf.readUInt32BE(this.need(4, 'uint32'));
+    const at = this.need(4, 'uint32');
+    return this.buf.readUInt32BE(at);
   }
   int64(): bigint {
-    return this.buf.readBigInt64BE(this.need(8, 'int64'));
+    const at = this.need(8, 'int64');
+    return this.buf.readBigInt64BE(at);
   }
   float64(): number {
-    return this.buf.readDoubleBE(this.need(8, 'float64'));
+    const at = this.need(8, 'float64');
+    return this.buf.readDoubleBE(at);
   }
   bool(): boolean {
-    return this.buf[this.need(1, 'bool')] !== 0;
+    const at = this.need(1, 'bool');
+    return this.buf[at] !== 0;
   }
 
   /** Kafka's Uuid as its canonical string: 16 bytes in URL-safe base64 without padding. */
@@ -65,7 +74,8 @@ export class Reader {
   uvarint(): number {
     let value = 0;
     for (let i = 0; i < 5; i++) {
-      const b = this.buf[this.need(1, 'varint')]!;
+      const at = this.need(1, 'varint');
+      const b = this.buf[at]!;
       value |= (b & 0x7f) << (7 * i);
       if ((b & 0x80) === 0) return value >>> 0;
     }
@@ -82,7 +92,8 @@ export class Reader {
   varlong(): bigint {
     let value = 0n;
     for (let i = 0; i < 10; i++) {
-      const b = this.buf[this.need(1, 'varlong')]!;
+      const at = this.need(1, 'varlong');
+      const b = this.buf[at]!;
       value |= BigInt(b & 0x7f) << BigInt(7 * i);
       if ((b & 0x80) === 0) return (value >> 1n) ^ -(value & 1n);
     }
@@ -173,13 +184,14 @@ export class Reader {
       last = tag;
       const size = this.uvarint();
       const start = this.need(size, `tagged field ${tag}`);
-      const sub = new Reader(this.buf, start, start + size);
+      const buf = this.buf;
+      const sub = new Reader(buf, start, start + size);
       if (known(tag, sub)) {
         if (sub.pos !== sub.end) {
           throw new ProtocolError('GH_PROTOCOL_INVALID', `tagged field ${tag}: ${sub.end - sub.pos} bytes left over`);
         }
       } else {
-        (unknown ??= []).push({ tag, data: this.buf.subarray(start, start + size) });
+        (unknown ??= []).push({ tag, data: buf.subarray(start, start + size) });
       }
     }
     return unknown;

@@ -15,7 +15,8 @@ import type { ProduceRequest } from '../../protocol/generated/produce-request.js
 import type { ConnectionInfo } from './connection-info.js';
 import { ProxyError, type CloseCode } from './errors.js';
 import { API_VERSIONS_KEY, Exchange, ResponseView } from './exchange.js';
-import { FrameReader } from './frame-reader.js';
+import { FrameReader, frameLength, type Frame } from './frame-reader.js';
+import { readInt32At } from '../../protocol/runtime/index.js';
 import { wantsRequest, wantsResponse, type RequestDecision, type Stage } from './stage.js';
 import type { HostPort, UpstreamConnector } from './upstream.js';
 import { formatHostPort } from './upstream.js';
@@ -66,7 +67,7 @@ export class ProxyConnection {
     this.clientFrames = new FrameReader(opts.maxFrameBytes, 'client request');
     // Brokers do not cap response sizes (a consumer's fetch.max.bytes does), so neither does the
     // proxy beyond the int32 frame size itself; maxFrameBytes protects against clients.
-    this.upstreamFrames = new FrameReader(0x7fffffff, 'broker response');
+    this.upstreamFrames = new FrameReader(0x7fffffff, 'broker response', true);
 
     this.client.setNoDelay(true);
     this.client.setTimeout(opts.idleTimeoutMs, () =>
@@ -124,7 +125,7 @@ export class ProxyConnection {
     if (this.closed || this.draining) return;
     let frames: Buffer[];
     try {
-      frames = this.clientFrames.push(chunk);
+      frames = this.clientFrames.push(chunk) as Buffer[]; // not segmented: always whole buffers
     } catch (err) {
       return this.fail(err);
     }
@@ -262,7 +263,7 @@ export class ProxyConnection {
 
   private onUpstreamData(chunk: Buffer): void {
     if (this.closed) return;
-    let frames: Buffer[];
+    let frames: Frame[];
     try {
       frames = this.upstreamFrames.push(chunk);
     } catch (err) {
@@ -270,7 +271,7 @@ export class ProxyConnection {
     }
     for (const wire of frames) {
       const ex = this.awaiting.shift();
-      const correlationId = wire.length >= 8 ? wire.readInt32BE(4) : NaN;
+      const correlationId = frameLength(wire) < 8 ? NaN : Buffer.isBuffer(wire) ? wire.readInt32BE(4) : readInt32At(wire, 4);
       if (!ex || ex.header.correlationId !== correlationId) {
         return this.close('GH_UPSTREAM_PROTOCOL', `broker answered correlation id ${correlationId}, expected ${ex?.header.correlationId ?? 'none'}`);
       }
@@ -333,7 +334,15 @@ export class ProxyConnection {
     let blocked = false;
     while (this.inflight.length > 0 && this.inflight[0]!.out !== undefined) {
       const out = this.inflight.shift()!.out;
-      if (out && !this.client.write(out)) blocked = true;
+      if (!out) continue;
+      if (Buffer.isBuffer(out)) {
+        if (!this.client.write(out)) blocked = true;
+      } else {
+        // A response that arrived in chunks leaves as those chunks, in one writev.
+        this.client.cork();
+        for (const part of out) if (!this.client.write(part)) blocked = true;
+        this.client.uncork();
+      }
     }
     if (blocked) this.upstream?.pause();
     if (this.draining && this.inflight.length === 0) this.close('GH_SHUTDOWN', 'proxy shutting down');

@@ -8,7 +8,7 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import { writeRequestHeader, readResponseHeader } from '../../protocol/generated/index.js';
 import { defaultMetadataRequest, writeMetadataRequest } from '../../protocol/generated/metadata-request.js';
 import { readMetadataResponse, type MetadataResponse } from '../../protocol/generated/metadata-response.js';
-import { FrameReader } from './frame-reader.js';
+import { FrameReader, joinFrame } from './frame-reader.js';
 import { ProxyError } from './errors.js';
 import type { HostPort, UpstreamConnector } from './upstream.js';
 
@@ -36,7 +36,7 @@ export async function fetchClusterMetadata(connector: UpstreamConnector, target:
           const got = frames.push(chunk);
           if (got.length) {
             clearTimeout(timer);
-            resolve(got[0]!);
+            resolve(joinFrame(got[0]!));
           }
         } catch (err) {
           clearTimeout(timer);

@@ -2,7 +2,7 @@
  * One request and its response as they pass through a connection: parsed header, lazily decoded
  * bodies, and the bytes that will finally reach the broker and the client.
  */
-import { Reader, Writer, isProtocolError } from '../../protocol/runtime/index.js';
+import { Reader, SegmentedReader, Writer, isProtocolError } from '../../protocol/runtime/index.js';
 import {
   readRequestHeader,
   readResponseHeader,
@@ -11,6 +11,7 @@ import {
 } from '../../protocol/generated/index.js';
 import type { ConnectionInfo } from './connection-info.js';
 import { ProxyError } from './errors.js';
+import { joinFrame, type Frame } from './frame-reader.js';
 import type { InterceptedRequest, InterceptedResponse, RequestHeaderInfo } from './stage.js';
 
 export const API_VERSIONS_KEY = 18;
@@ -51,7 +52,7 @@ export class Exchange implements InterceptedRequest {
   private replaced = false;
   expectsResponse = true;
   /** The response to write to the client (size prefix included); null: none; undefined: not yet. */
-  out: Buffer | null | undefined = undefined;
+  out: Frame | null | undefined = undefined;
   response: ResponseView | undefined;
 
   constructor(
@@ -121,26 +122,32 @@ export class Exchange implements InterceptedRequest {
 
 /** A response on its way to the client, as stages see it. */
 export class ResponseView implements InterceptedResponse {
-  readonly frame: Buffer;
   private readonly bodyOffset: number;
+  private joined: Buffer | undefined;
   private decoded: unknown = undefined;
   private replaced = false;
 
   constructor(
     readonly request: Exchange,
-    readonly wire: Buffer,
+    /** As received, size prefix included: one buffer, or the chunks it arrived in. */
+    readonly wire: Frame,
     readonly synthetic: boolean,
     decodedBody?: unknown,
   ) {
-    this.frame = wire.subarray(4);
-    const r = new Reader(this.frame);
+    const r = Buffer.isBuffer(wire) ? new Reader(wire, 4) : new SegmentedReader(wire, 4);
     try {
       readResponseHeader(r, responseHeaderVersion(request.codec, Math.min(request.header.apiVersion, request.codec.maxVersion)));
     } catch (err) {
       asFrameError(err, 'response header');
     }
-    this.bodyOffset = r.pos;
+    this.bodyOffset = r.pos - 4;
     this.decoded = decodedBody;
+  }
+
+  /** The payload (size prefix excluded) as one buffer; joins a chunked frame on first use. */
+  get frame(): Buffer {
+    this.joined ??= joinFrame(this.wire).subarray(4);
+    return this.joined;
   }
 
   get connection(): ConnectionInfo {
@@ -160,21 +167,30 @@ export class ResponseView implements InterceptedResponse {
     return req.header.apiVersion;
   }
 
+  private decode(r: Reader, v: number): unknown {
+    try {
+      const body = this.request.codec.readResponse(r, v);
+      r.done(`${this.request.codec.name} response v${v}`);
+      return body;
+    } catch (err) {
+      if (isProtocolError(err)) {
+        throw new ProxyError('GH_UPSTREAM_PROTOCOL', `${this.request.codec.name} response v${v}: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
   body<T = unknown>(): T {
     if (this.decoded === undefined) {
       const v = this.bodyVersion();
-      const r = new Reader(this.frame, this.bodyOffset);
-      try {
-        this.decoded = this.request.codec.readResponse(r, v);
-        r.done(`${this.request.codec.name} response v${v}`);
-      } catch (err) {
-        if (isProtocolError(err)) {
-          throw new ProxyError('GH_UPSTREAM_PROTOCOL', `${this.request.codec.name} response v${v}: ${err.message}`, { cause: err });
-        }
-        throw err;
-      }
+      this.decoded = this.decode(new Reader(this.frame, this.bodyOffset), v);
     }
     return this.decoded as T;
+  }
+
+  skim<T = unknown>(): T {
+    if (this.decoded !== undefined || Buffer.isBuffer(this.wire)) return this.body<T>();
+    return this.decode(new SegmentedReader(this.wire, 4 + this.bodyOffset), this.request.header.apiVersion) as T;
   }
 
   setBody(body: unknown): void {
@@ -183,7 +199,7 @@ export class ResponseView implements InterceptedResponse {
   }
 
   /** The bytes for the client: as received, or the original header + re-encoded body. */
-  clientWire(): Buffer {
+  clientWire(): Frame {
     if (!this.replaced) return this.wire;
     const w = new Writer(this.frame.length + 64);
     this.request.codec.writeResponse(w, this.bodyVersion(), this.decoded);

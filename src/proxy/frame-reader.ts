@@ -1,10 +1,26 @@
 /**
  * Cuts a TCP byte stream into Kafka frames (int32 size + payload). Frames are handed on whole,
- * size prefix included, so that a frame nobody changes is written on exactly as it came. A frame
- * that arrives in one chunk is a view of that chunk; only frames split across chunks are copied
- * (once).
+ * size prefix included, so that a frame nobody changes is written on exactly as it came.
+ *
+ * A frame inside one chunk is a view of that chunk. A frame spread over several chunks is either
+ * joined (one copy: what requests get, being small and always decoded) or, in `segmented` mode,
+ * handed on as its list of chunk views, never copied: large Fetch responses pass through that way.
  */
 import { ProxyError } from './errors.js';
+
+/** One frame: a single buffer, or the chunks it arrived in (in order). */
+export type Frame = Buffer | Buffer[];
+
+export function frameLength(f: Frame): number {
+  if (Buffer.isBuffer(f)) return f.length;
+  let n = 0;
+  for (const s of f) n += s.length;
+  return n;
+}
+
+export function joinFrame(f: Frame): Buffer {
+  return Buffer.isBuffer(f) ? f : Buffer.concat(f);
+}
 
 export class FrameReader {
   private chunks: Buffer[] = [];
@@ -14,11 +30,12 @@ export class FrameReader {
   constructor(
     private readonly maxFrameBytes: number,
     private readonly what: string,
+    private readonly segmented = false,
   ) {}
 
   /** Feeds a chunk; returns the complete frames (size prefix included). */
-  push(chunk: Buffer): Buffer[] {
-    const frames: Buffer[] = [];
+  push(chunk: Buffer): Frame[] {
+    const frames: Frame[] = [];
     if (this.buffered === 0) {
       // Fast path: frames wholly inside this chunk need no copying.
       let pos = 0;
@@ -38,12 +55,26 @@ export class FrameReader {
         if (this.buffered < 4) break;
         this.need = this.checkSize(this.peekSize());
       }
-      if (this.buffered < 4 + this.need) break;
-      const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
-      frames.push(all.subarray(0, 4 + this.need));
-      const rest = all.subarray(4 + this.need);
-      this.chunks = rest.length ? [rest] : [];
-      this.buffered = rest.length;
+      const total = 4 + this.need;
+      if (this.buffered < total) break;
+      if (this.segmented && this.chunks.length > 1) {
+        const parts: Buffer[] = [];
+        let taken = 0;
+        while (taken < total) {
+          const c = this.chunks.shift()!;
+          const use = Math.min(c.length, total - taken);
+          parts.push(use === c.length ? c : c.subarray(0, use));
+          taken += use;
+          if (use < c.length) this.chunks.unshift(c.subarray(use));
+        }
+        frames.push(parts);
+      } else {
+        const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+        frames.push(all.subarray(0, total));
+        const rest = all.subarray(total);
+        this.chunks = rest.length ? [rest] : [];
+      }
+      this.buffered -= total;
       this.need = -1;
     }
     return frames;
@@ -57,8 +88,7 @@ export class FrameReader {
   private peekSize(): number {
     const head = this.chunks[0]!;
     if (head.length >= 4) return head.readInt32BE(0);
-    const first = Buffer.concat(this.chunks, this.buffered).subarray(0, 4);
-    return first.readInt32BE(0);
+    return Buffer.concat(this.chunks, this.buffered).readInt32BE(0);
   }
 
   private checkSize(size: number): number {

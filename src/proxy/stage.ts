@@ -45,7 +45,13 @@ export interface InterceptedResponse {
   readonly frame: Buffer;
   /** True when a stage answered the request itself and the broker never saw it. */
   readonly synthetic: boolean;
+  /** The body, decoded on first call and cached. */
   body<T = unknown>(): T;
+  /**
+   * The body's structure with every bytes and records field left empty: enough to look at a
+   * large response (say, Fetch) without copying its records. Not cached; do not setBody() it.
+   */
+  skim<T = unknown>(): T;
   setBody(body: unknown): void;
   readonly modified: boolean;
 }

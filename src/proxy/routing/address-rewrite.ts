@@ -81,9 +81,12 @@ export class AddressRewriteStage implements Stage {
         return;
       }
       default: {
-        // Produce, Fetch, ShareFetch, ShareAcknowledge: only the leader hints, if any.
-        const body = res.body<{ nodeEndpoints: Array<Endpoint & { nodeId: number }> }>();
-        if (body.nodeEndpoints.length === 0) return;
+        // Produce, Fetch, ShareFetch, ShareAcknowledge: only the leader hints, if any. They sit
+        // after the records, so the response is skimmed first (records skipped, not copied) and
+        // decoded whole only when there are hints to rewrite.
+        type WithHints = { nodeEndpoints: Array<Endpoint & { nodeId: number }> };
+        if (res.skim<WithHints>().nodeEndpoints.length === 0) return;
+        const body = res.body<WithHints>();
         for (const n of body.nodeEndpoints) await this.rewrite(n.nodeId, n);
         res.setBody(body);
       }
