@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.js';
+import { identityStageFromConfig } from '../identity/from-config.js';
 import { createLogger } from '../log.js';
 import { GatehouseProxy } from '../proxy/server.js';
 
@@ -50,7 +51,9 @@ async function run(args: string[]): Promise<void> {
   if (!values.config) fail('run needs --config FILE');
   const config = loadConfigFile(values.config);
   const log = createLogger(config.log.level);
-  const proxy = new GatehouseProxy(config, { logger: log });
+  const identity = identityStageFromConfig(config.identity, log);
+  if (!identity) log.warn('no identity section: clients are not authenticated');
+  const proxy = new GatehouseProxy(config, { logger: log, stages: identity ? [identity] : [] });
   await proxy.start();
   log.info({ bootstrap: proxy.bootstrap }, 'gatehouse ready');
   const stop = (signal: string) => {

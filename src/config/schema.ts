@@ -9,6 +9,43 @@ const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port');
 
+const asymmetricAlg = z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
+
+const issuerSchema = z
+  .object({
+    /** The issuer URL exactly as tokens carry it in `iss`; discovery reads <issuer>/.well-known/openid-configuration. */
+    issuer: z.string().url(),
+    /** Accepted `aud` value(s); a token must name at least one. */
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    /** The issuer's JWKS URL; when absent it comes from discovery. */
+    jwksUri: z.string().url().optional(),
+    /** Claim (dot path) naming the principal. */
+    principalClaim: z.string().min(1).default('sub'),
+    /** Claim (dot path) holding groups/roles: an array, or a space-separated string like `scope`. */
+    groupsClaim: z.string().min(1).default('groups'),
+  })
+  .strict();
+
+const identitySchema = z
+  .object({
+    /** Trusted token issuers; a token is checked against the one its `iss` names. */
+    issuers: z.array(issuerSchema).min(1),
+    /** SASL mechanisms offered to clients. PLAIN takes an access token as the password. */
+    mechanisms: z.array(z.enum(['OAUTHBEARER', 'PLAIN'])).min(1).default(['OAUTHBEARER', 'PLAIN']),
+    /** Signature algorithms accepted (asymmetric only; `none` and HS* are never accepted). */
+    algorithms: z.array(asymmetricAlg).min(1).default(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']),
+    /** Leeway for exp, nbf and iat, in seconds. */
+    clockToleranceSec: z.number().int().min(0).max(600).default(30),
+    /** Least time between two JWKS fetches of one issuer; a token with an unknown kid waits at most this long. */
+    jwksCooldownMs: z.number().int().min(0).default(30_000),
+    /** Keys are refetched after this long even if no unknown kid appears. */
+    jwksCacheMaxAgeMs: z.number().int().positive().default(600_000),
+    /** Timeout for discovery and JWKS requests. */
+    httpTimeoutMs: z.number().int().positive().default(5_000),
+  })
+  .strict()
+  .refine((v) => new Set(v.issuers.map((i) => i.issuer)).size === v.issuers.length, { message: 'each issuer may appear once', path: ['issuers'] });
+
 export const configSchema = z
   .object({
     listen: z
@@ -47,6 +84,8 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** Client authentication (SASL OAUTHBEARER/PLAIN with OIDC tokens). Absent: clients are not authenticated. */
+    identity: identitySchema.optional(),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -58,3 +97,4 @@ export const configSchema = z
 
 export type GatehouseConfig = z.infer<typeof configSchema>;
 export type GatehouseConfigInput = z.input<typeof configSchema>;
+export type IdentityConfig = z.infer<typeof identitySchema>;

@@ -6,7 +6,9 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import type { GatehouseConfigInput } from '../../src/config/schema.js';
+import { identityStageFromConfig } from '../../src/identity/from-config.js';
 import { GatehouseProxy, type ProxyOptions } from '../../src/proxy/server.js';
+import type { Stage } from '../../src/proxy/stage.js';
 
 export interface TestProxy {
   proxy: GatehouseProxy;
@@ -18,7 +20,13 @@ export interface TestProxy {
 
 export type ProxyOverrides = Omit<Partial<GatehouseConfigInput>, 'upstream'> & { upstream?: Partial<GatehouseConfigInput['upstream']> };
 
-export async function startProxy(upstreamBootstrap: string, overrides: ProxyOverrides = {}, opts: ProxyOptions = {}): Promise<TestProxy> {
+export interface TestProxyOptions extends ProxyOptions {
+  /** Stages placed after the identity stage built from the config (ignored when `stages` is given). */
+  extraStages?: Stage[];
+}
+
+export async function startProxy(upstreamBootstrap: string, overrides: ProxyOverrides = {}, testOpts: TestProxyOptions = {}): Promise<TestProxy> {
+  const { extraStages = [], ...opts } = testOpts;
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -32,7 +40,10 @@ export async function startProxy(upstreamBootstrap: string, overrides: ProxyOver
     listen: { host: '127.0.0.1', advertisedHost: '127.0.0.1', bootstrapPort: 0, brokerPortBase: 0, ...overrides.listen },
     upstream: { bootstrap: [upstreamBootstrap], ...overrides.upstream },
   });
-  const proxy = new GatehouseProxy(config, { logger, ...opts });
+  // With an identity section and no explicit stages, the proxy authenticates clients as `gatehouse run` does.
+  const identity = opts.stages ? undefined : identityStageFromConfig(config.identity, logger);
+  const stages = opts.stages ?? [...(identity ? [identity] : []), ...extraStages];
+  const proxy = new GatehouseProxy(config, { logger, ...opts, stages });
   await proxy.start();
   return {
     proxy,

@@ -1,0 +1,18 @@
+/** Builds the identity stage from the config file's `identity` section. */
+import type { Logger } from 'pino';
+import type { IdentityConfig } from '../config/schema.js';
+import { SaslStage } from './sasl-stage.js';
+import { TokenValidator } from './token-validator.js';
+
+export function identityStageFromConfig(identity: IdentityConfig | undefined, log?: Logger): SaslStage | undefined {
+  if (!identity) return undefined;
+  const validator = new TokenValidator({
+    issuers: identity.issuers.map((i) => ({ ...i })),
+    algorithms: identity.algorithms,
+    clockToleranceSec: identity.clockToleranceSec,
+    jwksCooldownMs: identity.jwksCooldownMs,
+    jwksCacheMaxAgeMs: identity.jwksCacheMaxAgeMs,
+    httpTimeoutMs: identity.httpTimeoutMs,
+  });
+  return new SaslStage({ validator, mechanisms: identity.mechanisms, log });
+}

@@ -1,0 +1,36 @@
+/**
+ * The authenticated identity of a client connection, as policy and audit read it. The identity
+ * stage stores it on `conn.attributes` under PRINCIPAL; read it with getPrincipal().
+ */
+import type { ConnectionInfo } from '../proxy/connection-info.js';
+
+export interface Principal {
+  /** The principal name (the configured claim, default `sub`). */
+  readonly name: string;
+  /** Groups/roles from the configured claim path; empty when the claim is absent. */
+  readonly groups: readonly string[];
+  /** The token's issuer (one of the trusted issuers). */
+  readonly issuer: string;
+  /** The OAuth client the token was issued to (`client_id` or `azp`), if the token says. */
+  readonly clientId: string | undefined;
+  /** The SASL mechanism the client authenticated with. */
+  readonly mechanism: 'OAUTHBEARER' | 'PLAIN';
+  /** The token's expiry (ms since epoch). */
+  readonly expiresAt: number;
+  /** When this (re-)authentication happened (ms since epoch). */
+  readonly authenticatedAt: number;
+  /** The token's verified claims. */
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+/** The attributes key the identity stage stores the Principal under. */
+export const PRINCIPAL: unique symbol = Symbol.for('gatehouse.identity.principal');
+
+/** The connection's authenticated principal, or undefined before authentication. */
+export function getPrincipal(conn: ConnectionInfo): Principal | undefined {
+  return conn.attributes.get(PRINCIPAL) as Principal | undefined;
+}
+
+export function setPrincipal(conn: ConnectionInfo, p: Principal): void {
+  conn.attributes.set(PRINCIPAL, p);
+}

@@ -1,0 +1,192 @@
+/**
+ * The identity stage: SASL/OAUTHBEARER and SASL/PLAIN on the client side, answered by the proxy
+ * itself. SaslHandshake (v1) picks the mechanism, SaslAuthenticate carries the token; neither is
+ * forwarded. Until a connection has authenticated only ApiVersions and the SASL requests are
+ * accepted; anything else closes it. KIP-368: the SaslAuthenticate response says how long the
+ * session may last (until the token expires), clients re-authenticate on the same connection,
+ * and a connection that let its token expire is closed at its next request.
+ *
+ * A rejected token is answered with SASL_AUTHENTICATION_FAILED and the reason in errorMessage
+ * (not RFC 7628's error challenge, which kafkajs takes for success). Tokens are never logged.
+ */
+import type { Logger } from 'pino';
+import { ApiKey } from '../../protocol/generated/index.js';
+import type { ApiVersionsResponse } from '../../protocol/generated/api-versions-response.js';
+import type { SaslAuthenticateRequest } from '../../protocol/generated/sasl-authenticate-request.js';
+import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
+import type { SaslHandshakeRequest } from '../../protocol/generated/sasl-handshake-request.js';
+import type { SaslHandshakeResponse } from '../../protocol/generated/sasl-handshake-response.js';
+import type { ConnectionInfo } from '../proxy/connection-info.js';
+import type { InterceptedRequest, InterceptedResponse, RequestDecision, Stage } from '../proxy/stage.js';
+import { PRINCIPAL, getPrincipal, setPrincipal, type Principal } from './principal.js';
+import { parseOAuthBearerClientFirst, parsePlain, SaslMessageError } from './sasl-messages.js';
+import { TokenRejected, type ValidatedToken } from './token-validator.js';
+
+export type SaslMechanism = 'OAUTHBEARER' | 'PLAIN';
+
+/** Kafka error codes the stage answers with. */
+export const SaslError = {
+  UNSUPPORTED_SASL_MECHANISM: 33,
+  ILLEGAL_SASL_STATE: 34,
+  SASL_AUTHENTICATION_FAILED: 58,
+} as const;
+
+export interface TokenCheck {
+  validate(token: string): Promise<ValidatedToken>;
+}
+
+export interface SaslStageOptions {
+  validator: TokenCheck;
+  mechanisms: readonly SaslMechanism[];
+  log?: Logger | undefined;
+  /** For tests. */
+  now?: () => number;
+}
+
+interface SaslState {
+  /** The mechanism the last SaslHandshake chose, awaiting its SaslAuthenticate. */
+  pending: SaslMechanism | undefined;
+}
+
+const STATE = Symbol('gatehouse.identity.sasl-state');
+const EMPTY = Buffer.alloc(0);
+
+/** Requests a connection may send before it has authenticated. */
+const BEFORE_AUTH = new Set<number>([ApiKey.ApiVersions, ApiKey.SaslHandshake, ApiKey.SaslAuthenticate]);
+
+export class SaslStage implements Stage {
+  readonly name = 'identity';
+  readonly interest = { requests: 'all' as const, responses: new Set<number>([ApiKey.ApiVersions]) };
+  private readonly now: () => number;
+
+  constructor(private readonly opts: SaslStageOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  onConnect(conn: ConnectionInfo): void {
+    conn.attributes.set(STATE, { pending: undefined } satisfies SaslState);
+  }
+
+  onRequest(req: InterceptedRequest): RequestDecision | Promise<RequestDecision> {
+    const key = req.header.apiKey;
+    if (key === ApiKey.SaslHandshake) return this.handshake(req);
+    if (key === ApiKey.SaslAuthenticate) return this.authenticate(req);
+    if (BEFORE_AUTH.has(key)) return undefined;
+    const p = getPrincipal(req.connection);
+    if (!p) return { close: `${req.header.apiName} request before authentication` };
+    if (this.now() >= p.expiresAt) {
+      return { close: `session of ${p.name} expired at ${new Date(p.expiresAt).toISOString()} without re-authentication` };
+    }
+    return undefined;
+  }
+
+  /** Makes sure clients see that the proxy speaks SaslHandshake and SaslAuthenticate. */
+  onResponse(res: InterceptedResponse): void {
+    const body = res.body<ApiVersionsResponse>();
+    if (body.errorCode !== 0) return;
+    let changed = false;
+    for (const [apiKey, maxVersion] of [
+      [ApiKey.SaslHandshake, 1],
+      [ApiKey.SaslAuthenticate, 2],
+    ] as const) {
+      if (!body.apiKeys.some((k) => k.apiKey === apiKey)) {
+        body.apiKeys.push({ apiKey, minVersion: 0, maxVersion } as ApiVersionsResponse['apiKeys'][number]);
+        changed = true;
+      }
+    }
+    if (changed) res.setBody(body);
+  }
+
+  private state(conn: ConnectionInfo): SaslState {
+    let s = conn.attributes.get(STATE) as SaslState | undefined;
+    if (!s) conn.attributes.set(STATE, (s = { pending: undefined }));
+    return s;
+  }
+
+  private handshake(req: InterceptedRequest): RequestDecision {
+    const { mechanism } = req.body<SaslHandshakeRequest>();
+    const mechanisms = [...this.opts.mechanisms];
+    const state = this.state(req.connection);
+    state.pending = undefined;
+    if (req.header.apiVersion === 0) {
+      // v0 means the unframed legacy exchange; every current client uses v1 + SaslAuthenticate.
+      this.opts.log?.warn({ conn: req.connection.id, code: 'GH_AUTH_FAILED' }, 'SaslHandshake v0 (unframed SASL) is not supported');
+      return { respond: { errorCode: SaslError.ILLEGAL_SASL_STATE, mechanisms } satisfies SaslHandshakeResponse };
+    }
+    if (!(mechanisms as string[]).includes(mechanism)) {
+      this.opts.log?.warn({ conn: req.connection.id, code: 'GH_AUTH_FAILED', mechanism: mechanism.slice(0, 40) }, 'unsupported SASL mechanism');
+      return { respond: { errorCode: SaslError.UNSUPPORTED_SASL_MECHANISM, mechanisms } satisfies SaslHandshakeResponse };
+    }
+    state.pending = mechanism as SaslMechanism;
+    return { respond: { errorCode: 0, mechanisms } satisfies SaslHandshakeResponse };
+  }
+
+  private async authenticate(req: InterceptedRequest): Promise<RequestDecision> {
+    const conn = req.connection;
+    const state = this.state(conn);
+    const mechanism = state.pending;
+    state.pending = undefined;
+    const fail = (errorCode: number, why: string): RequestDecision => {
+      // A failed (re-)authentication leaves the connection unauthenticated.
+      conn.attributes.delete(PRINCIPAL);
+      this.opts.log?.warn({ conn: conn.id, code: 'GH_AUTH_FAILED', mechanism, reason: why }, 'authentication failed');
+      const body: SaslAuthenticateResponse = { errorCode, errorMessage: `Authentication failed: ${why}`, authBytes: EMPTY, sessionLifetimeMs: 0n };
+      return { respond: body };
+    };
+    if (!mechanism) return fail(SaslError.ILLEGAL_SASL_STATE, 'SaslAuthenticate without a preceding SaslHandshake');
+
+    const { authBytes } = req.body<SaslAuthenticateRequest>();
+    let token: string;
+    let claimedName: string | undefined;
+    try {
+      if (mechanism === 'OAUTHBEARER') {
+        const m = parseOAuthBearerClientFirst(authBytes);
+        token = m.token;
+        claimedName = m.authzid || undefined;
+      } else {
+        const m = parsePlain(authBytes);
+        token = m.password;
+        claimedName = m.username || undefined;
+        if (m.authzid && m.authzid !== m.username) return fail(SaslError.SASL_AUTHENTICATION_FAILED, 'PLAIN authorization id differs from the username');
+      }
+    } catch (err) {
+      if (err instanceof SaslMessageError) return fail(SaslError.SASL_AUTHENTICATION_FAILED, `malformed: ${err.message}`);
+      throw err;
+    }
+
+    let t: ValidatedToken;
+    try {
+      t = await this.opts.validator.validate(token);
+    } catch (err) {
+      if (err instanceof TokenRejected) return fail(SaslError.SASL_AUTHENTICATION_FAILED, `token ${err.message}`);
+      throw err;
+    }
+    if (claimedName !== undefined && claimedName !== t.principal && claimedName !== t.clientId) {
+      return fail(SaslError.SASL_AUTHENTICATION_FAILED, `user name ${JSON.stringify(claimedName.slice(0, 100))} does not match the token's principal`);
+    }
+    const now = this.now();
+    const previous = getPrincipal(conn);
+    if (previous && previous.name !== t.principal) {
+      // KIP-368: re-authentication may not change who the connection is.
+      return fail(SaslError.SASL_AUTHENTICATION_FAILED, `re-authentication as ${t.principal} on a connection of ${previous.name}`);
+    }
+    const principal: Principal = {
+      name: t.principal,
+      groups: t.groups,
+      issuer: t.issuer,
+      clientId: t.clientId,
+      mechanism,
+      expiresAt: t.expiresAt,
+      authenticatedAt: now,
+      claims: t.claims,
+    };
+    setPrincipal(conn, principal);
+    const lifetime = Math.max(1, t.expiresAt - now);
+    this.opts.log?.info(
+      { conn: conn.id, principal: t.principal, groups: t.groups, issuer: t.issuer, mechanism, expiresAt: new Date(t.expiresAt).toISOString(), reauth: !!previous },
+      previous ? 'client re-authenticated' : 'client authenticated',
+    );
+    const body: SaslAuthenticateResponse = { errorCode: 0, errorMessage: null, authBytes: EMPTY, sessionLifetimeMs: BigInt(lifetime) };
+    return { respond: body };
+  }
+}

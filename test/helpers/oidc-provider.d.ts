@@ -1,0 +1,8 @@
+// The few parts of oidc-provider (which ships no types) that test/helpers/oidc.ts uses.
+declare module 'oidc-provider' {
+  import type { IncomingMessage, ServerResponse } from 'node:http';
+  export default class Provider {
+    constructor(issuer: string, configuration: Record<string, unknown>);
+    callback(): (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  }
+}
