@@ -13,6 +13,7 @@ import { fetchClusterMetadata } from './discovery.js';
 import { ListenerManager, type ListenerSpec } from './listeners.js';
 import { AddressRewriteStage } from './routing/address-rewrite.js';
 import { ApiVersionsStage } from './routing/api-versions.js';
+import { BrokerConfigsStage } from './routing/broker-configs.js';
 import type { Stage } from './stage.js';
 import { PlainConnector, parseHostPort, type HostPort, type UpstreamConnector } from './upstream.js';
 
@@ -58,10 +59,16 @@ export class GatehouseProxy {
     };
     this.bootstrapTargets = config.upstream.bootstrap.map(parseHostPort);
     this.listeners = new ListenerManager(config.listen.host, config.listen.brokerPortBase, (s, spec) => this.accept(s, spec), this.log);
+    const book = {
+      brokers: this.brokers,
+      addressFor: (id: number) => this.addressFor(id),
+      bootstrap: () => ({ host: config.listen.advertisedHost, port: this.bootstrapPort }),
+    };
     // Core routing first, so that later stages see what the client will see.
     this.stages = [
       new ApiVersionsStage(),
-      new AddressRewriteStage({ brokers: this.brokers, addressFor: (id) => this.addressFor(id) }),
+      new AddressRewriteStage(book),
+      new BrokerConfigsStage(book),
       ...(opts.stages ?? []),
     ];
     this.brokers.on('broker', (nodeId, address) => {
@@ -106,6 +113,12 @@ export class GatehouseProxy {
       }
     }
     throw last;
+  }
+
+  /** The proxy's host:port for a broker, as clients are told it (binds its listener if needed). */
+  async brokerAddress(nodeId: number): Promise<string> {
+    const a = await this.addressFor(nodeId);
+    return `${a.host}:${a.port}`;
   }
 
   private async addressFor(nodeId: number): Promise<HostPort> {

@@ -152,5 +152,9 @@ describe('Kafka CLI tools through the proxy', () => {
     expect(brokerConfigs.stdout).toContain('All configs for broker 1 are:');
     expect(brokerConfigs.stdout).toMatch(/^\s+num\.partitions=1 /m);
     expect(brokerConfigs.stdout).toMatch(/^\s+node\.id=1 /m);
+    // The broker's own listener addresses are shown as the proxy's listener for broker 1.
+    const brokerOne = await gh.proxy.brokerAddress(1);
+    expect(brokerConfigs.stdout).toMatch(new RegExp(`^\\s+advertised\\.listeners=PLAINTEXT://${brokerOne.replace(/\./g, '\\.')} `, 'm'));
+    expect(brokerConfigs.stdout).not.toContain(`:${brokerPort}`);
   });
 });

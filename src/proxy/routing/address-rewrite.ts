@@ -19,6 +19,8 @@ export interface ProxyAddressBook {
   readonly brokers: BrokerMap;
   /** The proxy address clients should use for a node, binding its listener if needed. */
   addressFor(nodeId: number): Promise<HostPort>;
+  /** The proxy's bootstrap address as clients use it. */
+  bootstrap(): HostPort;
 }
 
 interface Endpoint {
