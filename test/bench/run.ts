@@ -149,7 +149,7 @@ async function main(): Promise<void> {
         await tool(cp, 'consumer-perf', ['--bootstrap-server', bs, '--topic', 'bench', '--messages', String(RECORDS), '--group', `bench-${round}-${Math.random()}`, '--timeout', '60000']),
       ),
     );
-    await measure('end-to-end latency', async (bs) => parseEndToEnd(await tool(cp, 'end-to-end-latency', [bs, 'bench-latency', '5000', 'all', String(RECORD_SIZE)])));
+    await measure('end-to-end latency', async (bs) => parseEndToEnd(await tool(cp, 'e2e-latency', [bs, 'bench-latency', '5000', 'all', String(RECORD_SIZE)])));
 
     const fmt = (x: number | undefined, digits = 0) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
     const ratio = (a: number, b: number) => (Number.isNaN(a) || Number.isNaN(b) || b === 0 ? '–' : (a / b).toFixed(2));
