@@ -1,0 +1,117 @@
+/**
+ * The identity stage's SASL state machine with a stand-in token check and clock: which requests
+ * pass before and after authentication, session expiry, re-authentication, and what is answered.
+ */
+import { describe, expect, it } from 'vitest';
+import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
+import type { SaslHandshakeResponse } from '../../protocol/generated/sasl-handshake-response.js';
+import type { ConnectionInfo } from '../proxy/connection-info.js';
+import type { InterceptedRequest, RequestDecision } from '../proxy/stage.js';
+import { getPrincipal } from './principal.js';
+import { SaslError, SaslStage } from './sasl-stage.js';
+import { TokenRejected, type ValidatedToken } from './token-validator.js';
+
+const NAMES: Record<number, string> = { 0: 'Produce', 3: 'Metadata', 17: 'SaslHandshake', 18: 'ApiVersions', 36: 'SaslAuthenticate' };
+
+function conn(): ConnectionInfo {
+  return { id: 'c1', remoteAddress: '127.0.0.1', remotePort: 1, listener: 'bootstrap', nodeId: -1, openedAt: 0, attributes: new Map() };
+}
+
+function req(c: ConnectionInfo, apiKey: number, body: unknown = {}, apiVersion = 1): InterceptedRequest {
+  return {
+    header: { apiKey, apiVersion, correlationId: 1, clientId: 't', apiName: NAMES[apiKey] ?? `api${apiKey}` },
+    connection: c,
+    frame: Buffer.alloc(0),
+    body: <T>() => body as T,
+    setBody: () => undefined,
+    modified: false,
+    expectsResponse: true,
+  };
+}
+
+/** Tokens are "<principal>:<expiresAtMs>" or "bad:<reason>". */
+const validator = {
+  async validate(token: string): Promise<ValidatedToken> {
+    const [who, exp] = token.split(':');
+    if (who === 'bad') throw new TokenRejected('expired', 'token expired at then');
+    return { principal: who!, groups: ['g'], issuer: 'https://idp', clientId: `${who}-client`, expiresAt: Number(exp), claims: { sub: who } };
+  },
+};
+
+function setup(mechanisms: Array<'OAUTHBEARER' | 'PLAIN'> = ['OAUTHBEARER', 'PLAIN']) {
+  let now = 1_000_000;
+  const stage = new SaslStage({ validator, mechanisms, now: () => now });
+  const c = conn();
+  stage.onConnect(c);
+  const run = (apiKey: number, body?: unknown, v?: number) => stage.onRequest(req(c, apiKey, body, v)) as RequestDecision | Promise<RequestDecision>;
+  const login = async (mech: string, bytes: string) => {
+    const hs = (await run(17, { mechanism: mech })) as { respond: SaslHandshakeResponse };
+    if (hs.respond.errorCode !== 0) return hs.respond;
+    return ((await run(36, { authBytes: Buffer.from(bytes) }, 2)) as { respond: SaslAuthenticateResponse }).respond;
+  };
+  return { stage, c, run, login, tick: (ms: number) => (now += ms), now: () => now };
+}
+
+describe('SaslStage', () => {
+  it('lets only ApiVersions and SASL through before authentication', async () => {
+    const { run } = setup();
+    expect(await run(18)).toBeUndefined();
+    expect(await run(3)).toEqual({ close: 'Metadata request before authentication' });
+  });
+
+  it('authenticates with OAUTHBEARER, stores the principal and reports the session lifetime', async () => {
+    const { login, run, c, now } = setup();
+    const res = await login('OAUTHBEARER', `n,,\x01auth=Bearer alice:${now() + 60_000}\x01\x01`);
+    expect(res).toMatchObject({ errorCode: 0, errorMessage: null, sessionLifetimeMs: 60_000n });
+    expect(getPrincipal(c)).toMatchObject({ name: 'alice', groups: ['g'], mechanism: 'OAUTHBEARER', clientId: 'alice-client' });
+    expect(await run(3)).toBeUndefined();
+  });
+
+  it('PLAIN: the user name must be the principal or its client id', async () => {
+    const a = setup();
+    expect((await a.login('PLAIN', `\0alice-client\0alice:${a.now() + 1000}`)).errorCode).toBe(0);
+    const b = setup();
+    const res = await b.login('PLAIN', `\0mallory\0alice:${b.now() + 1000}`);
+    expect(res).toMatchObject({ errorCode: SaslError.SASL_AUTHENTICATION_FAILED, errorMessage: expect.stringContaining('does not match') });
+    expect(getPrincipal(b.c)).toBeUndefined();
+  });
+
+  it('answers a rejected token with SASL_AUTHENTICATION_FAILED and the reason', async () => {
+    const { login, run } = setup();
+    const res = await login('OAUTHBEARER', 'n,,\x01auth=Bearer bad:x\x01\x01');
+    expect(res).toMatchObject({ errorCode: 58, errorMessage: 'Authentication failed: token expired: token expired at then', sessionLifetimeMs: 0n });
+    expect(await run(0)).toEqual({ close: 'Produce request before authentication' });
+  });
+
+  it('offers only configured mechanisms', async () => {
+    const { login } = setup(['OAUTHBEARER']);
+    expect(await login('PLAIN', '')).toEqual({ errorCode: SaslError.UNSUPPORTED_SASL_MECHANISM, mechanisms: ['OAUTHBEARER'] });
+  });
+
+  it('closes an expired session at its next request unless the client re-authenticated', async () => {
+    const s = setup();
+    await s.login('OAUTHBEARER', `n,,\x01auth=Bearer alice:${s.now() + 1000}\x01\x01`);
+    s.tick(999);
+    expect(await s.run(3)).toBeUndefined();
+    const again = await s.login('OAUTHBEARER', `n,,\x01auth=Bearer alice:${s.now() + 5000}\x01\x01`);
+    expect(again.errorCode).toBe(0);
+    s.tick(2000);
+    expect(await s.run(3)).toBeUndefined();
+    s.tick(3000);
+    expect(await s.run(3)).toEqual({ close: expect.stringMatching(/^session of alice expired at .* without re-authentication$/) });
+  });
+
+  it('refuses re-authentication as someone else and drops the session', async () => {
+    const s = setup();
+    await s.login('OAUTHBEARER', `n,,\x01auth=Bearer alice:${s.now() + 60_000}\x01\x01`);
+    const res = await s.login('OAUTHBEARER', `n,,\x01auth=Bearer bob:${s.now() + 60_000}\x01\x01`);
+    expect(res.errorCode).toBe(58);
+    expect(getPrincipal(s.c)).toBeUndefined();
+  });
+
+  it('refuses SaslHandshake v0 and SaslAuthenticate without a handshake', async () => {
+    const { run } = setup();
+    expect(((await run(17, { mechanism: 'PLAIN' }, 0)) as { respond: SaslHandshakeResponse }).respond.errorCode).toBe(SaslError.ILLEGAL_SASL_STATE);
+    expect(((await run(36, { authBytes: Buffer.from('\0a\0b') }, 2)) as { respond: SaslAuthenticateResponse }).respond.errorCode).toBe(SaslError.ILLEGAL_SASL_STATE);
+  });
+});
