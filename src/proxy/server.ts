@@ -176,13 +176,16 @@ export class GatehouseProxy {
    */
   stop(drainTimeoutMs = this.config.shutdown.drainTimeoutMs): Promise<void> {
     this.stopping ??= (async () => {
-      await this.listeners.close();
+      // server.close() only calls back once every connection is gone, so stop accepting first,
+      // drain, and wait for the listeners at the end.
+      const listenersClosed = this.listeners.close();
       for (const c of this.connections) c.drain();
       const deadline = Date.now() + drainTimeoutMs;
       while (this.connections.size > 0 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
       }
       for (const c of [...this.connections]) c.close('GH_SHUTDOWN', 'drain timeout reached');
+      await listenersClosed;
       this.log.info('proxy stopped');
       this.log.flush?.();
     })();

@@ -1,0 +1,255 @@
+/**
+ * The stage interface, end to end through a real broker: stages that delay, answer, change,
+ * refuse or fail; responses in request order; Produce acks=0; ApiVersions capping and
+ * negotiation; graceful stop with a request in flight.
+ */
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { apiCodec, ApiKey, readResponseHeader, writeRequestHeader } from '../../protocol/generated/index.js';
+import { readApiVersionsResponse, type ApiVersionsResponse } from '../../protocol/generated/api-versions-response.js';
+import { defaultMetadataRequest, writeMetadataRequest } from '../../protocol/generated/metadata-request.js';
+import type { CreateTopicsRequest } from '../../protocol/generated/create-topics-request.js';
+import { defaultListGroupsResponse, type ListGroupsResponse } from '../../protocol/generated/list-groups-response.js';
+import { Reader, Writer } from '../../protocol/runtime/index.js';
+import { kafkaClient, uniqueName, waitFor } from '../../test/helpers/e2e.js';
+import { startProxy, type TestProxy } from '../../test/helpers/proxy.js';
+import { FrameReader, joinFrame } from './frame-reader.js';
+import type { InterceptedRequest, InterceptedResponse, Stage } from './stage.js';
+
+const kafkaBootstrap = inject('kafkaBootstrap');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A raw connection that sends encoded requests and collects whole response frames. */
+class RawClient {
+  readonly responses: Buffer[] = [];
+  closed = false;
+  private readonly frames = new FrameReader(1 << 30, 'test');
+  private constructor(readonly socket: Socket) {
+    socket.on('data', (c: Buffer) => this.responses.push(...this.frames.push(c).map(joinFrame)));
+    socket.on('close', () => (this.closed = true));
+    socket.on('error', () => undefined);
+  }
+  static open(bootstrap: string): Promise<RawClient> {
+    const i = bootstrap.lastIndexOf(':');
+    return new Promise((resolve, reject) => {
+      const s = connect({ host: bootstrap.slice(0, i), port: Number(bootstrap.slice(i + 1)) }, () => resolve(new RawClient(s)));
+      s.once('error', reject);
+    });
+  }
+  static frame(apiKey: number, version: number, correlationId: number, body: (w: Writer) => void): Buffer {
+    const codec = apiCodec(apiKey)!;
+    const w = new Writer(128);
+    w.int32(0);
+    const flexible = codec.requestFlexibleFrom >= 0 && version >= codec.requestFlexibleFrom;
+    writeRequestHeader(w, flexible ? 2 : 1, { requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId: 'raw-stage-test' });
+    body(w);
+    const out = Buffer.from(w.finish());
+    out.writeInt32BE(out.length - 4, 0);
+    return out;
+  }
+  correlationIds(): number[] {
+    return this.responses.map((r) => r.readInt32BE(4));
+  }
+}
+
+const metadataFrame = (corr: number) =>
+  RawClient.frame(ApiKey.Metadata, 12, corr, (w) => {
+    const m = defaultMetadataRequest();
+    m.topics = [];
+    writeMetadataRequest(w, 12, m);
+  });
+const apiVersionsFrame = (corr: number, version = 3) =>
+  RawClient.frame(ApiKey.ApiVersions, version, corr, (w) => {
+    if (version >= 3) {
+      w.compactString('raw');
+      w.compactString('1');
+      w.uvarint(0);
+    }
+  });
+
+function decodeApiVersions(frame: Buffer, version: number): ApiVersionsResponse {
+  const r = new Reader(frame, 4);
+  readResponseHeader(r, 0);
+  return readApiVersionsResponse(r, version);
+}
+
+describe('stages', () => {
+  const seenByLast: string[] = [];
+  const delayMetadata: Stage = {
+    name: 'delay-metadata',
+    interest: { responses: new Set([ApiKey.Metadata]) },
+    async onResponse() {
+      await sleep(150);
+    },
+  };
+  const answerListGroups: Stage = {
+    name: 'answer-list-groups',
+    interest: { requests: new Set([ApiKey.ListGroups]) },
+    onRequest() {
+      const body: ListGroupsResponse = defaultListGroupsResponse();
+      body.groups = [{ groupId: 'made-up-by-a-stage', protocolType: 'consumer', groupState: 'Stable', groupType: 'classic' }];
+      return { respond: body };
+    },
+  };
+  const threePartitions: Stage = {
+    name: 'three-partitions',
+    interest: { requests: new Set([ApiKey.CreateTopics]) },
+    onRequest(req: InterceptedRequest) {
+      const body = req.body<CreateTopicsRequest>();
+      for (const t of body.topics) if (t.name.startsWith('stage-three-')) t.numPartitions = 3;
+      req.setBody(body);
+    },
+  };
+  const failDescribeGroups: Stage = {
+    name: 'fail-describe-groups',
+    interest: { requests: new Set([ApiKey.DescribeGroups]) },
+    onRequest() {
+      throw new Error('deliberate failure');
+    },
+  };
+  const refuseDeleteTopics: Stage = {
+    name: 'refuse-delete-topics',
+    interest: { requests: new Set([ApiKey.DeleteTopics]) },
+    onRequest: () => ({ close: 'topic deletion is not allowed here' }),
+  };
+  const last: Stage = {
+    name: 'last',
+    interest: { requests: 'all' },
+    onRequest(req: InterceptedRequest) {
+      seenByLast.push(req.header.apiName);
+    },
+  };
+  let gh: TestProxy;
+
+  beforeAll(async () => {
+    gh = await startProxy(kafkaBootstrap, {}, { stages: [delayMetadata, answerListGroups, threePartitions, failDescribeGroups, refuseDeleteTopics, last] });
+  });
+  afterAll(async () => {
+    await gh?.stop();
+  });
+
+  it('answers pipelined requests in request order even when a stage delays an earlier response', async () => {
+    const c = await RawClient.open(gh.bootstrap);
+    c.socket.write(Buffer.concat([metadataFrame(1), apiVersionsFrame(2), metadataFrame(3), apiVersionsFrame(4), metadataFrame(5)]));
+    await waitFor('c.responses.length === 5', () => c.responses.length === 5, { timeoutMs: 10_000 });
+    expect(c.correlationIds()).toEqual([1, 2, 3, 4, 5]);
+    c.socket.destroy();
+  });
+
+  it('lets a stage answer a request itself: the client gets its answer and later stages never see the request', async () => {
+    const admin = kafkaClient(gh.bootstrap).admin();
+    await admin.connect();
+    try {
+      const { groups } = await admin.listGroups();
+      expect(groups.map((g) => g.groupId)).toEqual(['made-up-by-a-stage']);
+      expect(seenByLast).not.toContain('ListGroups');
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('lets a stage change a request: the broker acts on the changed body', async () => {
+    const topic = uniqueName('stage-three');
+    const admin = kafkaClient(gh.bootstrap).admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+      const md = await admin.fetchTopicMetadata({ topics: [topic] });
+      expect(md.topics[0]!.partitions).toHaveLength(3);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('a failing stage costs its connection only; a stage may also close one with its reason', async () => {
+    const before = gh.proxy.stats.closedByCode.GH_STAGE_FAILED ?? 0;
+    const c = await RawClient.open(gh.bootstrap);
+    c.socket.write(RawClient.frame(ApiKey.DescribeGroups, 5, 9, (w) => {
+      w.uvarint(2);
+      w.compactString('g');
+      w.bool(false);
+      w.uvarint(0);
+    }));
+    await waitFor('c.closed', () => c.closed, { timeoutMs: 10_000 });
+    expect(c.responses).toHaveLength(0);
+    expect(gh.proxy.stats.closedByCode.GH_STAGE_FAILED).toBe(before + 1);
+    expect(gh.logs.some((l) => l.code === 'GH_STAGE_FAILED' && String(l.reason).includes('fail-describe-groups') && String(l.reason).includes('deliberate failure'))).toBe(true);
+
+    const d = await RawClient.open(gh.bootstrap);
+    d.socket.write(RawClient.frame(ApiKey.DeleteTopics, 6, 10, (w) => {
+      w.uvarint(1); // no topics
+      w.int32(1000);
+      w.uvarint(0);
+    }));
+    await waitFor('d.closed', () => d.closed, { timeoutMs: 10_000 });
+    expect(gh.logs.some((l) => l.code === 'GH_STAGE_CLOSED' && String(l.reason).includes('refuse-delete-topics: topic deletion is not allowed here'))).toBe(true);
+
+    // The proxy and new connections carry on.
+    const e = await RawClient.open(gh.bootstrap);
+    e.socket.write(apiVersionsFrame(11));
+    await waitFor('e.responses.length === 1', () => e.responses.length === 1, { timeoutMs: 10_000 });
+    e.socket.destroy();
+  });
+
+  it('forwards Produce with acks=0 without waiting for an answer, and keeps the connection in step', async () => {
+    const topic = uniqueName('stage-acks0');
+    const kafka = kafkaClient(gh.bootstrap);
+    const producer = kafka.producer({ allowAutoTopicCreation: true });
+    await producer.connect();
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+      await producer.send({ topic, acks: 0, messages: [{ value: 'fire-and-forget' }] });
+      await producer.send({ topic, acks: -1, messages: [{ value: 'acknowledged' }] });
+      const offsets = await admin.fetchTopicOffsets(topic);
+      expect(offsets[0]!.high).toBe('2');
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+  });
+
+  it('caps ApiVersions to the versions it decodes and answers a future ApiVersions version like a broker', async () => {
+    const c = await RawClient.open(gh.bootstrap);
+    c.socket.write(Buffer.concat([apiVersionsFrame(1), apiVersionsFrame(2, 99)]));
+    await waitFor('c.responses.length === 2', () => c.responses.length === 2, { timeoutMs: 10_000 });
+    const capped = decodeApiVersions(c.responses[0]!, 3);
+    expect(capped.errorCode).toBe(0);
+    expect(capped.apiKeys.length).toBeGreaterThan(30);
+    for (const k of capped.apiKeys) {
+      const codec = apiCodec(k.apiKey);
+      expect(codec, `api key ${k.apiKey}`).toBeDefined();
+      expect(k.minVersion).toBeGreaterThanOrEqual(codec!.minVersion);
+      expect(k.maxVersion).toBeLessThanOrEqual(codec!.maxVersion);
+    }
+    const future = decodeApiVersions(c.responses[1]!, 0);
+    expect(future.errorCode).toBe(35); // UNSUPPORTED_VERSION
+    expect(future.apiKeys).toEqual([{ apiKey: 18, minVersion: apiCodec(18)!.minVersion, maxVersion: apiCodec(18)!.maxVersion }]);
+    c.socket.destroy();
+  });
+});
+
+describe('graceful stop', () => {
+  it('answers a request already in flight, then closes the connection', async () => {
+    let forwarded = false;
+    const slow: Stage = {
+      name: 'slow-metadata',
+      interest: { requests: new Set([ApiKey.Metadata]), responses: new Set([ApiKey.Metadata]) },
+      onRequest() {
+        forwarded = true;
+      },
+      async onResponse(_res: InterceptedResponse) {
+        await sleep(300);
+      },
+    };
+    const gh = await startProxy(kafkaBootstrap, {}, { stages: [slow] });
+    const c = await RawClient.open(gh.bootstrap);
+    c.socket.write(metadataFrame(42));
+    await waitFor('forwarded', () => forwarded, { timeoutMs: 10_000 });
+    await gh.proxy.stop(5000);
+    await waitFor('c.closed', () => c.closed, { timeoutMs: 10_000 });
+    expect(c.correlationIds()).toEqual([42]);
+    expect(gh.proxy.stats.closedByCode.GH_SHUTDOWN).toBe(1);
+  });
+});
