@@ -1,0 +1,46 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfigFile, parseConfig } from './load.js';
+
+const upstream = { bootstrap: ['127.0.0.1:9092'] };
+
+describe('config: identity', () => {
+  it('is absent unless given', () => {
+    expect(parseConfig({ upstream }).identity).toBeUndefined();
+  });
+
+  it('fills defaults for an issuer', () => {
+    const c = parseConfig({ upstream, identity: { issuers: [{ issuer: 'https://idp.example/realms/k', audience: 'gatehouse' }] } });
+    expect(c.identity).toMatchObject({
+      mechanisms: ['OAUTHBEARER', 'PLAIN'],
+      clockToleranceSec: 30,
+      jwksCooldownMs: 30_000,
+      issuers: [{ issuer: 'https://idp.example/realms/k', audience: 'gatehouse', principalClaim: 'sub', groupsClaim: 'groups' }],
+    });
+    expect(c.identity!.algorithms).not.toContain('HS256');
+  });
+
+  it('refuses symmetric algorithms, unknown mechanisms, duplicate issuers and unknown keys', () => {
+    const issuers = [{ issuer: 'https://idp.example', audience: 'a' }];
+    expect(() => parseConfig({ upstream, identity: { issuers, algorithms: ['HS256'] } })).toThrow(/identity\.algorithms\.0/);
+    expect(() => parseConfig({ upstream, identity: { issuers, algorithms: ['none'] } })).toThrow(/identity\.algorithms\.0/);
+    expect(() => parseConfig({ upstream, identity: { issuers, mechanisms: ['SCRAM-SHA-256'] } })).toThrow(/identity\.mechanisms\.0/);
+    expect(() => parseConfig({ upstream, identity: { issuers: [...issuers, ...issuers] } })).toThrow(/each issuer may appear once/);
+    expect(() => parseConfig({ upstream, identity: { issuers: [{ ...issuers[0], audiance: 'x' }] } })).toThrow(/unknown key "audiance"/);
+    expect(() => parseConfig({ upstream, identity: { issuers: [] } })).toThrow(/identity\.issuers/);
+  });
+
+  it('reads from YAML with environment variables', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-identity-'));
+    const file = join(dir, 'g.yaml');
+    writeFileSync(
+      file,
+      ['upstream:', '  bootstrap: ["k:9092"]', 'identity:', '  issuers:', '    - issuer: ${IDP}', '      audience: [gatehouse, kafka]', '      groupsClaim: realm_access.roles', '  mechanisms: [OAUTHBEARER]', ''].join('\n'),
+    );
+    const c = loadConfigFile(file, { IDP: 'https://idp.example' });
+    expect(c.identity!.issuers[0]).toMatchObject({ issuer: 'https://idp.example', audience: ['gatehouse', 'kafka'], groupsClaim: 'realm_access.roles' });
+    expect(c.identity!.mechanisms).toEqual(['OAUTHBEARER']);
+  });
+});

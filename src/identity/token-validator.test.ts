@@ -1,0 +1,91 @@
+/**
+ * TokenValidator against real OpenID providers (oidc-provider on loopback ports): discovery or a
+ * configured JWKS URL, several issuers, claim mapping, key rotation with the refetch cooldown,
+ * and an issuer that cannot be reached.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOidc, type TestOidc } from '../../test/helpers/oidc.js';
+import { TokenRejected, TokenValidator, type IssuerSettings, type ValidatorSettings } from './token-validator.js';
+
+const base: Omit<ValidatorSettings, 'issuers'> = {
+  algorithms: ['RS256', 'ES256'],
+  clockToleranceSec: 5,
+  jwksCooldownMs: 30_000,
+  jwksCacheMaxAgeMs: 600_000,
+  httpTimeoutMs: 2_000,
+};
+
+async function reason(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof TokenRejected) return err.message;
+    throw err;
+  }
+  return 'accepted';
+}
+
+describe('TokenValidator', () => {
+  let a: TestOidc;
+  let b: TestOidc;
+  beforeAll(async () => {
+    [a, b] = await Promise.all([startOidc({ audience: 'kafka-a' }), startOidc({ audience: 'kafka-b' })]);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+  });
+
+  const issuer = (o: TestOidc, extra: Partial<IssuerSettings> = {}): IssuerSettings => ({ issuer: o.issuer, audience: o.audience, principalClaim: 'sub', groupsClaim: 'groups', ...extra });
+
+  it('trusts several issuers, each with its own audience and claim mapping', async () => {
+    const v = new TokenValidator({ ...base, issuers: [issuer(a), issuer(b, { jwksUri: b.jwksUri, principalClaim: 'client_id', groupsClaim: 'scope' })] });
+    const fromA = await v.validate(await a.token('payments-app'));
+    expect(fromA).toMatchObject({ principal: 'payments-app', groups: ['payments-team'], issuer: a.issuer, clientId: 'payments-app' });
+    expect(fromA.expiresAt).toBeGreaterThan(Date.now());
+    const fromB = await v.validate(await b.token('auditor'));
+    expect(fromB).toMatchObject({ principal: 'auditor', groups: [], issuer: b.issuer });
+    const scoped = await v.validate(await b.sign({ client_id: 'svc', scope: 'kafka:read  kafka:write' }));
+    expect(scoped).toMatchObject({ principal: 'svc', groups: ['kafka:read', 'kafka:write'] });
+    // B's audience is not A's.
+    expect(await reason(v.validate(await a.sign({ aud: 'kafka-b' })))).toMatch(/^wrong audience/);
+  });
+
+  it('accepts a token within the clock tolerance and refuses one without exp or principal', async () => {
+    const v = new TokenValidator({ ...base, issuers: [issuer(a)] });
+    const now = Math.floor(Date.now() / 1000);
+    expect(await reason(v.validate(await a.sign({ exp: now - 2 })))).toBe('accepted');
+    expect(await reason(v.validate(await a.sign({ nbf: now + 2 })))).toBe('accepted');
+    expect(await reason(v.validate(await a.sign({ exp: now - 20 })))).toMatch(/^expired/);
+    expect(await reason(v.validate(await a.sign({ exp: undefined })))).toMatch(/^missing claim: token has no exp/);
+    expect(await reason(v.validate(await a.sign({ sub: undefined })))).toMatch(/^missing claim: token has no sub/);
+  });
+
+  it('refetches keys for an unknown kid only after the cooldown', async () => {
+    const o = await startOidc();
+    try {
+      const v = new TokenValidator({ ...base, jwksCooldownMs: 500, issuers: [issuer(o)] });
+      expect(await reason(v.validate(await o.token('admin')))).toBe('accepted');
+      await o.rotateKeys({ dropOld: true });
+      const fresh = await o.token('admin');
+      expect(await reason(v.validate(fresh))).toMatch(/^bad signature: no key/);
+      await new Promise((r) => setTimeout(r, 600));
+      expect(await reason(v.validate(fresh))).toBe('accepted');
+    } finally {
+      await o.stop();
+    }
+  });
+
+  it('says so when an issuer cannot be reached, and tries discovery again later', async () => {
+    const o = await startOidc();
+    const token = await o.token('admin');
+    const v = new TokenValidator({ ...base, issuers: [issuer(o)] });
+    await o.stop();
+    expect(await reason(v.validate(token))).toMatch(/^issuer unavailable/);
+    expect(await reason(v.validate(token))).toMatch(/^issuer unavailable/);
+  });
+
+  it('refuses algorithms outside the list before fetching anything', async () => {
+    const v = new TokenValidator({ ...base, algorithms: ['ES256'], issuers: [issuer(a)] });
+    expect(await reason(v.validate(await a.token('admin')))).toBe('alg not allowed: algorithm "RS256" is not allowed');
+  });
+});
