@@ -90,6 +90,7 @@ export async function startOidc(opts: OidcOptions = {}): Promise<TestOidc> {
         token_endpoint_auth_method: 'client_secret_basic',
       })),
       jwks: { keys: keys.map((k) => k.privateJwk) as never },
+      ttl: { ClientCredentials: ttl },
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
