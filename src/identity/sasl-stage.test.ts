@@ -80,7 +80,13 @@ describe('SaslStage', () => {
     const { login, run } = setup();
     const res = await login('OAUTHBEARER', 'n,,\x01auth=Bearer bad:x\x01\x01');
     expect(res).toMatchObject({ errorCode: 58, errorMessage: 'Authentication failed: token expired: token expired at then', sessionLifetimeMs: 0n });
-    expect(await run(0)).toEqual({ close: 'Produce request before authentication' });
+    expect(await run(0)).toEqual({ close: 'Produce request after failed authentication' });
+  });
+
+  it('gives each connection one attempt, as a broker does', async () => {
+    const { login, run } = setup();
+    expect((await login('OAUTHBEARER', 'n,,\x01auth=Bearer bad:x\x01\x01')).errorCode).toBe(58);
+    expect(await run(17, { mechanism: 'OAUTHBEARER' })).toEqual({ close: 'SaslHandshake request after failed authentication' });
   });
 
   it('offers only configured mechanisms', async () => {
@@ -113,5 +119,6 @@ describe('SaslStage', () => {
     const { run } = setup();
     expect(((await run(17, { mechanism: 'PLAIN' }, 0)) as { respond: SaslHandshakeResponse }).respond.errorCode).toBe(SaslError.ILLEGAL_SASL_STATE);
     expect(((await run(36, { authBytes: Buffer.from('\0a\0b') }, 2)) as { respond: SaslAuthenticateResponse }).respond.errorCode).toBe(SaslError.ILLEGAL_SASL_STATE);
+    expect(await run(18)).toEqual({ close: 'ApiVersions request after failed authentication' });
   });
 });

@@ -7,7 +7,9 @@
  * and a connection that let its token expire is closed at its next request.
  *
  * A rejected token is answered with SASL_AUTHENTICATION_FAILED and the reason in errorMessage
- * (not RFC 7628's error challenge, which kafkajs takes for success). Tokens are never logged.
+ * (not RFC 7628's error challenge, which kafkajs takes for success); like a broker, the proxy
+ * then closes the connection at its next request, so each connection gets one attempt. Tokens
+ * are never logged.
  */
 import type { Logger } from 'pino';
 import { ApiKey } from '../../protocol/generated/index.js';
@@ -46,6 +48,8 @@ export interface SaslStageOptions {
 interface SaslState {
   /** The mechanism the last SaslHandshake chose, awaiting its SaslAuthenticate. */
   pending: SaslMechanism | undefined;
+  /** Set by a failed SaslAuthenticate: like a broker, the proxy then closes at the next request. */
+  failed: boolean;
 }
 
 const STATE = Symbol('gatehouse.identity.sasl-state');
@@ -64,11 +68,13 @@ export class SaslStage implements Stage {
   }
 
   onConnect(conn: ConnectionInfo): void {
-    conn.attributes.set(STATE, { pending: undefined } satisfies SaslState);
+    conn.attributes.set(STATE, { pending: undefined, failed: false } satisfies SaslState);
   }
 
   onRequest(req: InterceptedRequest): RequestDecision | Promise<RequestDecision> {
     const key = req.header.apiKey;
+    // One attempt per connection, as with a broker: the failure's reason has been answered.
+    if (this.state(req.connection).failed) return { close: `${req.header.apiName} request after failed authentication` };
     if (key === ApiKey.SaslHandshake) return this.handshake(req);
     if (key === ApiKey.SaslAuthenticate) return this.authenticate(req);
     if (BEFORE_AUTH.has(key)) return undefined;
@@ -99,7 +105,7 @@ export class SaslStage implements Stage {
 
   private state(conn: ConnectionInfo): SaslState {
     let s = conn.attributes.get(STATE) as SaslState | undefined;
-    if (!s) conn.attributes.set(STATE, (s = { pending: undefined }));
+    if (!s) conn.attributes.set(STATE, (s = { pending: undefined, failed: false }));
     return s;
   }
 
@@ -129,6 +135,7 @@ export class SaslStage implements Stage {
     const fail = (errorCode: number, why: string): RequestDecision => {
       // A failed (re-)authentication leaves the connection unauthenticated.
       conn.attributes.delete(PRINCIPAL);
+      state.failed = true;
       this.opts.log?.warn({ conn: conn.id, code: 'GH_AUTH_FAILED', mechanism, reason: why }, 'authentication failed');
       const body: SaslAuthenticateResponse = { errorCode, errorMessage: `Authentication failed: ${why}`, authBytes: EMPTY, sessionLifetimeMs: 0n };
       return { respond: body };

@@ -163,13 +163,13 @@ describe('identity: OIDC tokens over SASL', () => {
       expect(res.errorCode).toBe(SaslError.SASL_AUTHENTICATION_FAILED);
       expect(res.errorMessage).toMatch(reason);
       expect(res.sessionLifetimeMs).toBe(0n);
-      // Still unauthenticated: the next request closes the connection and never reaches the broker.
+      // One attempt per connection: the next request closes it and never reaches the broker.
       await expect(metadata(c)).rejects.toThrow(/closed/);
       const id = connIdOf(gh.logs, c.localPort);
       expect(id).toBeDefined();
       expect(recorder.forConn(id)).toEqual([]);
       expect(gh.logs.some((l) => l.conn === id && l.code === 'GH_AUTH_FAILED' && reason.test(`Authentication failed: ${String(l.reason)}`))).toBe(true);
-      expect(gh.logs.some((l) => l.conn === id && l.code === 'GH_STAGE_CLOSED' && l.reason === 'identity: Metadata request before authentication')).toBe(true);
+      expect(gh.logs.some((l) => l.conn === id && l.code === 'GH_STAGE_CLOSED' && l.reason === 'identity: Metadata request after failed authentication')).toBe(true);
       expect(JSON.stringify(gh.logs)).not.toContain(token);
     } finally {
       c.close();
@@ -221,6 +221,7 @@ describe('identity: OIDC tokens over SASL', () => {
         const hijack = await other.oauthbearer(await oidc.token('admin'));
         expect(hijack.errorCode).toBe(SaslError.SASL_AUTHENTICATION_FAILED);
         expect(hijack.errorMessage).toMatch(/re-authentication as admin on a connection of analytics/);
+        await expect(metadata(other)).rejects.toThrow(/closed/);
       } finally {
         other.close();
       }
