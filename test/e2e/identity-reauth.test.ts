@@ -1,9 +1,15 @@
 /**
- * KIP-368 with a real client: tokens live 14 s, kafkajs re-authenticates on its open connections
+ * KIP-368 with real clients: tokens live 14 s. kafkajs re-authenticates on its open connections
  * once the session is within its threshold of the end and keeps producing; a kafkajs client told
- * never to re-authenticate is cut off by the proxy when its token expires.
+ * never to re-authenticate is cut off by the proxy when its token expires. Kafka's Java producer
+ * refreshes its token through the OIDC login handler and re-authenticates while producing for
+ * longer than a token lives.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import kafkajs from 'kafkajs';
+import { runTool } from '../../src/kafka/index.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { uniqueName } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
@@ -11,6 +17,7 @@ import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const { Kafka, logLevel } = kafkajs;
 const kafkaBootstrap = inject('kafkaBootstrap');
+const classpath = inject('kafkaClasspath');
 const TTL_SEC = 14;
 
 describe('identity: sessions end with their tokens (KIP-368)', () => {
@@ -68,5 +75,48 @@ describe('identity: sessions end with their tokens (KIP-368)', () => {
     expect(expired.filter((l) => reauthConns.has(l.conn))).toEqual([]);
     // kafkajs reconnected the lazy producer with a fresh token, so every send succeeded.
     expect(sent).toBeGreaterThanOrEqual(TTL_SEC);
+  });
+
+  it("Kafka's Java producer refreshes its token and re-authenticates on its open connections", async () => {
+    const topic = uniqueName('identity-java-reauth');
+    const dir = mkdtempSync(join(tmpdir(), 'gh-reauth-'));
+    try {
+      const props = join(dir, 'producer.properties');
+      const c = oidc.clients.find((x) => x.clientId === 'auditor')!;
+      writeFileSync(
+        props,
+        [
+          'security.protocol=SASL_PLAINTEXT',
+          'sasl.mechanism=OAUTHBEARER',
+          'sasl.login.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler',
+          `sasl.oauthbearer.token.endpoint.url=${oidc.tokenEndpoint}`,
+          `sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId="${c.clientId}" clientSecret="${c.clientSecret}";`,
+          // Tokens live 14 s: let the login thread refresh them long before they expire.
+          'sasl.login.refresh.min.period.seconds=1',
+          'sasl.login.refresh.buffer.seconds=1',
+          'sasl.login.refresh.window.factor=0.5',
+          'sasl.login.refresh.window.jitter=0.01',
+          '',
+        ].join('\n'),
+      );
+      const startedAt = Date.now();
+      // 2 records a second for 20 s, on the same connections throughout.
+      const res = await runTool(
+        classpath,
+        'producer-perf',
+        ['--topic', topic, '--num-records', '40', '--record-size', '100', '--throughput', '2', '--producer.config', props, '--producer-props', 'acks=all', `bootstrap.servers=${gh.bootstrap}`],
+        { jvmArgs: [`-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=${oidc.tokenEndpoint}`], timeoutMs: 90_000 },
+      );
+      expect(res.code, res.stderr + res.stdout).toBe(0);
+      expect(res.stdout).toMatch(/40 records sent/);
+      expect(Date.now() - startedAt).toBeGreaterThan(TTL_SEC * 1000);
+      const mine = gh.logs.filter((l) => (l.time as number) >= startedAt && l.principal === 'auditor');
+      const reauthConns = new Set(mine.filter((l) => l.msg === 'client re-authenticated').map((l) => l.conn));
+      expect(reauthConns.size).toBeGreaterThan(0);
+      const expired = gh.logs.filter((l) => l.code === 'GH_STAGE_CLOSED' && reauthConns.has(l.conn) && /expired/.test(String(l.reason)));
+      expect(expired).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
