@@ -34,6 +34,8 @@ const identitySchema = z
     mechanisms: z.array(z.enum(['OAUTHBEARER', 'PLAIN'])).min(1).default(['OAUTHBEARER', 'PLAIN']),
     /** Signature algorithms accepted (asymmetric only; `none` and HS* are never accepted). */
     algorithms: z.array(asymmetricAlg).min(1).default(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']),
+    /** Sessions end after at most this long even if the token lives longer; clients re-authenticate (KIP-368). Absent: at the token's expiry. */
+    maxSessionMs: z.number().int().min(1000).optional(),
     /** Leeway for exp, nbf and iat, in seconds. */
     clockToleranceSec: z.number().int().min(0).max(600).default(30),
     /** Least time between two JWKS fetches of one issuer; a token with an unknown kid waits at most this long. */

@@ -38,9 +38,9 @@ const validator = {
   },
 };
 
-function setup(mechanisms: Array<'OAUTHBEARER' | 'PLAIN'> = ['OAUTHBEARER', 'PLAIN']) {
+function setup(mechanisms: Array<'OAUTHBEARER' | 'PLAIN'> = ['OAUTHBEARER', 'PLAIN'], maxSessionMs?: number) {
   let now = 1_000_000;
-  const stage = new SaslStage({ validator, mechanisms, now: () => now });
+  const stage = new SaslStage({ validator, mechanisms, maxSessionMs, now: () => now });
   const c = conn();
   stage.onConnect(c);
   const run = (apiKey: number, body?: unknown, v?: number) => stage.onRequest(req(c, apiKey, body, v)) as RequestDecision | Promise<RequestDecision>;
@@ -105,6 +105,16 @@ describe('SaslStage', () => {
     expect(await s.run(3)).toBeUndefined();
     s.tick(3000);
     expect(await s.run(3)).toEqual({ close: expect.stringMatching(/^session of alice expired at .* without re-authentication$/) });
+  });
+
+  it('ends sessions after maxSessionMs when the token lives longer', async () => {
+    const s = setup(['OAUTHBEARER'], 10_000);
+    const res = await s.login('OAUTHBEARER', `n,,\x01auth=Bearer alice:${s.now() + 60_000}\x01\x01`);
+    expect(res).toMatchObject({ errorCode: 0, sessionLifetimeMs: 10_000n });
+    s.tick(9_999);
+    expect(await s.run(3)).toBeUndefined();
+    s.tick(1);
+    expect(await s.run(3)).toEqual({ close: expect.stringMatching(/^session of alice expired at/) });
   });
 
   it('refuses re-authentication as someone else and drops the session', async () => {

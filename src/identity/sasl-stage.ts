@@ -40,6 +40,8 @@ export interface TokenCheck {
 export interface SaslStageOptions {
   validator: TokenCheck;
   mechanisms: readonly SaslMechanism[];
+  /** Sessions end after at most this long even if the token lives longer (like the broker's connections.max.reauth.ms). */
+  maxSessionMs?: number | undefined;
   log?: Logger | undefined;
   /** For tests. */
   now?: () => number;
@@ -50,6 +52,8 @@ interface SaslState {
   pending: SaslMechanism | undefined;
   /** Set by a failed SaslAuthenticate: like a broker, the proxy then closes at the next request. */
   failed: boolean;
+  /** When the current session ends (ms since epoch): the token's expiry, or sooner with maxSessionMs. */
+  sessionEndsAt: number;
 }
 
 const STATE = Symbol('gatehouse.identity.sasl-state');
@@ -68,20 +72,21 @@ export class SaslStage implements Stage {
   }
 
   onConnect(conn: ConnectionInfo): void {
-    conn.attributes.set(STATE, { pending: undefined, failed: false } satisfies SaslState);
+    conn.attributes.set(STATE, { pending: undefined, failed: false, sessionEndsAt: 0 } satisfies SaslState);
   }
 
   onRequest(req: InterceptedRequest): RequestDecision | Promise<RequestDecision> {
     const key = req.header.apiKey;
+    const state = this.state(req.connection);
     // One attempt per connection, as with a broker: the failure's reason has been answered.
-    if (this.state(req.connection).failed) return { close: `${req.header.apiName} request after failed authentication` };
+    if (state.failed) return { close: `${req.header.apiName} request after failed authentication` };
     if (key === ApiKey.SaslHandshake) return this.handshake(req);
     if (key === ApiKey.SaslAuthenticate) return this.authenticate(req);
     if (BEFORE_AUTH.has(key)) return undefined;
     const p = getPrincipal(req.connection);
     if (!p) return { close: `${req.header.apiName} request before authentication` };
-    if (this.now() >= p.expiresAt) {
-      return { close: `session of ${p.name} expired at ${new Date(p.expiresAt).toISOString()} without re-authentication` };
+    if (this.now() >= state.sessionEndsAt) {
+      return { close: `session of ${p.name} expired at ${new Date(state.sessionEndsAt).toISOString()} without re-authentication` };
     }
     return undefined;
   }
@@ -105,7 +110,7 @@ export class SaslStage implements Stage {
 
   private state(conn: ConnectionInfo): SaslState {
     let s = conn.attributes.get(STATE) as SaslState | undefined;
-    if (!s) conn.attributes.set(STATE, (s = { pending: undefined, failed: false }));
+    if (!s) conn.attributes.set(STATE, (s = { pending: undefined, failed: false, sessionEndsAt: 0 }));
     return s;
   }
 
@@ -188,7 +193,8 @@ export class SaslStage implements Stage {
       claims: t.claims,
     };
     setPrincipal(conn, principal);
-    const lifetime = Math.max(1, t.expiresAt - now);
+    const lifetime = Math.max(1, Math.min(t.expiresAt - now, this.opts.maxSessionMs ?? Infinity));
+    state.sessionEndsAt = now + lifetime;
     this.opts.log?.info(
       { conn: conn.id, principal: t.principal, groups: t.groups, issuer: t.issuer, mechanism, expiresAt: new Date(t.expiresAt).toISOString(), reauth: !!previous },
       previous ? 'client re-authenticated' : 'client authenticated',
