@@ -68,6 +68,16 @@ export const configSchema = z
         /** The real cluster's bootstrap servers. */
         bootstrap: z.array(hostPort).min(1),
         connectTimeoutMs: z.number().int().positive().default(10_000),
+        /** The proxy's own SASL login to every broker connection (clients never see it). Absent: no upstream SASL. */
+        sasl: z
+          .object({
+            mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
+            username: z.string().min(1),
+            /** Usually `${ENV_VAR}`; never logged. */
+            password: z.string().min(1),
+          })
+          .strict()
+          .optional(),
       })
       .strict(),
     limits: z
@@ -100,3 +110,4 @@ export const configSchema = z
 export type GatehouseConfig = z.infer<typeof configSchema>;
 export type GatehouseConfigInput = z.input<typeof configSchema>;
 export type IdentityConfig = z.infer<typeof identitySchema>;
+export type UpstreamConfig = GatehouseConfig['upstream'];

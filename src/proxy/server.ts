@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { GatehouseConfig } from '../config/schema.js';
+import { upstreamConnectorFromConfig } from '../identity/upstream/from-config.js';
 import { createLogger } from '../log.js';
 import { BrokerMap } from './broker-map.js';
 import type { ConnectionInfo } from './connection-info.js';
@@ -15,7 +16,7 @@ import { AddressRewriteStage } from './routing/address-rewrite.js';
 import { ApiVersionsStage } from './routing/api-versions.js';
 import { BrokerConfigsStage } from './routing/broker-configs.js';
 import type { Stage } from './stage.js';
-import { PlainConnector, parseHostPort, type HostPort, type UpstreamConnector } from './upstream.js';
+import { parseHostPort, type HostPort, type UpstreamConnector } from './upstream.js';
 
 /** Counters the observability stage will export; tests read them directly. */
 export interface ProxyStats {
@@ -49,7 +50,7 @@ export class GatehouseProxy {
   constructor(config: GatehouseConfig, opts: ProxyOptions = {}) {
     this.config = config;
     this.log = opts.logger ?? createLogger(config.log.level);
-    const connector = opts.connector ?? new PlainConnector(config.upstream.connectTimeoutMs);
+    const connector = opts.connector ?? upstreamConnectorFromConfig(config.upstream);
     this.connector = {
       connect: async (target) => {
         const socket = await connector.connect(target);

@@ -1,6 +1,7 @@
 /**
- * How the proxy reaches a broker. The plain connector opens a TCP connection; the identity stage
- * replaces it with one that adds TLS and the proxy's own SASL login, which clients never see.
+ * How the proxy reaches a broker. The plain connector opens a TCP connection; with
+ * `upstream.sasl` in the config it is wrapped by SaslUpstreamConnector
+ * (src/identity/upstream/), which adds the proxy's own SASL login that clients never see.
  */
 import { connect, type Socket } from 'node:net';
 import { ProxyError } from './errors.js';

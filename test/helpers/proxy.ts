@@ -23,10 +23,12 @@ export type ProxyOverrides = Omit<Partial<GatehouseConfigInput>, 'upstream'> & {
 export interface TestProxyOptions extends ProxyOptions {
   /** Stages placed after the identity stage built from the config (ignored when `stages` is given). */
   extraStages?: Stage[];
+  /** Environment for `${NAME}` in the config (default: process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function startProxy(upstreamBootstrap: string, overrides: ProxyOverrides = {}, testOpts: TestProxyOptions = {}): Promise<TestProxy> {
-  const { extraStages = [], ...opts } = testOpts;
+  const { extraStages = [], env = process.env, ...opts } = testOpts;
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -39,7 +41,7 @@ export async function startProxy(upstreamBootstrap: string, overrides: ProxyOver
     ...overrides,
     listen: { host: '127.0.0.1', advertisedHost: '127.0.0.1', bootstrapPort: 0, brokerPortBase: 0, ...overrides.listen },
     upstream: { bootstrap: [upstreamBootstrap], ...overrides.upstream },
-  });
+  }, 'test config', env);
   // With an identity section and no explicit stages, the proxy authenticates clients as `gatehouse run` does.
   const identity = opts.stages ? undefined : identityStageFromConfig(config.identity, logger);
   const stages = opts.stages ?? [...(identity ? [identity] : []), ...extraStages];

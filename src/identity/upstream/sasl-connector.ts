@@ -1,0 +1,171 @@
+/**
+ * The proxy's own login to brokers: an UpstreamConnector that opens the TCP connection with the
+ * connector it wraps, then runs SaslHandshake v1 and SaslAuthenticate v2 with the proxy's
+ * credentials (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512) before the socket carries any client
+ * request. Clients never see these credentials; the password is never logged or put in errors.
+ */
+import type { Socket } from 'node:net';
+import { ApiKey, readResponseHeader, writeRequestHeader } from '../../../protocol/generated/index.js';
+import { writeSaslAuthenticateRequest } from '../../../protocol/generated/sasl-authenticate-request.js';
+import { readSaslAuthenticateResponse, type SaslAuthenticateResponse } from '../../../protocol/generated/sasl-authenticate-response.js';
+import { writeSaslHandshakeRequest } from '../../../protocol/generated/sasl-handshake-request.js';
+import { readSaslHandshakeResponse } from '../../../protocol/generated/sasl-handshake-response.js';
+import { Reader, Writer } from '../../../protocol/runtime/index.js';
+import { ProxyError } from '../../proxy/errors.js';
+import { FrameReader, joinFrame } from '../../proxy/frame-reader.js';
+import { formatHostPort, type HostPort, type UpstreamConnector } from '../../proxy/upstream.js';
+import { ScramClient, type ScramHash } from './scram.js';
+
+export type UpstreamSaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+
+export interface UpstreamSaslCredentials {
+  mechanism: UpstreamSaslMechanism;
+  username: string;
+  password: string;
+}
+
+const HANDSHAKE_VERSION = 1;
+const AUTHENTICATE_VERSION = 2;
+const CLIENT_ID = 'gatehouse';
+/** Kafka error codes the broker may answer the SASL requests with. */
+const ERROR_NAMES: Record<number, string> = {
+  33: 'UNSUPPORTED_SASL_MECHANISM',
+  34: 'ILLEGAL_SASL_STATE',
+  58: 'SASL_AUTHENTICATION_FAILED',
+};
+
+const SCRAM_HASH: Record<Exclude<UpstreamSaslMechanism, 'PLAIN'>, ScramHash> = {
+  'SCRAM-SHA-256': 'sha256',
+  'SCRAM-SHA-512': 'sha512',
+};
+
+/** A request/response channel over a fresh broker socket, for the SASL exchange only. */
+class Exchange {
+  private readonly frames = new FrameReader(1024 * 1024, 'SASL response');
+  private readonly queue: Buffer[] = [];
+  private waiter: { resolve: (b: Buffer) => void; reject: (e: Error) => void } | null = null;
+  private failure: Error | null = null;
+  private correlationId = 0;
+  private readonly onData = (chunk: Buffer): void => {
+    try {
+      for (const f of this.frames.push(chunk)) this.queue.push(joinFrame(f));
+    } catch (err) {
+      this.fail(err as Error);
+    }
+    this.deliver();
+  };
+  private readonly onError = (err: Error): void => this.fail(new Error(`socket error: ${err.message}`));
+  private readonly onClose = (): void => this.fail(new Error('the broker closed the connection'));
+
+  constructor(private readonly socket: Socket) {
+    socket.on('data', this.onData);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+  }
+
+  /** Stops listening; the socket goes on to the proxy connection (nothing is buffered: the broker speaks only when asked). */
+  detach(): void {
+    this.socket.off('data', this.onData);
+    this.socket.off('error', this.onError);
+    this.socket.off('close', this.onClose);
+  }
+
+  fail(err: Error): void {
+    this.failure ??= err;
+    this.deliver();
+  }
+
+  async request(apiKey: number, version: number, headerVersion: number, writeBody: (w: Writer) => void): Promise<Reader> {
+    const correlationId = ++this.correlationId;
+    const w = new Writer(128);
+    w.int32(0);
+    writeRequestHeader(w, headerVersion, { requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId: CLIENT_ID });
+    writeBody(w);
+    const frame = w.finish();
+    frame.writeInt32BE(frame.length - 4, 0);
+    this.socket.write(frame);
+    const wire = await new Promise<Buffer>((resolve, reject) => {
+      this.waiter = { resolve, reject };
+      this.deliver();
+    });
+    const r = new Reader(wire, 4);
+    const header = readResponseHeader(r, headerVersion === 2 ? 1 : 0);
+    if (header.correlationId !== correlationId) throw new Error(`response correlation id ${header.correlationId}, expected ${correlationId}`);
+    return r;
+  }
+
+  private deliver(): void {
+    const w = this.waiter;
+    if (!w) return;
+    if (this.queue.length) {
+      this.waiter = null;
+      w.resolve(this.queue.shift()!);
+    } else if (this.failure) {
+      this.waiter = null;
+      w.reject(this.failure);
+    }
+  }
+}
+
+function errorName(code: number): string {
+  return ERROR_NAMES[code] ?? `error ${code}`;
+}
+
+export class SaslUpstreamConnector implements UpstreamConnector {
+  constructor(
+    private readonly inner: UpstreamConnector,
+    private readonly credentials: UpstreamSaslCredentials,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async connect(target: HostPort): Promise<Socket> {
+    const socket = await this.inner.connect(target);
+    const ex = new Exchange(socket);
+    const { mechanism } = this.credentials;
+    const timer = setTimeout(() => ex.fail(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    try {
+      await this.login(ex);
+      ex.detach();
+      return socket;
+    } catch (err) {
+      ex.detach();
+      socket.destroy();
+      const why = err instanceof UpstreamAuthRefused ? err.message : `SASL exchange failed: ${(err as Error).message}`;
+      throw new ProxyError('GH_UPSTREAM_AUTH', `upstream login to ${formatHostPort(target)} with ${mechanism} as "${this.credentials.username}" failed: ${why}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async login(ex: Exchange): Promise<void> {
+    const { mechanism, username, password } = this.credentials;
+    const hs = readSaslHandshakeResponse(
+      await ex.request(ApiKey.SaslHandshake, HANDSHAKE_VERSION, 1, (w) => writeSaslHandshakeRequest(w, HANDSHAKE_VERSION, { mechanism })),
+      HANDSHAKE_VERSION,
+    );
+    if (hs.errorCode !== 0) {
+      throw new UpstreamAuthRefused(`broker answered SaslHandshake with ${errorName(hs.errorCode)} (enabled mechanisms: ${hs.mechanisms.join(', ') || 'none'})`);
+    }
+    const authenticate = async (bytes: Buffer): Promise<SaslAuthenticateResponse> => {
+      const res = readSaslAuthenticateResponse(
+        await ex.request(ApiKey.SaslAuthenticate, AUTHENTICATE_VERSION, 2, (w) => writeSaslAuthenticateRequest(w, AUTHENTICATE_VERSION, { authBytes: bytes })),
+        AUTHENTICATE_VERSION,
+      );
+      if (res.errorCode !== 0) {
+        throw new UpstreamAuthRefused(`broker answered ${errorName(res.errorCode)}: ${res.errorMessage ?? '(no message)'}`);
+      }
+      return res;
+    };
+    if (mechanism === 'PLAIN') {
+      await authenticate(Buffer.from(`\0${username}\0${password}`, 'utf8'));
+      return;
+    }
+    const scram = new ScramClient(SCRAM_HASH[mechanism], username, password);
+    const first = await authenticate(Buffer.from(scram.clientFirst(), 'utf8'));
+    const final = await authenticate(Buffer.from(scram.clientFinal(first.authBytes.toString('utf8')), 'utf8'));
+    scram.verifyServerFinal(final.authBytes.toString('utf8'));
+  }
+}
+
+/** The broker said no (as opposed to the exchange breaking down). */
+class UpstreamAuthRefused extends Error {}
