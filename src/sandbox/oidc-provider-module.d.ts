@@ -1,4 +1,4 @@
-// The few parts of oidc-provider (which ships no types) that test/helpers/oidc.ts uses.
+// The few parts of oidc-provider (which ships no types) that src/sandbox/oidc-provider.ts uses.
 declare module 'oidc-provider' {
   import type { IncomingMessage, ServerResponse } from 'node:http';
   export default class Provider {
