@@ -1,8 +1,10 @@
 /**
  * The `gatehouse` command as a user runs it: `--help`, and `gatehouse sandbox` (a Kafka broker
- * of its own plus the proxy with a generated configuration) from start to Ctrl-C. kcat sees only
- * proxy addresses and round trips records; an environment variable reaches the proxy through the
- * generated configuration; SIGINT stops everything, broker JVM included.
+ * of its own, an OpenID provider with the demo clients, and the proxy with a generated
+ * configuration that requires authentication) from start to Ctrl-C. kcat with a token fetched
+ * from the state file's token endpoint sees only proxy addresses and round trips records; kcat
+ * without credentials is refused; an environment variable reaches the proxy through the
+ * generated configuration; SIGINT stops everything, broker JVM and provider included.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -92,17 +94,51 @@ describe('the gatehouse command', () => {
         waitFor('the state file', () => existsSync(stateFile) && (JSON.parse(readFileSync(stateFile, 'utf8')) as SandboxState), { timeoutMs: 120_000, intervalMs: 200 }),
       ]);
       sandboxDir = dirname(state.config);
-      expect(state.proxy.securityProtocol).toBe('PLAINTEXT');
+      expect(state.proxy.securityProtocol).toBe('SASL_PLAINTEXT');
       expect(state.kafka.version).toBe(version);
       expect(state.proxy.bootstrap).toMatch(/^127\.0\.0\.1:\d+$/);
       expect(state.proxy.bootstrap).not.toBe(state.kafka.bootstrap);
       expect(output).toContain(`gatehouse is ready: clients connect to ${state.proxy.bootstrap}`);
+      expect(state.oidc.issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(state.oidc.tokenEndpoint.startsWith(state.oidc.issuer)).toBe(true);
+      expect(Object.fromEntries(Object.entries(state.oidc.clients).map(([k, c]) => [k, c.groups]))).toEqual({
+        admin: ['platform-admins'],
+        'payments-app': ['payments-team'],
+        analytics: ['analytics'],
+        auditor: ['auditors'],
+      });
+      for (const [k, c] of Object.entries(state.oidc.clients)) {
+        expect(c.clientId).toBe(k);
+        expect(c.clientSecret.length).toBeGreaterThanOrEqual(16);
+        expect(c.clientSecret).not.toContain(k); // generated, not a fixed demo secret
+      }
+      expect(readFileSync(state.config, 'utf8')).toContain(`issuer: ${state.oidc.issuer}`);
       const kafkaPort = portOf(state.kafka.bootstrap);
       const brokerPid = await listenerPid(kafkaPort);
       expect(brokerPid).not.toBe(child.pid);
 
+      // A token for payments-app from the token endpoint, as a user gets it with curl.
+      const app = state.oidc.clients['payments-app']!;
+      const res = await fetch(state.oidc.tokenEndpoint, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${app.clientId}:${app.clientSecret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'grant_type=client_credentials',
+      });
+      expect(res.status).toBe(200);
+      const token = ((await res.json()) as { access_token: string }).access_token;
+      expect(token.split('.')).toHaveLength(3);
+      const sasl = ['-X', 'security.protocol=SASL_PLAINTEXT', '-X', 'sasl.mechanisms=PLAIN', '-X', `sasl.username=${app.clientId}`, '-X', `sasl.password=${token}`];
+
+      // Without credentials the proxy refuses kcat.
+      const bare = await kcat(state.proxy.bootstrap, ['-L', '-m', '5'], { timeoutMs: 30_000 });
+      expect(bare.code).not.toBe(0);
+      const oidcPort = portOf(state.oidc.issuer);
+
       // kcat through the proxy sees only proxy addresses.
-      const md = await kcat(state.proxy.bootstrap, ['-L']);
+      const md = await kcat(state.proxy.bootstrap, [...sasl, '-L']);
       expect(md.code, md.stderr).toBe(0);
       const brokers = kcatBrokers(md.stdout);
       expect(brokers).toHaveLength(1);
@@ -113,9 +149,9 @@ describe('the gatehouse command', () => {
       // A produce/consume round trip.
       const topic = uniqueName('sandbox');
       const records = Array.from({ length: 200 }, (_, i) => `sandbox record ${i}`);
-      const produced = await kcat(state.proxy.bootstrap, ['-P', '-t', topic], { input: records.join('\n') + '\n' });
+      const produced = await kcat(state.proxy.bootstrap, [...sasl, '-P', '-t', topic], { input: records.join('\n') + '\n' });
       expect(produced.code, produced.stderr).toBe(0);
-      const consumed = await kcat(state.proxy.bootstrap, ['-C', '-t', topic, '-o', 'beginning', '-e', '-q']);
+      const consumed = await kcat(state.proxy.bootstrap, [...sasl, '-C', '-t', topic, '-o', 'beginning', '-e', '-q']);
       expect(consumed.code, consumed.stderr).toBe(0);
       expect(consumed.stdout.split('\n').slice(0, -1)).toEqual(records);
 
@@ -136,6 +172,7 @@ describe('the gatehouse command', () => {
       expect(end).toEqual({ code: 0, signal: null });
       expect(await canConnect(kafkaPort)).toBe(false);
       expect(await canConnect(portOf(state.proxy.bootstrap))).toBe(false);
+      expect(await canConnect(oidcPort)).toBe(false);
       expect(alive(brokerPid), `broker JVM ${brokerPid} still running`).toBe(false);
     });
   });
