@@ -2,7 +2,7 @@
  * gatehouse — command line.
  *
  *   gatehouse run --config gatehouse.yaml      run the proxy
- *   gatehouse sandbox [--state-file FILE]      a local Kafka with the proxy in front of it
+ *   gatehouse sandbox [--state-file FILE]      a local Kafka and OpenID provider, the proxy in front
  *   gatehouse check-config gatehouse.yaml      validate a configuration file and exit
  */
 import { readFileSync } from 'node:fs';
@@ -16,7 +16,8 @@ const HELP = `gatehouse — an identity-aware Layer-7 proxy for Apache Kafka
 
 Usage:
   gatehouse run --config FILE         Run the proxy with a YAML configuration file
-  gatehouse sandbox [options]         Start a local Kafka broker and the proxy in front of it
+  gatehouse sandbox [options]         Start a local Kafka broker, an OpenID provider with demo
+                                      clients, and the proxy in front requiring authentication
   gatehouse check-config FILE         Validate a configuration file and exit
   gatehouse --help | --version
 

@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { SandboxState } from '../../src/cli/sandbox.js';
-import { canConnect } from '../../src/kafka/index.js';
+import { canConnect, runTool } from '../../src/kafka/index.js';
 import { kcat, kcatBrokers, portOf, run, uniqueName, waitFor } from '../helpers/e2e.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -76,7 +76,7 @@ describe('the gatehouse command', () => {
       if (sandboxDir) rmSync(sandboxDir, { recursive: true, force: true });
     });
 
-    it('starts Kafka and the proxy, serves kcat through the proxy only, and stops everything on SIGINT', async () => {
+    it('starts Kafka and the proxy, serves kcat (with a token) and Java tools (OIDC login) through the proxy only, and stops everything on SIGINT', async () => {
       child = spawn(process.execPath, [bin, 'sandbox', '--state-file', stateFile, '--port', '0', '--kafka-version', version], {
         cwd: root,
         env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'debug' },
@@ -154,6 +154,17 @@ describe('the gatehouse command', () => {
       const consumed = await kcat(state.proxy.bootstrap, [...sasl, '-C', '-t', topic, '-o', 'beginning', '-e', '-q']);
       expect(consumed.code, consumed.stderr).toBe(0);
       expect(consumed.stdout.split('\n').slice(0, -1)).toEqual(records);
+
+      // Kafka's Java tools with the generated properties file (OIDC login handler) and the printed JVM flag.
+      const props = join(sandboxDir, 'payments-app.properties');
+      expect(output).toContain(props);
+      expect(output).toContain(`-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=${state.oidc.tokenEndpoint}`);
+      const listed = await runTool(state.kafka.classpath, 'topics', ['--bootstrap-server', state.proxy.bootstrap, '--command-config', props, '--list'], {
+        jvmArgs: [`-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=${state.oidc.tokenEndpoint}`],
+        timeoutMs: 60_000,
+      });
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(listed.stdout.split('\n')).toContain(topic);
 
       // GATEHOUSE_LOG_LEVEL=debug reached the proxy through the generated ${GATEHOUSE_LOG_LEVEL:-info}.
       expect(readFileSync(state.config, 'utf8')).toContain('${GATEHOUSE_LOG_LEVEL:-info}');
