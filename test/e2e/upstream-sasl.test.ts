@@ -3,11 +3,14 @@
  * requires SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). Clients with no credentials at
  * all (kcat, kafkajs) round-trip records through proxies configured with each mechanism; the
  * same clients straight at that listener are refused; a wrong proxy password closes client
- * connections with a logged reason naming the mechanism, never the password.
+ * connections with a logged reason naming the mechanism, never the password. With an identity
+ * section too, clients authenticate to the proxy with their tokens while the broker only ever
+ * sees the proxy's login.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startBroker, type Broker } from '../../src/kafka/index.js';
 import { kafkaClient, kcat, uniqueName, waitFor } from '../helpers/e2e.js';
+import { startOidc } from '../helpers/oidc.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const version = inject('kafkaVersion');
@@ -129,6 +132,32 @@ describe('upstream SASL: the proxy logs in to brokers with its own credentials',
       }
     });
   }
+
+  it('with identity too: a client authenticates to the proxy with its token, the proxy to the broker with SCRAM', async () => {
+    const oidc = await startOidc();
+    const gh = await startProxy(sasl, {
+      identity: { issuers: [{ issuer: oidc.issuer, audience: oidc.audience }] },
+      upstream: { sasl: { mechanism: 'SCRAM-SHA-512', username: USER, password: PASSWORD } },
+    });
+    try {
+      const token = await oidc.token('analytics');
+      const topic = uniqueName('upsasl-identity');
+      const auth = ['-X', 'security.protocol=SASL_PLAINTEXT', '-X', 'sasl.mechanisms=PLAIN', '-X', 'sasl.username=analytics', '-X', `sasl.password=${token}`];
+      const produced = await kcat(gh.bootstrap, [...auth, '-P', '-t', topic, '-K:'], { input: 'a:1\nb:2\n' });
+      expect(produced.code, produced.stderr).toBe(0);
+      const consumed = await kcat(gh.bootstrap, [...auth, '-C', '-t', topic, '-o', 'beginning', '-c', '2', '-e', '-f', '%k=%s\\n']);
+      expect(consumed.code, consumed.stderr).toBe(0);
+      expect(consumed.stdout.split('\n').filter(Boolean).sort()).toEqual(['a=1', 'b=2']);
+      expect(gh.logs.some((l) => l.msg === 'client authenticated' && l.principal === 'analytics')).toBe(true);
+      // Without a token the proxy refuses the client before anything reaches the broker.
+      const refused = await kcat(gh.bootstrap, ['-L', '-m', '5'], { timeoutMs: 30_000 });
+      expect(refused.code).not.toBe(0);
+      expect(gh.logs.some((l) => l.code === 'GH_STAGE_CLOSED' && /before authentication/.test(String(l.reason)))).toBe(true);
+    } finally {
+      await gh.stop();
+      await oidc.stop();
+    }
+  });
 
   it('a broker listener without SASL answers the login with an error the log names', async () => {
     const gh = await startProxy(broker.bootstrap, { upstream: { sasl: { mechanism: 'PLAIN', username: USER, password: PASSWORD } } });
