@@ -70,13 +70,28 @@ export const configSchema = z
         connectTimeoutMs: z.number().int().positive().default(10_000),
         /** The proxy's own SASL login to every broker connection (clients never see it). Absent: no upstream SASL. */
         sasl: z
-          .object({
-            mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
-            username: z.string().min(1),
-            /** Usually `${ENV_VAR}`; never logged. */
-            password: z.string().min(1),
-          })
-          .strict()
+          .discriminatedUnion('mechanism', [
+            z
+              .object({
+                mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
+                username: z.string().min(1),
+                /** Usually `${ENV_VAR}`; never logged. */
+                password: z.string().min(1),
+              })
+              .strict(),
+            z
+              .object({
+                /** A client-credentials access token from the identity provider, refreshed before it expires. */
+                mechanism: z.literal('OAUTHBEARER'),
+                tokenEndpoint: z.string().url(),
+                clientId: z.string().min(1),
+                /** Usually `${ENV_VAR}`; never logged. */
+                clientSecret: z.string().min(1),
+                /** Optional `scope` parameter of the token request. */
+                scope: z.string().min(1).optional(),
+              })
+              .strict(),
+          ])
           .optional(),
       })
       .strict(),

@@ -5,7 +5,8 @@
  * same clients straight at that listener are refused; a wrong proxy password closes client
  * connections with a logged reason naming the mechanism, never the password. With an identity
  * section too, clients authenticate to the proxy with their tokens while the broker only ever
- * sees the proxy's login.
+ * sees the proxy's login. A second broker validates OAUTHBEARER tokens against the test's OpenID
+ * provider; the proxy logs in with a client-credentials token of its own.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startBroker, type Broker } from '../../src/kafka/index.js';
@@ -168,6 +169,74 @@ describe('upstream SASL: the proxy logs in to brokers with its own credentials',
       expect(String(closed?.reason)).toMatch(/with PLAIN as "svc" failed: broker answered SaslHandshake with/);
     } finally {
       await gh.stop();
+    }
+  });
+});
+
+describe('upstream SASL: OAUTHBEARER with the proxy\'s own client-credentials token', () => {
+  let oidc: Awaited<ReturnType<typeof startOidc>>;
+  let broker: Broker;
+
+  beforeAll(async () => {
+    oidc = await startOidc();
+    broker = await startBroker({
+      version,
+      listeners: [{
+        name: 'SASL',
+        securityProtocol: 'SASL_PLAINTEXT',
+        props: {
+          'sasl.enabled.mechanisms': 'OAUTHBEARER',
+          'oauthbearer.sasl.jaas.config': 'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;',
+          'oauthbearer.sasl.server.callback.handler.class': 'org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler',
+        },
+      }],
+      serverProps: {
+        'sasl.oauthbearer.jwks.endpoint.url': oidc.jwksUri,
+        'sasl.oauthbearer.expected.audience': oidc.audience,
+        'sasl.oauthbearer.expected.issuer': oidc.issuer,
+      },
+      jvmProps: { 'org.apache.kafka.sasl.oauthbearer.allowed.urls': oidc.jwksUri },
+    });
+  });
+  afterAll(async () => {
+    await broker?.stop();
+    await oidc?.stop();
+  });
+
+  it('kcat without credentials round-trips records; a wrong client secret is reported without the secret', async () => {
+    const admin = oidc.clients.find((c) => c.clientId === 'admin')!;
+    const sasl = broker.endpoints.SASL!;
+    const gh = await startProxy(sasl, { upstream: { sasl: { mechanism: 'OAUTHBEARER', tokenEndpoint: oidc.tokenEndpoint, clientId: admin.clientId, clientSecret: admin.clientSecret } } });
+    try {
+      expect(gh.logs.some((l) => l.msg === 'learned broker' && l.upstream === sasl)).toBe(true);
+      await kcatRoundTrip(gh.bootstrap);
+    } finally {
+      await gh.stop();
+    }
+    const bad = await startProxy(sasl, { upstream: { sasl: { mechanism: 'OAUTHBEARER', tokenEndpoint: oidc.tokenEndpoint, clientId: admin.clientId, clientSecret: WRONG } } });
+    try {
+      const res = await kcat(bad.bootstrap, ['-L', '-m', '5'], { timeoutMs: 30_000 });
+      expect(res.code).not.toBe(0);
+      const closed = bad.logs.find((l) => l.msg === 'connection closed' && l.code === 'GH_UPSTREAM_AUTH');
+      expect(String(closed?.reason)).toMatch(/with OAUTHBEARER as "admin" failed: .*HTTP 401/);
+      expect(JSON.stringify(bad.logs)).not.toContain(WRONG);
+    } finally {
+      await bad.stop();
+    }
+  });
+
+  it('a token the broker does not trust (another issuer) is reported with the broker\'s reason', async () => {
+    const other = await startOidc();
+    const c = other.clients.find((x) => x.clientId === 'admin')!;
+    const gh = await startProxy(broker.endpoints.SASL!, { upstream: { sasl: { mechanism: 'OAUTHBEARER', tokenEndpoint: other.tokenEndpoint, clientId: c.clientId, clientSecret: c.clientSecret } } });
+    try {
+      const res = await kcat(gh.bootstrap, ['-L', '-m', '5'], { timeoutMs: 30_000 });
+      expect(res.code).not.toBe(0);
+      const closed = gh.logs.find((l) => l.msg === 'connection closed' && l.code === 'GH_UPSTREAM_AUTH');
+      expect(String(closed?.reason)).toMatch(/with OAUTHBEARER as "admin" failed: broker rejected the token \{"status":"invalid_token"\}; broker answered SASL_AUTHENTICATION_FAILED/);
+    } finally {
+      await gh.stop();
+      await other.stop();
     }
   });
 });

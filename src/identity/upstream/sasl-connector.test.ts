@@ -43,7 +43,7 @@ async function fakeBroker(script: Script): Promise<number> {
         if (key === ApiKey.SaslHandshake) {
           const hr = new Reader(frame, 0);
           readRequestHeader(hr, 1);
-          const mechanisms = ['PLAIN', 'SCRAM-SHA-256'];
+          const mechanisms = ['PLAIN', 'SCRAM-SHA-256', 'OAUTHBEARER'];
           const ok = mechanisms.includes(readSaslHandshakeRequest(hr, 1).mechanism);
           writeResponseHeader(w, 0, { correlationId: h.correlationId });
           writeSaslHandshakeResponse(w, 1, { errorCode: ok ? 0 : 33, mechanisms });
@@ -68,8 +68,9 @@ async function fakeBroker(script: Script): Promise<number> {
   return (server!.address() as AddressInfo).port;
 }
 
-async function login(port: number, creds: Partial<UpstreamSaslCredentials> = {}, timeoutMs = 2000): Promise<Error | Socket> {
-  const c = new SaslUpstreamConnector(new PlainConnector(1000), { mechanism: 'SCRAM-SHA-256', username: 'svc', password: PASSWORD, ...creds }, timeoutMs);
+async function login(port: number, creds: { mechanism?: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512' } | UpstreamSaslCredentials = {}, timeoutMs = 2000): Promise<Error | Socket> {
+  const full: UpstreamSaslCredentials = 'token' in creds ? creds : { username: 'svc', password: PASSWORD, mechanism: creds.mechanism ?? 'SCRAM-SHA-256' };
+  const c = new SaslUpstreamConnector(new PlainConnector(1000), full, timeoutMs);
   return c.connect({ host: '127.0.0.1', port }).then(
     (s) => s,
     (e: unknown) => e as Error,
@@ -94,9 +95,18 @@ describe('SaslUpstreamConnector', () => {
     (s as Socket).destroy();
   });
 
+  it('sends OAUTHBEARER as an RFC 7628 initial response with the current token', async () => {
+    let seen = '';
+    const port = await fakeBroker((b) => ((seen = b.toString()), Buffer.alloc(0)));
+    const s = await login(port, { mechanism: 'OAUTHBEARER', principal: 'gatehouse', token: async () => 'tok.en.x' });
+    expect(s).not.toBeInstanceOf(Error);
+    expect(seen).toBe('n,,\x01auth=Bearer tok.en.x\x01\x01');
+    (s as Socket).destroy();
+  });
+
   it('names the mechanisms the broker enables when it lacks the configured one', async () => {
     const port = await fakeBroker(() => Buffer.alloc(0));
-    expectAuthError(await login(port, { mechanism: 'SCRAM-SHA-512' }), /with SCRAM-SHA-512 as "svc" failed: broker answered SaslHandshake with UNSUPPORTED_SASL_MECHANISM \(enabled mechanisms: PLAIN, SCRAM-SHA-256\)/);
+    expectAuthError(await login(port, { mechanism: 'SCRAM-SHA-512' }), /with SCRAM-SHA-512 as "svc" failed: broker answered SaslHandshake with UNSUPPORTED_SASL_MECHANISM \(enabled mechanisms: PLAIN, SCRAM-SHA-256, OAUTHBEARER\)/);
   });
 
   it('refuses a broker whose SCRAM server signature does not verify', async () => {

@@ -1,7 +1,7 @@
 /**
  * The proxy's own login to brokers: an UpstreamConnector that opens the TCP connection with the
  * connector it wraps, then runs SaslHandshake v1 and SaslAuthenticate v2 with the proxy's
- * credentials (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512) before the socket carries any client
+ * credentials (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, or OAUTHBEARER with its own token) before the socket carries any client
  * request. Clients never see these credentials; the password is never logged or put in errors.
  */
 import type { Socket } from 'node:net';
@@ -16,13 +16,12 @@ import { FrameReader, joinFrame } from '../../proxy/frame-reader.js';
 import { formatHostPort, type HostPort, type UpstreamConnector } from '../../proxy/upstream.js';
 import { ScramClient, type ScramHash } from './scram.js';
 
-export type UpstreamSaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+export type UpstreamSaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512' | 'OAUTHBEARER';
 
-export interface UpstreamSaslCredentials {
-  mechanism: UpstreamSaslMechanism;
-  username: string;
-  password: string;
-}
+export type UpstreamSaslCredentials =
+  | { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string }
+  /** OAUTHBEARER: `token()` gives the proxy's current access token; `principal` names it in messages. */
+  | { mechanism: 'OAUTHBEARER'; principal: string; token: () => Promise<string> };
 
 const HANDSHAKE_VERSION = 1;
 const AUTHENTICATE_VERSION = 2;
@@ -34,7 +33,7 @@ const ERROR_NAMES: Record<number, string> = {
   58: 'SASL_AUTHENTICATION_FAILED',
 };
 
-const SCRAM_HASH: Record<Exclude<UpstreamSaslMechanism, 'PLAIN'>, ScramHash> = {
+const SCRAM_HASH: Record<'SCRAM-SHA-256' | 'SCRAM-SHA-512', ScramHash> = {
   'SCRAM-SHA-256': 'sha256',
   'SCRAM-SHA-512': 'sha512',
 };
@@ -131,14 +130,16 @@ export class SaslUpstreamConnector implements UpstreamConnector {
       ex.detach();
       socket.destroy();
       const why = err instanceof UpstreamAuthRefused ? err.message : `SASL exchange failed: ${(err as Error).message}`;
-      throw new ProxyError('GH_UPSTREAM_AUTH', `upstream login to ${formatHostPort(target)} with ${mechanism} as "${this.credentials.username}" failed: ${why}`, { cause: err });
+      const who = this.credentials.mechanism === 'OAUTHBEARER' ? this.credentials.principal : this.credentials.username;
+      throw new ProxyError('GH_UPSTREAM_AUTH', `upstream login to ${formatHostPort(target)} with ${mechanism} as "${who}" failed: ${why}`, { cause: err });
     } finally {
       clearTimeout(timer);
     }
   }
 
   private async login(ex: Exchange): Promise<void> {
-    const { mechanism, username, password } = this.credentials;
+    const creds = this.credentials;
+    const { mechanism } = creds;
     const hs = readSaslHandshakeResponse(
       await ex.request(ApiKey.SaslHandshake, HANDSHAKE_VERSION, 1, (w) => writeSaslHandshakeRequest(w, HANDSHAKE_VERSION, { mechanism })),
       HANDSHAKE_VERSION,
@@ -156,11 +157,26 @@ export class SaslUpstreamConnector implements UpstreamConnector {
       }
       return res;
     };
-    if (mechanism === 'PLAIN') {
+    if (creds.mechanism === 'OAUTHBEARER') {
+      // RFC 7628 initial client response, as Kafka's OAuthBearerSaslClient sends it.
+      const res = await authenticate(Buffer.from(`n,,\x01auth=Bearer ${await creds.token()}\x01\x01`, 'utf8'));
+      if (res.authBytes.length > 0) {
+        // A rejected token comes back as an error challenge (RFC 7628 §3.2.2); the client answers
+        // with a single 0x01 and the broker then fails the exchange.
+        const detail = res.authBytes.toString('utf8');
+        await authenticate(Buffer.from([1])).catch((err: Error) => {
+          throw new UpstreamAuthRefused(`broker rejected the token ${detail}; ${err.message}`);
+        });
+        throw new UpstreamAuthRefused(`broker rejected the token ${detail}`);
+      }
+      return;
+    }
+    const { username, password } = creds;
+    if (creds.mechanism === 'PLAIN') {
       await authenticate(Buffer.from(`\0${username}\0${password}`, 'utf8'));
       return;
     }
-    const scram = new ScramClient(SCRAM_HASH[mechanism], username, password);
+    const scram = new ScramClient(SCRAM_HASH[creds.mechanism], username, password);
     const first = await authenticate(Buffer.from(scram.clientFirst(), 'utf8'));
     const final = await authenticate(Buffer.from(scram.clientFinal(first.authBytes.toString('utf8')), 'utf8'));
     scram.verifyServerFinal(final.authBytes.toString('utf8'));
