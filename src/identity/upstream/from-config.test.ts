@@ -16,6 +16,18 @@ describe('upstream.sasl', () => {
     expect(upstreamConnectorFromConfig(parseConfig({ upstream: { bootstrap: ['k:9092'] } }).upstream)).toBeInstanceOf(PlainConnector);
   });
 
+  it('takes OAUTHBEARER with client credentials', () => {
+    const c = parseConfig(
+      { upstream: { bootstrap: ['k:9093'], sasl: { mechanism: 'OAUTHBEARER', tokenEndpoint: 'https://idp.example/token', clientId: 'gatehouse', clientSecret: '${SECRET}' } } },
+      'x',
+      { SECRET: 'cs' },
+    );
+    expect(c.upstream.sasl).toEqual({ mechanism: 'OAUTHBEARER', tokenEndpoint: 'https://idp.example/token', clientId: 'gatehouse', clientSecret: 'cs' });
+    expect(upstreamConnectorFromConfig(c.upstream)).toBeInstanceOf(SaslUpstreamConnector);
+    expect(() => parseConfig({ upstream: { bootstrap: ['k:9093'], sasl: { mechanism: 'OAUTHBEARER', clientId: 'g', clientSecret: 's' } } })).toThrow(/upstream\.sasl\.tokenEndpoint: Required/);
+    expect(() => parseConfig({ upstream: { bootstrap: ['k:9093'], sasl: { mechanism: 'OAUTHBEARER', tokenEndpoint: 'https://i/t', clientId: 'g', clientSecret: 's', password: 'p' } } })).toThrow(/unknown key "password"/);
+  });
+
   it('names bad keys', () => {
     const base = { bootstrap: ['k:9093'] };
     expect(() => parseConfig({ upstream: { ...base, sasl: { mechanism: 'GSSAPI', username: 'u', password: 'p' } } })).toThrow(/upstream\.sasl\.mechanism/);
