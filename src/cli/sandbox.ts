@@ -149,7 +149,6 @@ export async function sandbox(args: string[]): Promise<void> {
     // One client.properties per demo client, for Kafka's Java tools.
     const propertiesOf = (clientId: string) => join(dir, `${clientId}.properties`);
     for (const c of oidc.clients) writeFileSync(propertiesOf(c.clientId), javaClientProperties(oidc.tokenEndpoint, c.clientId, c.clientSecret), { mode: 0o600 });
-    if (values['state-file']) writeFileSync(values['state-file'], `${JSON.stringify(state, null, 2)}\n`);
 
     const demo = oidc.clients.find((c) => c.clientId === 'payments-app')!;
     out();
@@ -182,6 +181,9 @@ export async function sandbox(args: string[]): Promise<void> {
     );
     out();
     out('Ctrl-C stops the proxy, the broker and the openid provider.');
+    // Last, so that whoever waits for the file finds everything above already printed. It holds
+    // the demo secrets, hence owner-only.
+    if (values['state-file']) writeFileSync(values['state-file'], `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   } catch (err) {
     process.stderr.write(`gatehouse sandbox: ${(err as Error).message}\n`);
     await stopAll(1);
