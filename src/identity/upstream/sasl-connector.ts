@@ -5,14 +5,13 @@
  * request. Clients never see these credentials; the password is never logged or put in errors.
  */
 import type { Socket } from 'node:net';
-import { ApiKey, readResponseHeader, writeRequestHeader } from '../../../protocol/generated/index.js';
+import { ApiKey } from '../../../protocol/generated/index.js';
 import { writeSaslAuthenticateRequest } from '../../../protocol/generated/sasl-authenticate-request.js';
 import { readSaslAuthenticateResponse, type SaslAuthenticateResponse } from '../../../protocol/generated/sasl-authenticate-response.js';
 import { writeSaslHandshakeRequest } from '../../../protocol/generated/sasl-handshake-request.js';
 import { readSaslHandshakeResponse } from '../../../protocol/generated/sasl-handshake-response.js';
-import { Reader, Writer } from '../../../protocol/runtime/index.js';
 import { ProxyError } from '../../proxy/errors.js';
-import { FrameReader, joinFrame } from '../../proxy/frame-reader.js';
+import { ControlChannel } from '../../proxy/control-channel.js';
 import { formatHostPort, type HostPort, type UpstreamConnector } from '../../proxy/upstream.js';
 import { ScramClient, type ScramHash } from './scram.js';
 
@@ -38,74 +37,6 @@ const SCRAM_HASH: Record<'SCRAM-SHA-256' | 'SCRAM-SHA-512', ScramHash> = {
   'SCRAM-SHA-512': 'sha512',
 };
 
-/** A request/response channel over a fresh broker socket, for the SASL exchange only. */
-class Exchange {
-  private readonly frames = new FrameReader(1024 * 1024, 'SASL response');
-  private readonly queue: Buffer[] = [];
-  private waiter: { resolve: (b: Buffer) => void; reject: (e: Error) => void } | null = null;
-  private failure: Error | null = null;
-  private correlationId = 0;
-  private readonly onData = (chunk: Buffer): void => {
-    try {
-      for (const f of this.frames.push(chunk)) this.queue.push(joinFrame(f));
-    } catch (err) {
-      this.fail(err as Error);
-    }
-    this.deliver();
-  };
-  private readonly onError = (err: Error): void => this.fail(new Error(`socket error: ${err.message}`));
-  private readonly onClose = (): void => this.fail(new Error('the broker closed the connection'));
-
-  constructor(private readonly socket: Socket) {
-    socket.on('data', this.onData);
-    socket.on('error', this.onError);
-    socket.on('close', this.onClose);
-  }
-
-  /** Stops listening; the socket goes on to the proxy connection (nothing is buffered: the broker speaks only when asked). */
-  detach(): void {
-    this.socket.off('data', this.onData);
-    this.socket.off('error', this.onError);
-    this.socket.off('close', this.onClose);
-  }
-
-  fail(err: Error): void {
-    this.failure ??= err;
-    this.deliver();
-  }
-
-  async request(apiKey: number, version: number, headerVersion: number, writeBody: (w: Writer) => void): Promise<Reader> {
-    const correlationId = ++this.correlationId;
-    const w = new Writer(128);
-    w.int32(0);
-    writeRequestHeader(w, headerVersion, { requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId: CLIENT_ID });
-    writeBody(w);
-    const frame = w.finish();
-    frame.writeInt32BE(frame.length - 4, 0);
-    this.socket.write(frame);
-    const wire = await new Promise<Buffer>((resolve, reject) => {
-      this.waiter = { resolve, reject };
-      this.deliver();
-    });
-    const r = new Reader(wire, 4);
-    const header = readResponseHeader(r, headerVersion === 2 ? 1 : 0);
-    if (header.correlationId !== correlationId) throw new Error(`response correlation id ${header.correlationId}, expected ${correlationId}`);
-    return r;
-  }
-
-  private deliver(): void {
-    const w = this.waiter;
-    if (!w) return;
-    if (this.queue.length) {
-      this.waiter = null;
-      w.resolve(this.queue.shift()!);
-    } else if (this.failure) {
-      this.waiter = null;
-      w.reject(this.failure);
-    }
-  }
-}
-
 function errorName(code: number): string {
   return ERROR_NAMES[code] ?? `error ${code}`;
 }
@@ -119,7 +50,7 @@ export class SaslUpstreamConnector implements UpstreamConnector {
 
   async connect(target: HostPort): Promise<Socket> {
     const socket = await this.inner.connect(target);
-    const ex = new Exchange(socket);
+    const ex = new ControlChannel(socket, CLIENT_ID);
     const { mechanism } = this.credentials;
     const timer = setTimeout(() => ex.fail(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
     try {
@@ -137,7 +68,7 @@ export class SaslUpstreamConnector implements UpstreamConnector {
     }
   }
 
-  private async login(ex: Exchange): Promise<void> {
+  private async login(ex: ControlChannel): Promise<void> {
     const creds = this.credentials;
     const { mechanism } = creds;
     const hs = readSaslHandshakeResponse(
