@@ -26,6 +26,7 @@ function req(c: ConnectionInfo, apiKey: number, body: unknown = {}, apiVersion =
     setBody: () => undefined,
     modified: false,
     expectsResponse: true,
+    interceptResponse: () => undefined,
   };
 }
 

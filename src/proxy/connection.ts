@@ -211,6 +211,7 @@ export class ProxyConnection {
       const stage = stages[i]!;
       if (!wantsRequest(stage, ex.header.apiKey)) continue;
       let decision: RequestDecision | Promise<RequestDecision>;
+      ex.stageIndex = i;
       try {
         decision = stage.onRequest!(ex);
       } catch (err) {
@@ -275,7 +276,7 @@ export class ProxyConnection {
       if (!ex || ex.header.correlationId !== correlationId) {
         return this.close('GH_UPSTREAM_PROTOCOL', `broker answered correlation id ${correlationId}, expected ${ex?.header.correlationId ?? 'none'}`);
       }
-      if (!this.opts.stages.some((s) => wantsResponse(s, ex.header.apiKey, ex.header.apiVersion))) {
+      if (!ex.hooks && !this.opts.stages.some((s) => wantsResponse(s, ex.header.apiKey, ex.header.apiVersion))) {
         ex.out = wire; // fast path: the broker's bytes, untouched
         continue;
       }
@@ -305,23 +306,34 @@ export class ProxyConnection {
     this.flush();
   }
 
+  /**
+   * Runs the response through the stages in order: at each stage, first the hooks it set on this
+   * request, then its onResponse if it declared interest in the API's responses. `from` counts
+   * steps (stage × (hooks + 1)) so an asynchronous step resumes where it left off.
+   */
   private runResponseStages(res: ResponseView, from: number): void | Promise<void> {
     const stages = this.opts.stages;
-    const { apiKey, apiVersion } = res.request.header;
-    for (let i = from; i < stages.length; i++) {
+    const ex = res.request;
+    const { apiKey, apiVersion } = ex.header;
+    const steps: Array<{ stage: Stage; run: () => void | Promise<void> }> = [];
+    for (let i = 0; i < stages.length; i++) {
       const stage = stages[i]!;
-      if (!wantsResponse(stage, apiKey, apiVersion)) continue;
+      for (const h of ex.hooks ?? []) if (h.stage === i) steps.push({ stage, run: () => h.hook(res) });
+      if (wantsResponse(stage, apiKey, apiVersion)) steps.push({ stage, run: () => stage.onResponse!(res) });
+    }
+    for (let i = from; i < steps.length; i++) {
+      const step = steps[i]!;
       let r: void | Promise<void>;
       try {
-        r = stage.onResponse!(res);
+        r = step.run();
       } catch (err) {
-        throw this.stageError(stage, err);
+        throw this.stageError(step.stage, err);
       }
       if (isPromise<void>(r)) {
         return r.then(
           () => this.runResponseStages(res, i + 1),
           (err: unknown) => {
-            throw this.stageError(stage, err);
+            throw this.stageError(step.stage, err);
           },
         );
       }

@@ -12,7 +12,7 @@ import {
 import type { ConnectionInfo } from './connection-info.js';
 import { ProxyError } from './errors.js';
 import { joinFrame, type Frame } from './frame-reader.js';
-import type { InterceptedRequest, InterceptedResponse, RequestHeaderInfo } from './stage.js';
+import type { InterceptedRequest, InterceptedResponse, RequestHeaderInfo, ResponseHook } from './stage.js';
 
 export const API_VERSIONS_KEY = 18;
 const UNSUPPORTED_VERSION = 35;
@@ -54,6 +54,10 @@ export class Exchange implements InterceptedRequest {
   /** The response to write to the client (size prefix included); null: none; undefined: not yet. */
   out: Frame | null | undefined = undefined;
   response: ResponseView | undefined;
+  /** Index of the stage whose onRequest is running (set by the connection). */
+  stageIndex = -1;
+  /** Per-request response hooks, with the index of the stage that asked. */
+  hooks: Array<{ stage: number; hook: ResponseHook }> | undefined;
 
   constructor(
     readonly connection: ConnectionInfo,
@@ -100,6 +104,10 @@ export class Exchange implements InterceptedRequest {
   setBody(body: unknown): void {
     this.decoded = body;
     this.replaced = true;
+  }
+
+  interceptResponse(hook: ResponseHook): void {
+    (this.hooks ??= []).push({ stage: this.stageIndex, hook });
   }
 
   /** The bytes to send upstream: the original frame, or the original header + re-encoded body. */

@@ -36,7 +36,15 @@ export interface InterceptedRequest {
   readonly modified: boolean;
   /** Whether the broker will answer (false only for Produce with acks=0). */
   readonly expectsResponse: boolean;
+  /**
+   * Asks to see this one request's response, for a stage that did not declare interest in the
+   * API's responses (say, to merge back parts of a request it answered itself). The hook runs
+   * in the calling stage's place in the response order. Other requests keep the fast path.
+   */
+  interceptResponse(hook: ResponseHook): void;
 }
+
+export type ResponseHook = (res: InterceptedResponse) => void | Promise<void>;
 
 export interface InterceptedResponse {
   readonly request: InterceptedRequest;

@@ -10,6 +10,8 @@ import { readApiVersionsResponse, type ApiVersionsResponse } from '../../protoco
 import { defaultMetadataRequest, writeMetadataRequest } from '../../protocol/generated/metadata-request.js';
 import type { CreateTopicsRequest } from '../../protocol/generated/create-topics-request.js';
 import { defaultListGroupsResponse, type ListGroupsResponse } from '../../protocol/generated/list-groups-response.js';
+import { defaultDescribeClusterRequest, writeDescribeClusterRequest } from '../../protocol/generated/describe-cluster-request.js';
+import { readDescribeClusterResponse, type DescribeClusterResponse } from '../../protocol/generated/describe-cluster-response.js';
 import { Reader, Writer } from '../../protocol/runtime/index.js';
 import { kafkaClient, uniqueName, waitFor } from '../../test/helpers/e2e.js';
 import { startProxy, type TestProxy } from '../../test/helpers/proxy.js';
@@ -112,6 +114,18 @@ describe('stages', () => {
     interest: { requests: new Set([ApiKey.DeleteTopics]) },
     onRequest: () => ({ close: 'topic deletion is not allowed here' }),
   };
+  const hookDescribeCluster: Stage = {
+    name: 'hook-describe-cluster',
+    interest: { requests: new Set([ApiKey.DescribeCluster]) },
+    onRequest(req: InterceptedRequest) {
+      const tag = req.header.clientId;
+      req.interceptResponse((res) => {
+        const body = res.body<DescribeClusterResponse>();
+        body.clusterId = `hooked-by-${tag}`;
+        res.setBody(body);
+      });
+    },
+  };
   const last: Stage = {
     name: 'last',
     interest: { requests: 'all' },
@@ -122,7 +136,7 @@ describe('stages', () => {
   let gh: TestProxy;
 
   beforeAll(async () => {
-    gh = await startProxy(kafkaBootstrap, {}, { stages: [delayMetadata, answerListGroups, threePartitions, failDescribeGroups, refuseDeleteTopics, last] });
+    gh = await startProxy(kafkaBootstrap, {}, { stages: [delayMetadata, answerListGroups, threePartitions, failDescribeGroups, refuseDeleteTopics, hookDescribeCluster, last] });
   });
   afterAll(async () => {
     await gh?.stop();
@@ -133,6 +147,18 @@ describe('stages', () => {
     c.socket.write(Buffer.concat([metadataFrame(1), apiVersionsFrame(2), metadataFrame(3), apiVersionsFrame(4), metadataFrame(5)]));
     await waitFor('c.responses.length === 5', () => c.responses.length === 5, { timeoutMs: 10_000 });
     expect(c.correlationIds()).toEqual([1, 2, 3, 4, 5]);
+    c.socket.destroy();
+  });
+
+  it('lets a stage see one request\'s response without declaring interest in the API', async () => {
+    const c = await RawClient.open(gh.bootstrap);
+    c.socket.write(RawClient.frame(ApiKey.DescribeCluster, 0, 7, (w) => writeDescribeClusterRequest(w, 0, defaultDescribeClusterRequest())));
+    await waitFor('DescribeCluster answer', () => c.responses.length === 1, { timeoutMs: 10_000 });
+    const r = new Reader(c.responses[0]!, 4);
+    readResponseHeader(r, 1);
+    const body = readDescribeClusterResponse(r, 0);
+    expect(body.errorCode).toBe(0);
+    expect(body.clusterId).toBe('hooked-by-raw-stage-test');
     c.socket.destroy();
   });
 
