@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.js';
-import { identityStageFromConfig } from '../identity/from-config.js';
+import { pipelineFromConfig } from '../pipeline.js';
 import { createLogger } from '../log.js';
 import { GatehouseProxy } from '../proxy/server.js';
 
@@ -52,14 +52,14 @@ async function run(args: string[]): Promise<void> {
   if (!values.config) fail('run needs --config FILE');
   const config = loadConfigFile(values.config);
   const log = createLogger(config.log.level);
-  const identity = identityStageFromConfig(config.identity, log);
-  if (!identity) log.warn('no identity section: clients are not authenticated');
-  const proxy = new GatehouseProxy(config, { logger: log, stages: identity ? [identity] : [] });
+  const pipeline = await pipelineFromConfig(config, log, { configPath: values.config });
+  await pipeline.start();
+  const proxy = new GatehouseProxy(config, { logger: log, stages: pipeline.stages });
   await proxy.start();
   log.info({ bootstrap: proxy.bootstrap }, 'gatehouse ready');
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down');
-    proxy.stop().then(
+    proxy.stop().then(() => pipeline.close()).then(
       () => process.exit(0),
       () => process.exit(1),
     );

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { loadConfigFile } from '../config/load.js';
 import { createLogger } from '../log.js';
-import { identityStageFromConfig } from '../identity/from-config.js';
+import { pipelineFromConfig, type Pipeline } from '../pipeline.js';
 import { GatehouseProxy } from '../proxy/server.js';
 import { demoClientsWithGeneratedSecrets, startOidcProvider, type OidcProvider } from '../sandbox/oidc-provider.js';
 import { startBroker, type Broker } from '../kafka/broker.js';
@@ -88,6 +88,7 @@ export async function sandbox(args: string[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sandbox-'));
   let broker: Broker | undefined;
   let proxy: GatehouseProxy | undefined;
+  let pipeline: Pipeline | undefined;
   let oidc: OidcProvider | undefined;
   let stopping = false;
   const stopAll = async (code: number) => {
@@ -95,6 +96,7 @@ export async function sandbox(args: string[]): Promise<void> {
     stopping = true;
     out('\nstopping the sandbox…');
     await proxy?.stop(2000).catch(() => undefined);
+    await pipeline?.close().catch(() => undefined);
     await broker?.stop().catch(() => undefined);
     await oidc?.stop().catch(() => undefined);
     process.exit(code);
@@ -131,8 +133,9 @@ export async function sandbox(args: string[]): Promise<void> {
     const logPath = join(dir, 'gatehouse.log');
     const { openSync } = await import('node:fs');
     const log = createLogger(parsed.log.level, openSync(logPath, 'a'));
-    const identity = identityStageFromConfig(parsed.identity, log);
-    proxy = new GatehouseProxy(parsed, { logger: log, stages: identity ? [identity] : [] });
+    pipeline = await pipelineFromConfig(parsed, log, { configPath });
+    await pipeline.start();
+    proxy = new GatehouseProxy(parsed, { logger: log, stages: pipeline.stages });
     await proxy.start();
 
     const bootstrap = `127.0.0.1:${proxy.bootstrapListenerPort}`;

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import type { GatehouseConfigInput } from '../../src/config/schema.js';
-import { identityStageFromConfig } from '../../src/identity/from-config.js';
+import { Pipeline, pipelineFromConfig } from '../../src/pipeline.js';
 import { GatehouseProxy, type ProxyOptions } from '../../src/proxy/server.js';
 import type { Stage } from '../../src/proxy/stage.js';
 
@@ -15,6 +15,7 @@ export interface TestProxy {
   /** host:port for clients. */
   bootstrap: string;
   logs: Array<Record<string, unknown>>;
+  pipeline: Pipeline;
   stop(): Promise<void>;
 }
 
@@ -25,10 +26,12 @@ export interface TestProxyOptions extends ProxyOptions {
   extraStages?: Stage[];
   /** Environment for `${NAME}` in the config (default: process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Where the config would live, for sections naming files relative to it. */
+  configPath?: string;
 }
 
 export async function startProxy(upstreamBootstrap: string, overrides: ProxyOverrides = {}, testOpts: TestProxyOptions = {}): Promise<TestProxy> {
-  const { extraStages = [], env = process.env, ...opts } = testOpts;
+  const { extraStages = [], env = process.env, configPath, ...opts } = testOpts;
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -42,15 +45,20 @@ export async function startProxy(upstreamBootstrap: string, overrides: ProxyOver
     listen: { host: '127.0.0.1', advertisedHost: '127.0.0.1', bootstrapPort: 0, brokerPortBase: 0, ...overrides.listen },
     upstream: { bootstrap: [upstreamBootstrap], ...overrides.upstream },
   }, 'test config', env);
-  // With an identity section and no explicit stages, the proxy authenticates clients as `gatehouse run` does.
-  const identity = opts.stages ? undefined : identityStageFromConfig(config.identity, logger);
-  const stages = opts.stages ?? [...(identity ? [identity] : []), ...extraStages];
+  // Without explicit stages, the proxy runs the stages its config asks for, as `gatehouse run` does.
+  const pipeline = opts.stages ? new Pipeline([]) : await pipelineFromConfig(config, logger, { configPath });
+  await pipeline.start();
+  const stages = opts.stages ?? [...pipeline.stages, ...extraStages];
   const proxy = new GatehouseProxy(config, { logger, ...opts, stages });
   await proxy.start();
   return {
     proxy,
     bootstrap: `127.0.0.1:${proxy.bootstrapListenerPort}`,
     logs,
-    stop: () => proxy.stop(2000),
+    pipeline,
+    stop: async () => {
+      await proxy.stop(2000);
+      await pipeline.close();
+    },
   };
 }
