@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import type { ZodIssue } from 'zod';
+import { parseYamlSource, YamlSyntaxError, type YamlSource } from './yaml-source.js';
 import { configSchema, type GatehouseConfig, type GatehouseConfigInput } from './schema.js';
 
 export class ConfigError extends Error {
@@ -13,13 +13,19 @@ export class ConfigError extends Error {
   }
 }
 
-function describe(issue: ZodIssue): string {
-  const key = issue.path.length ? issue.path.join('.') : '(top level)';
+/** One zod issue as a line of text; with a YAML source, prefixed by the line it points at ("line 12: "). */
+export function describeIssue(issue: ZodIssue, yaml?: YamlSource, pathPrefix: ReadonlyArray<string | number> = []): string {
+  const path = [...pathPrefix, ...issue.path];
+  const key = path.length ? path.join('.') : '(top level)';
+  let text: string;
   if (issue.code === 'unrecognized_keys') {
-    const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
-    return `${where}unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    const where = path.length ? `${path.join('.')}: ` : '';
+    text = `${where}unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  } else {
+    text = `${key}: ${issue.message}`;
   }
-  return `${key}: ${issue.message}`;
+  const line = yaml?.lineOf(path, issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined);
+  return line !== undefined ? `line ${line}: ${text}` : text;
 }
 
 /** Replaces ${NAME} and ${NAME:-default} in string values with environment variables. */
@@ -40,29 +46,34 @@ function expandEnv(value: unknown, env: NodeJS.ProcessEnv, missing: string[]): u
   return value;
 }
 
-export function parseConfig(input: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env): GatehouseConfig {
+export function parseConfig(input: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env, yaml?: YamlSource): GatehouseConfig {
   const missing: string[] = [];
   const expanded = expandEnv(input ?? {}, env, missing);
   if (missing.length) throw new ConfigError(source, missing.map((n) => `environment variable ${n} is not set`));
   const result = configSchema.safeParse(expanded);
-  if (!result.success) throw new ConfigError(source, result.error.issues.map(describe));
+  if (!result.success) throw new ConfigError(source, result.error.issues.map((i) => describeIssue(i, yaml)));
   return result.data;
 }
 
-export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): GatehouseConfig {
+/** Reads and parses a YAML file, with errors that name the file and line. */
+export function readYamlFile(path: string, ErrorType: new (source: string, issues: string[]) => Error = ConfigError): YamlSource {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(path, [`cannot read the file: ${(err as Error).message}`]);
+    throw new ErrorType(path, [`cannot read the file: ${(err as Error).message}`]);
   }
-  let doc: unknown;
   try {
-    doc = parseYaml(text);
+    return parseYamlSource(text);
   } catch (err) {
-    throw new ConfigError(path, [`not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
+    const line = err instanceof YamlSyntaxError && err.line !== undefined ? `line ${err.line}: ` : '';
+    throw new ErrorType(path, [`${line}not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
   }
-  return parseConfig(doc, path, env);
+}
+
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): GatehouseConfig {
+  const yaml = readYamlFile(path);
+  return parseConfig(yaml.value, path, env, yaml);
 }
 
 export type { GatehouseConfig, GatehouseConfigInput };

@@ -3,6 +3,7 @@
  * smallest useful file is two lines. Later stages (identity, policy, audit) add their sections.
  */
 import { z } from 'zod';
+import { parseSecretHash } from '../identity/service-accounts.js';
 
 const port = z.number().int().min(0).max(65535);
 const hostPort = z
@@ -23,13 +24,94 @@ const issuerSchema = z
     principalClaim: z.string().min(1).default('sub'),
     /** Claim (dot path) holding groups/roles: an array, or a space-separated string like `scope`. */
     groupsClaim: z.string().min(1).default('groups'),
+    /** RFC 7662 introspection of opaque tokens (and of every token with `always`). Absent: only JWTs. */
+    introspection: z
+      .object({
+        /** The introspection endpoint; absent: `introspection_endpoint` from discovery. */
+        endpoint: z.string().url().optional(),
+        /** The proxy's client at the issuer (HTTP Basic). */
+        clientId: z.string().min(1),
+        /** Usually `${ENV_VAR}`; never logged. */
+        clientSecret: z.string().min(1),
+        /** Introspect this issuer's JWTs too instead of checking them locally. */
+        always: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const serviceAccountSchema = z
+  .object({
+    /** The SASL/PLAIN user name. */
+    name: z.string().min(1),
+    /** `scrypt$N$r$p$salt$hash` from `gatehouse hash-secret`. */
+    secretHash: z.string().superRefine((v, ctx) => {
+      try {
+        parseSecretHash(v);
+      } catch (err) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+      }
+    }),
+    groups: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+/** A second listener set speaking TLS (SASL_SSL / SSL for clients), next to the plaintext one. */
+const listenTlsSchema = z
+  .object({
+    /** The TLS bootstrap listener's port. */
+    bootstrapPort: port.default(9093),
+    /** Broker with node id N is reached over TLS on brokerPortBase + N (`0`: any free port). */
+    brokerPortBase: port.default(9200),
+    /** PEM certificate (chain) file. */
+    certFile: z.string().min(1),
+    /** PEM private key file (unencrypted). */
+    keyFile: z.string().min(1),
+    /** PEM CA bundle that client certificates must chain to (required unless clientAuth is none). */
+    caFile: z.string().min(1).optional(),
+    /** Client certificates: not asked for, asked for (verified if sent), or required. */
+    clientAuth: z.enum(['none', 'requested', 'required']).default('none'),
+    /** How often the certificate, key and CA files are checked for changes (reloaded without a restart). */
+    reloadCheckMs: z.number().int().min(100).default(10_000),
+  })
+  .strict()
+  .refine((v) => v.clientAuth === 'none' || v.caFile !== undefined, { message: 'caFile is required when clientAuth is requested or required', path: ['caFile'] });
+
+/** TLS on the proxy's connections to brokers. */
+const upstreamTlsSchema = z
+  .object({
+    /** PEM CA bundle the brokers' certificates must chain to; absent: the system's trusted CAs. */
+    caFile: z.string().min(1).optional(),
+    /** The proxy's own client certificate, for brokers with ssl.client.auth (both or neither). */
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+    /** Name sent in SNI and checked against the brokers' certificates; default: each broker's host. */
+    servername: z.string().min(1).optional(),
+    /** Accept any broker certificate. Defeats TLS against an active attacker; for experiments only. */
+    insecureSkipVerify: z.boolean().default(false),
+  })
+  .strict()
+  .refine((v) => (v.certFile === undefined) === (v.keyFile === undefined), { message: 'certFile and keyFile go together', path: ['keyFile'] });
+
+/** A verified client certificate (mTLS on a `listen.tls` listener) authenticates the connection without SASL. */
+const mtlsIdentitySchema = z
+  .object({
+    /** The principal name: the subject's (first) CN, or the whole subject as an RFC 2253 string (`CN=app,O=Example`). */
+    principalFrom: z.enum(['CN', 'subject']).default('CN'),
+    /** Groups from the subject's OU or O values; `none`: no groups. */
+    groupsFrom: z.enum(['OU', 'O', 'none']).default('OU'),
   })
   .strict();
 
 const identitySchema = z
   .object({
     /** Trusted token issuers; a token is checked against the one its `iss` names. */
-    issuers: z.array(issuerSchema).min(1),
+    issuers: z.array(issuerSchema).default([]),
+    /** Local accounts for SASL/PLAIN with a secret (hashed). Off unless listed. */
+    serviceAccounts: z.array(serviceAccountSchema).default([]),
+    /** Client certificates as identities (needs `listen.tls.clientAuth` requested or required). Absent: certificates do not authenticate. */
+    mtls: mtlsIdentitySchema.optional(),
     /** SASL mechanisms offered to clients. PLAIN takes an access token as the password. */
     mechanisms: z.array(z.enum(['OAUTHBEARER', 'PLAIN'])).min(1).default(['OAUTHBEARER', 'PLAIN']),
     /** Signature algorithms accepted (asymmetric only; `none` and HS* are never accepted). */
@@ -42,11 +124,18 @@ const identitySchema = z
     jwksCooldownMs: z.number().int().min(0).default(30_000),
     /** Keys are refetched after this long even if no unknown kid appears. */
     jwksCacheMaxAgeMs: z.number().int().positive().default(600_000),
-    /** Timeout for discovery and JWKS requests. */
+    /** Timeout for discovery, JWKS and introspection requests. */
     httpTimeoutMs: z.number().int().positive().default(5_000),
+    /** How long an introspection result is reused (never past the token's exp); 0: ask every time. */
+    introspectionCacheMs: z.number().int().min(0).default(60_000),
+    /** Most introspection results kept at once. */
+    introspectionCacheEntries: z.number().int().min(1).default(10_000),
   })
   .strict()
-  .refine((v) => new Set(v.issuers.map((i) => i.issuer)).size === v.issuers.length, { message: 'each issuer may appear once', path: ['issuers'] });
+  .refine((v) => v.issuers.length > 0 || v.serviceAccounts.length > 0, { message: 'needs at least one issuer or service account', path: ['issuers'] })
+  .refine((v) => new Set(v.issuers.map((i) => i.issuer)).size === v.issuers.length, { message: 'each issuer may appear once', path: ['issuers'] })
+  .refine((v) => new Set(v.serviceAccounts.map((a) => a.name)).size === v.serviceAccounts.length, { message: 'each service account name may appear once', path: ['serviceAccounts'] })
+  .refine((v) => v.serviceAccounts.length === 0 || v.mechanisms.includes('PLAIN'), { message: 'service accounts log in with PLAIN: add it to mechanisms', path: ['mechanisms'] });
 
 export const configSchema = z
   .object({
@@ -60,6 +149,8 @@ export const configSchema = z
         bootstrapPort: port.default(9092),
         /** Broker with node id N is reached on brokerPortBase + N. */
         brokerPortBase: port.default(9100),
+        /** An additional listener set with TLS. Absent: plaintext listeners only. */
+        tls: listenTlsSchema.optional(),
       })
       .strict()
       .default({}),
@@ -68,6 +159,8 @@ export const configSchema = z
         /** The real cluster's bootstrap servers. */
         bootstrap: z.array(hostPort).min(1),
         connectTimeoutMs: z.number().int().positive().default(10_000),
+        /** TLS to the brokers (their SSL / SASL_SSL listener). Absent: plaintext. */
+        tls: upstreamTlsSchema.optional(),
         /** The proxy's own SASL login to every broker connection (clients never see it). Absent: no upstream SASL. */
         sasl: z
           .discriminatedUnion('mechanism', [
@@ -113,6 +206,19 @@ export const configSchema = z
       .default({}),
     /** Client authentication (SASL OAUTHBEARER/PLAIN with OIDC tokens). Absent: clients are not authenticated. */
     identity: identitySchema.optional(),
+    /** Authorization: roles and rules, inline or in a file of their own. Absent: every authenticated request is forwarded. */
+    policy: z
+      .object({
+        /** A policy file (relative to this config file); watched and reloaded on change and on SIGHUP. */
+        file: z.string().min(1).optional(),
+        /** The policy inline (see docs/policy.md); reloaded when this config file changes. */
+        roles: z.record(z.string(), z.unknown()).optional(),
+        /** Watch the policy's file for changes. */
+        watch: z.boolean().default(true),
+      })
+      .strict()
+      .refine((p) => (p.file === undefined) !== (p.roles === undefined), { message: 'give either file or roles' })
+      .optional(),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -126,3 +232,6 @@ export type GatehouseConfig = z.infer<typeof configSchema>;
 export type GatehouseConfigInput = z.input<typeof configSchema>;
 export type IdentityConfig = z.infer<typeof identitySchema>;
 export type UpstreamConfig = GatehouseConfig['upstream'];
+export type ListenTlsConfig = NonNullable<GatehouseConfig['listen']['tls']>;
+export type UpstreamTlsConfig = NonNullable<UpstreamConfig['tls']>;
+export type MtlsIdentityConfig = NonNullable<IdentityConfig['mtls']>;

@@ -13,7 +13,8 @@ import type { HostPort, UpstreamConnector } from './upstream.js';
 /** Metadata v12: the newest version both Kafka 3.9 and 4.x brokers answer. */
 const METADATA_VERSION = 12;
 
-export async function fetchClusterMetadata(connector: UpstreamConnector, target: HostPort, timeoutMs: number): Promise<MetadataResponse> {
+/** `allTopics`: list every topic too (the policy's topic-id lookups); otherwise brokers only. */
+export async function fetchClusterMetadata(connector: UpstreamConnector, target: HostPort, timeoutMs: number, allTopics = false): Promise<MetadataResponse> {
   const socket = await connector.connect(target);
   const channel = new ControlChannel(socket, 'gatehouse-discovery');
   const timer = setTimeout(
@@ -22,7 +23,7 @@ export async function fetchClusterMetadata(connector: UpstreamConnector, target:
   );
   try {
     const body = defaultMetadataRequest();
-    body.topics = [];
+    body.topics = allTopics ? null : [];
     body.allowAutoTopicCreation = false;
     const r = await channel.request(ApiKey.Metadata, METADATA_VERSION, 2, (w) => writeMetadataRequest(w, METADATA_VERSION, body));
     return readMetadataResponse(r, METADATA_VERSION);

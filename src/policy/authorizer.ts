@@ -1,0 +1,180 @@
+/**
+ * A policy compiled for fast decisions. Deny wins; an action nothing allows is denied; Kafka's
+ * implied operations hold for allows (Read/Write/Delete/Alter allow Describe, AlterConfigs
+ * allows DescribeConfigs). Protected topics (the audit topic and the proxy's own internal
+ * topics) are never written by clients whatever the policy says, and are read only through a
+ * rule that names them literally: a wildcard grant does not reach them.
+ */
+import { claimAt } from '../identity/claims.js';
+import { IMPLIED_BY, OPERATION_CODES, SUPPORTED_OPERATIONS, type Action, type Check, type Operation, type ResourceType } from './model.js';
+import { compilePattern, type NamePattern } from './patterns.js';
+import type { PolicyDocument, RuleDocument } from './schema.js';
+
+/** Who is asking, as the policy sees it. */
+export interface Subject {
+  readonly name: string;
+  readonly groups: readonly string[];
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+export interface CompiledRule {
+  /** "role/index", e.g. "payments-app/0". */
+  readonly id: string;
+  readonly role: string;
+  readonly index: number;
+  readonly resourceType: ResourceType;
+  readonly pattern: NamePattern;
+  readonly operations: ReadonlySet<Operation>;
+  readonly effect: 'allow' | 'deny';
+  readonly source: RuleDocument;
+}
+
+export interface CompiledRole {
+  readonly name: string;
+  readonly rules: readonly CompiledRule[];
+  readonly principals: readonly NamePattern[];
+  readonly groups: ReadonlySet<string>;
+  readonly claims: ReadonlyArray<[string, ReadonlyArray<string | number | boolean>]>;
+}
+
+/** Topics no client writes and only explicitly granted roles read. */
+export interface ProtectedTopics {
+  /** Exact names (the audit topic). */
+  readonly names: readonly string[];
+  /** Prefixes of the proxy's internal topics. */
+  readonly prefixes: readonly string[];
+}
+
+export const DEFAULT_PROTECTED: ProtectedTopics = { names: [], prefixes: ['__gatehouse'] };
+
+const WRITE_LIKE: ReadonlySet<Operation> = new Set(['Write', 'Create', 'Delete', 'Alter', 'AlterConfigs', 'All']);
+
+function claimMatches(claims: Readonly<Record<string, unknown>>, path: string, wanted: ReadonlyArray<string | number | boolean>): boolean {
+  const v = claimAt(claims as Record<string, unknown>, path);
+  const values = Array.isArray(v) ? v : typeof v === 'string' ? [v, ...v.split(' ')] : [v];
+  return values.some((x) => wanted.includes(x as string));
+}
+
+export class Policy {
+  readonly roles: ReadonlyMap<string, CompiledRole>;
+  readonly protectedTopics: ProtectedTopics;
+
+  constructor(
+    readonly document: PolicyDocument,
+    protectedTopics: ProtectedTopics = DEFAULT_PROTECTED,
+  ) {
+    this.protectedTopics = protectedTopics;
+    const roles = new Map<string, CompiledRole>();
+    for (const [name, role] of Object.entries(document.roles)) {
+      roles.set(name, {
+        name,
+        principals: role.members.principals.map((p) => compilePattern(p)),
+        groups: new Set(role.members.groups),
+        claims: Object.entries(role.members.claims ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]),
+        rules: role.rules.map((r, index) => ({
+          id: `${name}/${index}`,
+          role: name,
+          index,
+          resourceType: r.resource,
+          pattern: r.resource === 'cluster' ? compilePattern('*') : compilePattern(r.name!, r.pattern),
+          operations: new Set(r.operations),
+          effect: r.effect,
+          source: r,
+        })),
+      });
+    }
+    this.roles = roles;
+  }
+
+  /** The roles a subject holds: by principal name, by group, or by claims (all listed claims must match). */
+  rolesFor(subject: Subject): CompiledRole[] {
+    const out: CompiledRole[] = [];
+    for (const role of this.roles.values()) {
+      const byName = role.principals.some((p) => p.matches(subject.name));
+      const byGroup = subject.groups.some((g) => role.groups.has(g));
+      const byClaims = role.claims.length > 0 && role.claims.every(([path, wanted]) => claimMatches(subject.claims, path, wanted));
+      if (byName || byGroup || byClaims) out.push(role);
+    }
+    return out;
+  }
+
+  isProtectedTopic(name: string): boolean {
+    return this.protectedTopics.names.includes(name) || this.protectedTopics.prefixes.some((p) => name.startsWith(p));
+  }
+
+  forSubject(subject: Subject): SubjectPolicy {
+    return new SubjectPolicy(this, subject, this.rolesFor(subject));
+  }
+}
+
+const CACHE_LIMIT = 4096;
+
+/** The policy as it applies to one subject: the rules of the roles it holds, with a decision cache. */
+export class SubjectPolicy {
+  readonly rules: readonly CompiledRule[];
+  private readonly cache = new Map<string, Check>();
+
+  constructor(
+    readonly policy: Policy,
+    readonly subject: Subject,
+    readonly roles: readonly CompiledRole[],
+  ) {
+    this.rules = roles.flatMap((r) => r.rules);
+  }
+
+  get roleNames(): string[] {
+    return this.roles.map((r) => r.name);
+  }
+
+  decide(action: Action): Check {
+    const key = `${action.resourceType}\0${action.operation}\0${action.name}`;
+    let check = this.cache.get(key);
+    if (!check) {
+      check = this.evaluate(action);
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(key, check);
+    }
+    return check;
+  }
+
+  private evaluate(action: Action): Check {
+    const { resourceType, name, operation } = action;
+    const isProtected = resourceType === 'topic' && this.policy.isProtectedTopic(name);
+    if (isProtected && WRITE_LIKE.has(operation)) return { action, allowed: false, rule: 'protected-topic' };
+    const candidates = this.rules.filter((r) => r.resourceType === resourceType && r.pattern.matches(name));
+    const deny = candidates.find((r) => r.effect === 'deny' && (r.operations.has(operation) || r.operations.has('All')));
+    if (deny) return { action, allowed: false, rule: deny.id };
+    const implying = IMPLIED_BY[operation] ?? [];
+    const allow = candidates.find(
+      (r) =>
+        r.effect === 'allow' &&
+        (!isProtected || r.pattern.type === 'literal') &&
+        (r.operations.has(operation) || r.operations.has('All') || implying.some((o) => r.operations.has(o))),
+    );
+    if (allow) return { action, allowed: true, rule: allow.id };
+    return { action, allowed: false, rule: isProtected ? 'protected-topic' : 'default-deny' };
+  }
+
+  /**
+   * Kafka's authorizeByResourceType: allowed when some allow rule grants `op` on some resource
+   * of the type and no deny rule takes away every name (a deny on "*").
+   */
+  decideOnAny(resourceType: ResourceType, operation: Operation): Check {
+    const action: Action = { resourceType, name: '*', operation };
+    const grants = (r: CompiledRule) => r.operations.has(operation) || r.operations.has('All');
+    const denyAll = this.rules.find((r) => r.resourceType === resourceType && r.effect === 'deny' && r.pattern.matchesAll && grants(r));
+    if (denyAll) return { action, allowed: false, rule: denyAll.id };
+    const allow = this.rules.find((r) => r.resourceType === resourceType && r.effect === 'allow' && grants(r));
+    if (allow) return { action, allowed: true, rule: allow.id };
+    return { action, allowed: false, rule: 'default-deny' };
+  }
+
+  /** Kafka's authorized-operations bit field for a resource. */
+  authorizedOperations(resourceType: ResourceType, name: string): number {
+    let bits = 0;
+    for (const op of SUPPORTED_OPERATIONS[resourceType]) {
+      if (this.decide({ resourceType, name, operation: op }).allowed) bits |= 1 << OPERATION_CODES[op];
+    }
+    return bits;
+  }
+}

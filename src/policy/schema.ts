@@ -1,0 +1,71 @@
+/**
+ * The policy file's shape: roles, who holds them, and what each role may (or may not) do.
+ *
+ *   roles:
+ *     payments-app:
+ *       members: { groups: [payments-team] }
+ *       rules:
+ *         - { resource: topic, name: "payments_*", operations: [All] }
+ *         - { resource: group, name: "payments-", pattern: prefix, operations: [All] }
+ *
+ * A name with `*` or `?` is a glob unless `pattern` says otherwise; otherwise it is literal.
+ * The cluster resource takes no name.
+ */
+import { z } from 'zod';
+import { OPERATIONS, RESOURCE_TYPES, type Operation, type ResourceType } from './model.js';
+
+const operation = z.enum(OPERATIONS as [Operation, ...Operation[]]);
+const resourceType = z.enum(RESOURCE_TYPES as [ResourceType, ...ResourceType[]]);
+
+const claimMatch = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number(), z.boolean()])).min(1)]);
+
+const membersSchema = z
+  .object({
+    /** Principal names (globs allowed, e.g. "svc-*"). */
+    principals: z.array(z.string().min(1)).default([]),
+    /** Groups/roles from the token's groups claim. */
+    groups: z.array(z.string().min(1)).default([]),
+    /** Claim expressions: every listed claim (dot path) must equal the value, or one of the values; an array claim matches when it contains one. */
+    claims: z.record(z.string().min(1), claimMatch).optional(),
+  })
+  .strict();
+
+const ruleSchema = z
+  .object({
+    resource: resourceType,
+    /** The resource name; "*" matches every name. Absent (or "*") for the cluster. */
+    name: z.string().min(1).optional(),
+    /** literal, prefix or glob; default: glob when the name has * or ?, else literal. */
+    pattern: z.enum(['literal', 'prefix', 'glob']).optional(),
+    operations: z.array(operation).min(1),
+    effect: z.enum(['allow', 'deny']).default('allow'),
+    /** Free text shown by `policy check` and in audit. */
+    description: z.string().optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.resource !== 'cluster' && r.name === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `a ${r.resource} rule needs a name ("*" for all)`, path: ['name'] });
+    if (r.resource === 'cluster' && r.name !== undefined && r.name !== '*' && r.name !== 'kafka-cluster') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'the cluster resource has no name (omit it)', path: ['name'] });
+    }
+  });
+
+const roleSchema = z
+  .object({
+    description: z.string().optional(),
+    members: membersSchema.default({}),
+    rules: z.array(ruleSchema).default([]),
+  })
+  .strict();
+
+export const policySchema = z
+  .object({
+    /** Role name → who holds it and its rules. */
+    roles: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'role names use letters, digits, . _ -'), roleSchema),
+  })
+  .strict();
+
+export type PolicyDocument = z.infer<typeof policySchema>;
+export type PolicyDocumentInput = z.input<typeof policySchema>;
+export type RoleDocument = PolicyDocument['roles'][string];
+export type RuleDocument = RoleDocument['rules'][number];
