@@ -14,5 +14,5 @@ export function identityStageFromConfig(identity: IdentityConfig | undefined, lo
     jwksCacheMaxAgeMs: identity.jwksCacheMaxAgeMs,
     httpTimeoutMs: identity.httpTimeoutMs,
   });
-  return new SaslStage({ validator, mechanisms: identity.mechanisms, maxSessionMs: identity.maxSessionMs, log });
+  return new SaslStage({ validator, mechanisms: identity.mechanisms, maxSessionMs: identity.maxSessionMs, mtls: identity.mtls, log });
 }

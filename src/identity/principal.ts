@@ -5,7 +5,7 @@
 import type { ConnectionInfo } from '../proxy/connection-info.js';
 
 export interface Principal {
-  /** The principal name (the configured claim, default `sub`). */
+  /** The principal name (the configured claim, default `sub`; with mTLS the certificate's CN or subject). */
   readonly name: string;
   /** Groups/roles from the configured claim path; empty when the claim is absent. */
   readonly groups: readonly string[];
@@ -13,13 +13,13 @@ export interface Principal {
   readonly issuer: string;
   /** The OAuth client the token was issued to (`client_id` or `azp`), if the token says. */
   readonly clientId: string | undefined;
-  /** The SASL mechanism the client authenticated with. */
-  readonly mechanism: 'OAUTHBEARER' | 'PLAIN';
+  /** The SASL mechanism the client authenticated with, or MTLS for a verified client certificate (identity.mtls). */
+  readonly mechanism: 'OAUTHBEARER' | 'PLAIN' | 'MTLS';
   /** The token's expiry (ms since epoch). */
   readonly expiresAt: number;
   /** When this (re-)authentication happened (ms since epoch). */
   readonly authenticatedAt: number;
-  /** The token's verified claims. */
+  /** The token's verified claims; with mTLS `subject`, `issuer`, `serial`, `fingerprint` of the certificate. */
   readonly claims: Readonly<Record<string, unknown>>;
 }
 

@@ -10,6 +10,11 @@
  * (not RFC 7628's error challenge, which kafkajs takes for success); like a broker, the proxy
  * then closes the connection at its next request, so each connection gets one attempt. Tokens
  * are never logged.
+ *
+ * With `mtls` options, a connection whose client certificate verified (TLS listener set, see
+ * src/identity/mtls.ts) is authenticated at connect time, its session lasting until the
+ * certificate expires. Such a client may still authenticate with SASL; the SASL principal then
+ * replaces the certificate's.
  */
 import type { Logger } from 'pino';
 import { ApiKey } from '../../protocol/generated/index.js';
@@ -18,8 +23,10 @@ import type { SaslAuthenticateRequest } from '../../protocol/generated/sasl-auth
 import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
 import type { SaslHandshakeRequest } from '../../protocol/generated/sasl-handshake-request.js';
 import type { SaslHandshakeResponse } from '../../protocol/generated/sasl-handshake-response.js';
+import type { MtlsIdentityConfig } from '../config/schema.js';
 import type { ConnectionInfo } from '../proxy/connection-info.js';
 import type { InterceptedRequest, InterceptedResponse, RequestDecision, Stage } from '../proxy/stage.js';
+import { principalFromCertificate } from './mtls.js';
 import { PRINCIPAL, getPrincipal, setPrincipal, type Principal } from './principal.js';
 import { parseOAuthBearerClientFirst, parsePlain, SaslMessageError } from './sasl-messages.js';
 import { TokenRejected, type ValidatedToken } from './token-validator.js';
@@ -42,6 +49,8 @@ export interface SaslStageOptions {
   mechanisms: readonly SaslMechanism[];
   /** Sessions end after at most this long even if the token lives longer (like the broker's connections.max.reauth.ms). */
   maxSessionMs?: number | undefined;
+  /** Verified client certificates authenticate the connection (identity.mtls). */
+  mtls?: MtlsIdentityConfig | undefined;
   log?: Logger | undefined;
   /** For tests. */
   now?: () => number;
@@ -72,7 +81,20 @@ export class SaslStage implements Stage {
   }
 
   onConnect(conn: ConnectionInfo): void {
-    conn.attributes.set(STATE, { pending: undefined, failed: false, sessionEndsAt: 0 } satisfies SaslState);
+    const state: SaslState = { pending: undefined, failed: false, sessionEndsAt: 0 };
+    conn.attributes.set(STATE, state);
+    if (!this.opts.mtls || !conn.tls?.peerSubject) return;
+    const p = principalFromCertificate(conn.tls, this.opts.mtls, this.now());
+    if (typeof p === 'string') {
+      this.opts.log?.warn({ conn: conn.id, code: 'GH_AUTH_FAILED', mechanism: 'MTLS', reason: p }, 'authentication failed');
+      return; // the client may still authenticate with SASL
+    }
+    setPrincipal(conn, p);
+    state.sessionEndsAt = Math.min(p.expiresAt, this.now() + (this.opts.maxSessionMs ?? Infinity));
+    this.opts.log?.info(
+      { conn: conn.id, principal: p.name, groups: p.groups, issuer: p.issuer, mechanism: 'MTLS', fingerprint: conn.tls.peerCertFingerprint, expiresAt: new Date(p.expiresAt).toISOString() },
+      'client authenticated',
+    );
   }
 
   onRequest(req: InterceptedRequest): RequestDecision | Promise<RequestDecision> {
@@ -178,7 +200,8 @@ export class SaslStage implements Stage {
     }
     const now = this.now();
     const previous = getPrincipal(conn);
-    if (previous && previous.name !== t.principal) {
+    // A certificate's principal gives way to a SASL one; a SASL principal stays who it is.
+    if (previous && previous.mechanism !== 'MTLS' && previous.name !== t.principal) {
       // KIP-368: re-authentication may not change who the connection is.
       return fail(SaslError.SASL_AUTHENTICATION_FAILED, `re-authentication as ${t.principal} on a connection of ${previous.name}`);
     }
@@ -197,7 +220,7 @@ export class SaslStage implements Stage {
     state.sessionEndsAt = now + lifetime;
     this.opts.log?.info(
       { conn: conn.id, principal: t.principal, groups: t.groups, issuer: t.issuer, mechanism, expiresAt: new Date(t.expiresAt).toISOString(), reauth: !!previous },
-      previous ? 'client re-authenticated' : 'client authenticated',
+      previous && previous.mechanism !== 'MTLS' ? 'client re-authenticated' : 'client authenticated',
     );
     const body: SaslAuthenticateResponse = { errorCode: 0, errorMessage: null, authBytes: EMPTY, sessionLifetimeMs: BigInt(lifetime) };
     return { respond: body };

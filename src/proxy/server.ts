@@ -3,6 +3,7 @@
  * addresses; everything else is up to the stages it is given.
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { GatehouseConfig } from '../config/schema.js';
 import { upstreamConnectorFromConfig } from '../identity/upstream/from-config.js';
@@ -16,6 +17,7 @@ import { AddressRewriteStage } from './routing/address-rewrite.js';
 import { ApiVersionsStage } from './routing/api-versions.js';
 import { BrokerConfigsStage } from './routing/broker-configs.js';
 import type { Stage } from './stage.js';
+import { ServerTlsMaterial, tlsInfoOf } from './tls.js';
 import { parseHostPort, type HostPort, type UpstreamConnector } from './upstream.js';
 
 /** Counters the observability stage will export; tests read them directly. */
@@ -40,10 +42,14 @@ export class GatehouseProxy {
   private readonly connector: UpstreamConnector;
   private readonly stages: Stage[];
   private readonly listeners: ListenerManager;
+  /** The TLS listener set (`listen.tls`), if configured. */
+  private readonly tlsListeners: ListenerManager | undefined;
+  private readonly tlsMaterial: ServerTlsMaterial | undefined;
   private readonly connections = new Set<ProxyConnection>();
   private readonly bootstrapTargets: HostPort[];
   private nextId = 1;
   private bootstrapPort = -1;
+  private tlsBootstrapPort = -1;
   private stopping: Promise<void> | null = null;
   readonly stats: ProxyStats = { clientConnections: 0, upstreamConnections: 0, closedByCode: {} };
 
@@ -59,11 +65,17 @@ export class GatehouseProxy {
       },
     };
     this.bootstrapTargets = config.upstream.bootstrap.map(parseHostPort);
-    this.listeners = new ListenerManager(config.listen.host, config.listen.brokerPortBase, (s, spec) => this.accept(s, spec), this.log);
+    const { host, brokerPortBase, tls } = config.listen;
+    this.listeners = new ListenerManager({ host, brokerPortBase }, (s, spec) => this.accept(s, spec), this.log);
+    if (tls) {
+      // Reads the files now: a missing file or a key that does not fit is a start-up error.
+      this.tlsMaterial = new ServerTlsMaterial(tls, this.log);
+      this.tlsListeners = new ListenerManager({ host, brokerPortBase: tls.brokerPortBase, tls: this.tlsMaterial }, (s, spec) => this.accept(s, spec), this.log);
+    }
     const book = {
       brokers: this.brokers,
-      addressFor: (id: number) => this.addressFor(id),
-      bootstrap: () => ({ host: config.listen.advertisedHost, port: this.bootstrapPort }),
+      addressFor: (id: number, via: ConnectionInfo) => this.addressFor(id, !!via.tls),
+      bootstrap: (via: ConnectionInfo) => ({ host: config.listen.advertisedHost, port: via.tls ? this.tlsBootstrapPort : this.bootstrapPort }),
     };
     // Core routing first, so that later stages see what the client will see.
     this.stages = [
@@ -74,13 +86,17 @@ export class GatehouseProxy {
     ];
     this.brokers.on('broker', (nodeId, address) => {
       this.log.info({ nodeId, upstream: `${address.host}:${address.port}` }, 'learned broker');
-      this.listeners.brokerPort(nodeId).catch(() => undefined);
+      for (const set of this.listenerSets()) set.brokerPort(nodeId).catch(() => undefined);
     });
   }
 
   /** Binds the bootstrap listener and, if the cluster answers, one listener per broker. */
   async start(): Promise<void> {
     this.bootstrapPort = await this.listeners.bindBootstrap(this.config.listen.bootstrapPort);
+    if (this.tlsListeners) {
+      this.tlsBootstrapPort = await this.tlsListeners.bindBootstrap(this.config.listen.tls!.bootstrapPort);
+      this.tlsMaterial!.watch();
+    }
     try {
       await this.discover();
     } catch (err) {
@@ -97,6 +113,25 @@ export class GatehouseProxy {
     return this.bootstrapPort;
   }
 
+  /** The TLS bootstrap address as clients should use it; undefined without `listen.tls`. */
+  get tlsBootstrap(): string | undefined {
+    return this.tlsListeners ? `${this.config.listen.advertisedHost}:${this.tlsBootstrapPort}` : undefined;
+  }
+
+  /** The TLS bootstrap listener's bound port; -1 without `listen.tls`. */
+  get tlsBootstrapListenerPort(): number {
+    return this.tlsBootstrapPort;
+  }
+
+  /** Checks the TLS certificate files now instead of at the next `reloadCheckMs`; true if a new certificate went into service. */
+  reloadTlsCertificate(): boolean {
+    return this.tlsMaterial?.check() ?? false;
+  }
+
+  private listenerSets(): ListenerManager[] {
+    return this.tlsListeners ? [this.listeners, this.tlsListeners] : [this.listeners];
+  }
+
   get connectionCount(): number {
     return this.connections.size;
   }
@@ -107,7 +142,7 @@ export class GatehouseProxy {
       try {
         const md = await fetchClusterMetadata(this.connector, target, this.config.upstream.connectTimeoutMs);
         for (const b of md.brokers) this.brokers.learn(b.nodeId, { host: b.host, port: b.port });
-        await Promise.all(md.brokers.map((b) => this.listeners.brokerPort(b.nodeId)));
+        await Promise.all(this.listenerSets().flatMap((set) => md.brokers.map((b) => set.brokerPort(b.nodeId))));
         return;
       } catch (err) {
         last = err;
@@ -116,14 +151,16 @@ export class GatehouseProxy {
     throw last;
   }
 
-  /** The proxy's host:port for a broker, as clients are told it (binds its listener if needed). */
-  async brokerAddress(nodeId: number): Promise<string> {
-    const a = await this.addressFor(nodeId);
+  /** The proxy's host:port for a broker, as clients of the plaintext (or TLS) set are told it (binds its listener if needed). */
+  async brokerAddress(nodeId: number, tls = false): Promise<string> {
+    const a = await this.addressFor(nodeId, tls);
     return `${a.host}:${a.port}`;
   }
 
-  private async addressFor(nodeId: number): Promise<HostPort> {
-    const port = await this.listeners.brokerPort(nodeId);
+  private async addressFor(nodeId: number, tls: boolean): Promise<HostPort> {
+    const set = tls ? this.tlsListeners : this.listeners;
+    if (!set) throw new Error('no TLS listeners configured (listen.tls)');
+    const port = await set.brokerPort(nodeId);
     return { host: this.config.listen.advertisedHost, port };
   }
 
@@ -150,6 +187,7 @@ export class GatehouseProxy {
       nodeId: spec.nodeId,
       openedAt: Date.now(),
       attributes: new Map(),
+      ...(spec.tls ? { tls: tlsInfoOf(socket as TLSSocket) } : {}),
     };
     const conn = new ProxyConnection({
       info,
@@ -167,7 +205,10 @@ export class GatehouseProxy {
     });
     this.connections.add(conn);
     this.stats.clientConnections++;
-    this.log.debug({ conn: info.id, listener: spec.name, client: `${info.remoteAddress}:${info.remotePort}` }, 'client connected');
+    this.log.debug(
+      { conn: info.id, listener: spec.name, client: `${info.remoteAddress}:${info.remotePort}`, ...(info.tls ? { tls: info.tls } : {}) },
+      'client connected',
+    );
     void conn.start();
   }
 
@@ -179,7 +220,8 @@ export class GatehouseProxy {
     this.stopping ??= (async () => {
       // server.close() only calls back once every connection is gone, so stop accepting first,
       // drain, and wait for the listeners at the end.
-      const listenersClosed = this.listeners.close();
+      this.tlsMaterial?.close();
+      const listenersClosed = Promise.all(this.listenerSets().map((set) => set.close()));
       for (const c of this.connections) c.drain();
       const deadline = Date.now() + drainTimeoutMs;
       while (this.connections.size > 0 && Date.now() < deadline) {

@@ -1,6 +1,7 @@
 /**
- * How the proxy reaches a broker. The plain connector opens a TCP connection; with
- * `upstream.sasl` in the config it is wrapped by SaslUpstreamConnector
+ * How the proxy reaches a broker. The plain connector opens a TCP connection (TlsConnector in
+ * upstream-tls.ts a TLS one, with `upstream.tls`); with `upstream.sasl` in the config it is
+ * wrapped by SaslUpstreamConnector
  * (src/identity/upstream/), which adds the proxy's own SASL login that clients never see.
  */
 import { connect, type Socket } from 'node:net';

@@ -6,21 +6,25 @@
  * after), DescribeCluster, and the KIP-951 NodeEndpoints leader hints of Produce (v10+), Fetch
  * (v16+), ShareFetch and ShareAcknowledge. The hints are tagged fields after all the records;
  * when a response has none (the usual case) it is not re-encoded and leaves as it came.
+ *
+ * A client is always given addresses of the listener set it came in on: a connection to the TLS
+ * set sees the TLS set's broker ports, one to the plaintext set the plaintext ports.
  */
 import { ApiKey } from '../../../protocol/generated/index.js';
 import type { DescribeClusterResponse } from '../../../protocol/generated/describe-cluster-response.js';
 import type { FindCoordinatorResponse } from '../../../protocol/generated/find-coordinator-response.js';
 import type { MetadataResponse } from '../../../protocol/generated/metadata-response.js';
 import type { BrokerMap } from '../broker-map.js';
+import type { ConnectionInfo } from '../connection-info.js';
 import type { InterceptedResponse, Stage } from '../stage.js';
 import type { HostPort } from '../upstream.js';
 
 export interface ProxyAddressBook {
   readonly brokers: BrokerMap;
-  /** The proxy address clients should use for a node, binding its listener if needed. */
-  addressFor(nodeId: number): Promise<HostPort>;
-  /** The proxy's bootstrap address as clients use it. */
-  bootstrap(): HostPort;
+  /** The proxy address a client on `via`'s listener set should use for a node, binding its listener if needed. */
+  addressFor(nodeId: number, via: ConnectionInfo): Promise<HostPort>;
+  /** The proxy's bootstrap address as clients on `via`'s listener set use it. */
+  bootstrap(via: ConnectionInfo): HostPort;
 }
 
 interface Endpoint {
@@ -52,33 +56,34 @@ export class AddressRewriteStage implements Stage {
 
   constructor(private readonly book: ProxyAddressBook) {}
 
-  private async rewrite(nodeId: number, ep: Endpoint): Promise<void> {
+  private async rewrite(nodeId: number, ep: Endpoint, via: ConnectionInfo): Promise<void> {
     if (nodeId < 0) return; // "no node" (e.g. FindCoordinator with an error)
     this.book.brokers.learn(nodeId, { host: ep.host, port: ep.port });
-    const proxy = await this.book.addressFor(nodeId);
+    const proxy = await this.book.addressFor(nodeId, via);
     ep.host = proxy.host;
     ep.port = proxy.port;
   }
 
   async onResponse(res: InterceptedResponse): Promise<void> {
     const { apiKey, apiVersion } = res.request.header;
+    const via = res.connection;
     switch (apiKey) {
       case ApiKey.Metadata: {
         const body = res.body<MetadataResponse>();
-        for (const b of body.brokers) await this.rewrite(b.nodeId, b);
+        for (const b of body.brokers) await this.rewrite(b.nodeId, b, via);
         res.setBody(body);
         return;
       }
       case ApiKey.FindCoordinator: {
         const body = res.body<FindCoordinatorResponse>();
-        if (apiVersion < 4) await this.rewrite(body.errorCode === 0 ? body.nodeId : -1, body);
-        for (const c of body.coordinators) await this.rewrite(c.errorCode === 0 ? c.nodeId : -1, c);
+        if (apiVersion < 4) await this.rewrite(body.errorCode === 0 ? body.nodeId : -1, body, via);
+        for (const c of body.coordinators) await this.rewrite(c.errorCode === 0 ? c.nodeId : -1, c, via);
         res.setBody(body);
         return;
       }
       case ApiKey.DescribeCluster: {
         const body = res.body<DescribeClusterResponse>();
-        for (const b of body.brokers) await this.rewrite(b.brokerId, b);
+        for (const b of body.brokers) await this.rewrite(b.brokerId, b, via);
         res.setBody(body);
         return;
       }
@@ -89,7 +94,7 @@ export class AddressRewriteStage implements Stage {
         type WithHints = { nodeEndpoints: Array<Endpoint & { nodeId: number }> };
         if (res.skim<WithHints>().nodeEndpoints.length === 0) return;
         const body = res.body<WithHints>();
-        for (const n of body.nodeEndpoints) await this.rewrite(n.nodeId, n);
+        for (const n of body.nodeEndpoints) await this.rewrite(n.nodeId, n, via);
         res.setBody(body);
       }
     }

@@ -1,7 +1,8 @@
 /**
  * DescribeConfigs on a broker shows its `listeners` and `advertised.listeners`: the real
  * addresses the proxy exists to hide. They are rewritten to the proxy's listener for that
- * broker, keeping each listener's name (e.g. `PLAINTEXT://proxy-host:9101`).
+ * broker on the listener set the client came in on, keeping each listener's name (e.g.
+ * `PLAINTEXT://proxy-host:9101`).
  */
 import { ApiKey } from '../../../protocol/generated/index.js';
 import type { DescribeConfigsResponse } from '../../../protocol/generated/describe-configs-response.js';
@@ -37,7 +38,7 @@ export class BrokerConfigsStage implements Stage {
       const addressed = result.configs.filter((c) => ADDRESS_CONFIGS.has(c.name));
       if (addressed.length === 0) continue;
       // A cluster-wide default (empty resource name) names no broker: show the bootstrap address.
-      const proxy = result.resourceName !== '' && Number.isInteger(nodeId) ? await this.book.addressFor(nodeId) : this.book.bootstrap();
+      const proxy = result.resourceName !== '' && Number.isInteger(nodeId) ? await this.book.addressFor(nodeId, res.connection) : this.book.bootstrap(res.connection);
       const target = `${proxy.host}:${proxy.port}`;
       for (const c of addressed) {
         if (c.value !== null) c.value = rewriteListenerList(c.value, target);
