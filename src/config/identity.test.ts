@@ -44,3 +44,23 @@ describe('config: identity', () => {
     expect(c.identity!.mechanisms).toEqual(['OAUTHBEARER']);
   });
 });
+
+describe('config: identity introspection and service accounts', () => {
+  const hash = `scrypt$32768$8$1$${'A'.repeat(22)}$${'B'.repeat(43)}`;
+
+  it('takes introspection per issuer, with cache defaults', () => {
+    const c = parseConfig({ upstream, identity: { issuers: [{ issuer: 'https://idp.example', audience: 'g', introspection: { clientId: 'gatehouse', clientSecret: 's' } }] } });
+    expect(c.identity!.issuers[0]!.introspection).toEqual({ clientId: 'gatehouse', clientSecret: 's', always: false });
+    expect(c.identity).toMatchObject({ introspectionCacheMs: 60_000, introspectionCacheEntries: 10_000 });
+    expect(() => parseConfig({ upstream, identity: { issuers: [{ issuer: 'https://idp.example', audience: 'g', introspection: { clientId: 'g' } }] } })).toThrow(/introspection\.clientSecret/);
+  });
+
+  it('takes service accounts alone, needs PLAIN for them, and checks the hash format', () => {
+    const c = parseConfig({ upstream, identity: { serviceAccounts: [{ name: 'billing', secretHash: hash }] } });
+    expect(c.identity).toMatchObject({ issuers: [], serviceAccounts: [{ name: 'billing', secretHash: hash, groups: [] }] });
+    expect(() => parseConfig({ upstream, identity: {} })).toThrow(/needs at least one issuer or service account/);
+    expect(() => parseConfig({ upstream, identity: { serviceAccounts: [{ name: 'b', secretHash: hash }], mechanisms: ['OAUTHBEARER'] } })).toThrow(/service accounts log in with PLAIN/);
+    expect(() => parseConfig({ upstream, identity: { serviceAccounts: [{ name: 'b', secretHash: 'hunter2' }] } })).toThrow(/identity\.serviceAccounts\.0\.secretHash: expected scrypt/);
+    expect(() => parseConfig({ upstream, identity: { serviceAccounts: [{ name: 'b', secretHash: hash }, { name: 'b', secretHash: hash }] } })).toThrow(/each service account name may appear once/);
+  });
+});

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { IdentityConfig } from '../config/schema.js';
 import { SaslStage } from './sasl-stage.js';
+import { ServiceAccounts } from './service-accounts.js';
 import { TokenValidator } from './token-validator.js';
 
 export function identityStageFromConfig(identity: IdentityConfig | undefined, log?: Logger): SaslStage | undefined {
@@ -13,6 +14,9 @@ export function identityStageFromConfig(identity: IdentityConfig | undefined, lo
     jwksCooldownMs: identity.jwksCooldownMs,
     jwksCacheMaxAgeMs: identity.jwksCacheMaxAgeMs,
     httpTimeoutMs: identity.httpTimeoutMs,
+    introspectionCacheMs: identity.introspectionCacheMs,
+    introspectionCacheEntries: identity.introspectionCacheEntries,
   });
-  return new SaslStage({ validator, mechanisms: identity.mechanisms, maxSessionMs: identity.maxSessionMs, mtls: identity.mtls, log });
+  const serviceAccounts = identity.serviceAccounts.length > 0 ? new ServiceAccounts(identity.serviceAccounts) : undefined;
+  return new SaslStage({ validator, mechanisms: identity.mechanisms, maxSessionMs: identity.maxSessionMs, mtls: identity.mtls, serviceAccounts, log });
 }

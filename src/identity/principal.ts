@@ -9,13 +9,13 @@ export interface Principal {
   readonly name: string;
   /** Groups/roles from the configured claim path; empty when the claim is absent. */
   readonly groups: readonly string[];
-  /** The token's issuer (one of the trusted issuers). */
+  /** The token's issuer (one of the trusted issuers), or `local` for a service account. */
   readonly issuer: string;
   /** The OAuth client the token was issued to (`client_id` or `azp`), if the token says. */
   readonly clientId: string | undefined;
   /** The SASL mechanism the client authenticated with, or MTLS for a verified client certificate (identity.mtls). */
   readonly mechanism: 'OAUTHBEARER' | 'PLAIN' | 'MTLS';
-  /** The token's expiry (ms since epoch). */
+  /** The token's expiry (ms since epoch); Infinity for a service account's secret. */
   readonly expiresAt: number;
   /** When this (re-)authentication happened (ms since epoch). */
   readonly authenticatedAt: number;

@@ -6,6 +6,9 @@
  * session may last (until the token expires), clients re-authenticate on the same connection,
  * and a connection that let its token expire is closed at its next request.
  *
+ * With PLAIN, a user name that names a local service account is checked against that account's
+ * hashed secret instead (principal issuer `local`, no expiry unless maxSessionMs).
+ *
  * A rejected token is answered with SASL_AUTHENTICATION_FAILED and the reason in errorMessage
  * (not RFC 7628's error challenge, which kafkajs takes for success); like a broker, the proxy
  * then closes the connection at its next request, so each connection gets one attempt. Tokens
@@ -29,7 +32,8 @@ import type { InterceptedRequest, InterceptedResponse, RequestDecision, Stage } 
 import { principalFromCertificate } from './mtls.js';
 import { PRINCIPAL, getPrincipal, setPrincipal, type Principal } from './principal.js';
 import { parseOAuthBearerClientFirst, parsePlain, SaslMessageError } from './sasl-messages.js';
-import { TokenRejected, type ValidatedToken } from './token-validator.js';
+import type { ServiceAccounts } from './service-accounts.js';
+import { TokenRejected, type ValidatedToken } from './token-result.js';
 
 export type SaslMechanism = 'OAUTHBEARER' | 'PLAIN';
 
@@ -51,6 +55,8 @@ export interface SaslStageOptions {
   maxSessionMs?: number | undefined;
   /** Verified client certificates authenticate the connection (identity.mtls). */
   mtls?: MtlsIdentityConfig | undefined;
+  /** Local service accounts for SASL/PLAIN: a PLAIN user name that names one is checked against its secret, not as a token. */
+  serviceAccounts?: ServiceAccounts | undefined;
   log?: Logger | undefined;
   /** For tests. */
   now?: () => number;
@@ -172,6 +178,7 @@ export class SaslStage implements Stage {
     const { authBytes } = req.body<SaslAuthenticateRequest>();
     let token: string;
     let claimedName: string | undefined;
+    let account: string | undefined;
     try {
       if (mechanism === 'OAUTHBEARER') {
         const m = parseOAuthBearerClientFirst(authBytes);
@@ -182,6 +189,7 @@ export class SaslStage implements Stage {
         token = m.password;
         claimedName = m.username || undefined;
         if (m.authzid && m.authzid !== m.username) return fail(SaslError.SASL_AUTHENTICATION_FAILED, 'PLAIN authorization id differs from the username');
+        if (this.opts.serviceAccounts?.has(m.username)) account = m.username;
       }
     } catch (err) {
       if (err instanceof SaslMessageError) return fail(SaslError.SASL_AUTHENTICATION_FAILED, `malformed: ${err.message}`);
@@ -190,9 +198,9 @@ export class SaslStage implements Stage {
 
     let t: ValidatedToken;
     try {
-      t = await this.opts.validator.validate(token);
+      t = account !== undefined ? await this.opts.serviceAccounts!.authenticate(account, token) : await this.opts.validator.validate(token);
     } catch (err) {
-      if (err instanceof TokenRejected) return fail(SaslError.SASL_AUTHENTICATION_FAILED, `token ${err.message}`);
+      if (err instanceof TokenRejected) return fail(SaslError.SASL_AUTHENTICATION_FAILED, account !== undefined ? err.message : `token ${err.message}`);
       throw err;
     }
     if (claimedName !== undefined && claimedName !== t.principal && claimedName !== t.clientId) {
@@ -216,13 +224,14 @@ export class SaslStage implements Stage {
       claims: t.claims,
     };
     setPrincipal(conn, principal);
+    // A credential without expiry (a service account secret) and no maxSessionMs: session_lifetime_ms 0, no re-authentication.
     const lifetime = Math.max(1, Math.min(t.expiresAt - now, this.opts.maxSessionMs ?? Infinity));
     state.sessionEndsAt = now + lifetime;
     this.opts.log?.info(
-      { conn: conn.id, principal: t.principal, groups: t.groups, issuer: t.issuer, mechanism, expiresAt: new Date(t.expiresAt).toISOString(), reauth: !!previous },
+      { conn: conn.id, principal: t.principal, groups: t.groups, issuer: t.issuer, mechanism, expiresAt: Number.isFinite(t.expiresAt) ? new Date(t.expiresAt).toISOString() : null, reauth: !!previous },
       previous && previous.mechanism !== 'MTLS' ? 'client re-authenticated' : 'client authenticated',
     );
-    const body: SaslAuthenticateResponse = { errorCode: 0, errorMessage: null, authBytes: EMPTY, sessionLifetimeMs: BigInt(lifetime) };
+    const body: SaslAuthenticateResponse = { errorCode: 0, errorMessage: null, authBytes: EMPTY, sessionLifetimeMs: Number.isFinite(lifetime) ? BigInt(lifetime) : 0n };
     return { respond: body };
   }
 }

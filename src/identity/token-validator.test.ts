@@ -84,6 +84,17 @@ describe('TokenValidator', () => {
     expect(await reason(v.validate(token))).toMatch(/^issuer unavailable/);
   });
 
+  it("tells a wrong issuer (a trusted issuer's key, another iss) from an untrusted one", async () => {
+    const v = new TokenValidator({ ...base, issuers: [issuer(a)] });
+    expect(await reason(v.validate(await a.token('admin')))).toBe('accepted'); // keys fetched
+    expect(await reason(v.validate(await a.sign({ iss: `${a.issuer}/evil` })))).toBe(
+      `wrong issuer: token signed with a key of ${a.issuer} names issuer "${a.issuer}/evil"`,
+    );
+    expect(await reason(v.validate(await b.token('admin')))).toBe(`untrusted issuer: issuer "${b.issuer}" is not trusted`);
+    // B's key with A's kid claiming A: a bad signature, not an issuer question.
+    expect(await reason(v.validate(await b.sign({ iss: a.issuer, aud: a.audience }, { kid: a.kid })))).toMatch(/^bad signature/);
+  });
+
   it('refuses algorithms outside the list before fetching anything', async () => {
     const v = new TokenValidator({ ...base, algorithms: ['ES256'], issuers: [issuer(a)] });
     expect(await reason(v.validate(await a.token('admin')))).toBe('alg not allowed: algorithm "RS256" is not allowed');

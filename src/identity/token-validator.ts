@@ -2,12 +2,17 @@
  * Validates OIDC access tokens (JWTs) against trusted issuers: the issuer is chosen by the
  * token's `iss`, its keys come from the JWKS its discovery document names (or a configured
  * jwksUri), and jose checks signature, algorithm, iss, aud, exp and nbf. A new `kid` makes jose
- * refetch the JWKS, at most once per cooldown. Failures are TokenRejected with a short reason
- * that never quotes the token.
+ * refetch the JWKS, at most once per cooldown. A token whose `iss` is not trusted is a `wrong
+ * issuer` when a trusted issuer's key signed it, else an `untrusted issuer`. Opaque tokens (and
+ * every token of an issuer set to `always`) go to RFC 7662 introspection (introspection.ts),
+ * whose results are cached briefly. Failures are TokenRejected with a short reason that never
+ * quotes the token.
  */
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import { compactVerify, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
-import { groupsFrom, principalFrom } from './claims.js';
+import { IntrospectionCache } from './introspection-cache.js';
+import { Introspector, type IntrospectionSettings } from './introspection.js';
+import { TokenRejected, validatedFromClaims, type ValidatedToken } from './token-result.js';
 
 export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
@@ -19,6 +24,8 @@ export interface IssuerSettings {
   jwksUri?: string | undefined;
   principalClaim: string;
   groupsClaim: string;
+  /** RFC 7662 introspection for opaque tokens (or every token with `always`). */
+  introspection?: IntrospectionSettings | undefined;
 }
 
 export interface ValidatorSettings {
@@ -30,51 +37,27 @@ export interface ValidatorSettings {
   /** How long fetched keys are trusted before a refetch. */
   jwksCacheMaxAgeMs: number;
   httpTimeoutMs: number;
+  /** How long an introspection result is reused (never past the token's expiry); 0: not cached. */
+  introspectionCacheMs?: number;
+  /** Most introspection results kept. */
+  introspectionCacheEntries?: number;
 }
 
-export type RejectReason =
-  | 'malformed'
-  | 'alg not allowed'
-  | 'unknown issuer'
-  | 'wrong issuer'
-  | 'wrong audience'
-  | 'expired'
-  | 'not yet valid'
-  | 'bad signature'
-  | 'missing claim'
-  | 'issuer unavailable';
-
-export class TokenRejected extends Error {
-  override readonly name = 'TokenRejected';
-  constructor(
-    readonly reason: RejectReason,
-    detail: string,
-  ) {
-    super(`${reason}: ${detail}`);
-  }
-}
-
-export interface ValidatedToken {
-  principal: string;
-  groups: string[];
-  issuer: string;
-  clientId: string | undefined;
-  /** ms since epoch */
-  expiresAt: number;
-  claims: JWTPayload;
-}
+export { TokenRejected, type RejectReason, type ValidatedToken } from './token-result.js';
 
 type KeySet = ReturnType<typeof createRemoteJWKSet>;
 
 class TrustedIssuer {
   private keys: Promise<KeySet> | undefined;
+  /** The key set once discovery has succeeded (for telling a wrong issuer from an untrusted one without new requests). */
+  loaded: KeySet | undefined;
   constructor(
     readonly settings: IssuerSettings,
     private readonly v: ValidatorSettings,
   ) {}
 
   keySet(): Promise<KeySet> {
-    this.keys ??= this.resolveKeys().catch((err: unknown) => {
+    this.keys ??= this.resolveKeys().then((k) => (this.loaded = k)).catch((err: unknown) => {
       this.keys = undefined; // try discovery again next time
       throw err;
     });
@@ -102,29 +85,46 @@ class TrustedIssuer {
 
 export class TokenValidator {
   private readonly issuers = new Map<string, TrustedIssuer>();
+  private readonly introspectors = new Map<string, Introspector>();
+  private readonly cache: IntrospectionCache;
 
   constructor(private readonly settings: ValidatorSettings) {
-    for (const i of settings.issuers) this.issuers.set(i.issuer, new TrustedIssuer(i, settings));
+    for (const i of settings.issuers) {
+      this.issuers.set(i.issuer, new TrustedIssuer(i, settings));
+      if (i.introspection) {
+        const introspection = i.introspection;
+        this.introspectors.set(i.issuer, new Introspector({ ...i, introspection }, { timeoutMs: settings.httpTimeoutMs, clockToleranceSec: settings.clockToleranceSec }));
+      }
+    }
+    this.cache = new IntrospectionCache(settings.introspectionCacheMs ?? 60_000, settings.introspectionCacheEntries ?? 10_000);
   }
 
   async validate(token: string, now = Date.now()): Promise<ValidatedToken> {
     let header: ReturnType<typeof decodeProtectedHeader>;
     let unverified: JWTPayload;
     try {
+      if (token.split('.').length !== 3) throw new Error('not a compact JWS');
       header = decodeProtectedHeader(token);
       unverified = decodeJwt(token);
     } catch {
+      // Not a JWT: an opaque token, which only the issuers' introspection endpoints can judge.
+      if (this.introspectors.size > 0) return this.introspectOpaque(token, now);
       throw new TokenRejected('malformed', 'not a signed JWT');
     }
-    if (token.split('.').length !== 3) throw new TokenRejected('malformed', 'not a compact JWS');
+    const iss = unverified.iss;
+    const always = typeof iss === 'string' ? this.introspectors.get(iss) : undefined;
+    if (always?.settings.introspection.always) return this.cached(token, now, () => always.introspect(token, now));
     const alg = header.alg ?? 'none';
     if (!(this.settings.algorithms as readonly string[]).includes(alg)) {
       throw new TokenRejected('alg not allowed', `algorithm ${JSON.stringify(alg)} is not allowed`);
     }
-    const iss = unverified.iss;
     if (typeof iss !== 'string') throw new TokenRejected('malformed', 'token has no iss claim');
     const trusted = this.issuers.get(iss);
-    if (!trusted) throw new TokenRejected('unknown issuer', `issuer ${JSON.stringify(iss.slice(0, 200))} is not trusted`);
+    if (!trusted) {
+      const signer = await this.trustedSigner(token);
+      if (signer) throw new TokenRejected('wrong issuer', `token signed with a key of ${signer} names issuer ${JSON.stringify(iss.slice(0, 200))}`);
+      throw new TokenRejected('untrusted issuer', `issuer ${JSON.stringify(iss.slice(0, 200))} is not trusted`);
+    }
 
     let keys: KeySet;
     try {
@@ -145,17 +145,58 @@ export class TokenValidator {
     } catch (err) {
       throw mapJoseError(err, iss);
     }
-    const principal = principalFrom(payload, trusted.settings.principalClaim);
-    if (!principal) throw new TokenRejected('missing claim', `token has no ${trusted.settings.principalClaim} claim for the principal`);
-    const clientId = typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : undefined;
-    return {
-      principal,
-      groups: groupsFrom(payload, trusted.settings.groupsClaim),
-      issuer: iss,
-      clientId,
-      expiresAt: payload.exp! * 1000,
-      claims: payload,
-    };
+    return validatedFromClaims(payload, iss, trusted.settings);
+  }
+
+  /**
+   * The trusted issuer whose (already fetched) keys verify this token's signature, if any: such a
+   * token was issued by a trusted issuer yet names another `iss` — a wrong issuer, not a stranger.
+   */
+  private async trustedSigner(token: string): Promise<string | undefined> {
+    for (const t of this.issuers.values()) {
+      if (!t.loaded) continue;
+      try {
+        await compactVerify(token, t.loaded, { algorithms: [...this.settings.algorithms] });
+        return t.settings.issuer;
+      } catch {
+        // not this one
+      }
+    }
+    return undefined;
+  }
+
+  /** An opaque token: each issuer with introspection is asked in turn; the first that knows it decides. */
+  private introspectOpaque(token: string, now: number): Promise<ValidatedToken> {
+    return this.cached(token, now, async () => {
+      let unavailable: TokenRejected | undefined;
+      for (const i of this.introspectors.values()) {
+        try {
+          return await i.introspect(token, now);
+        } catch (err) {
+          if (!(err instanceof TokenRejected)) throw err;
+          if (err.reason === 'issuer unavailable') unavailable ??= err;
+          else if (err.reason !== 'inactive') throw err;
+        }
+      }
+      if (unavailable) throw unavailable;
+      const names = [...this.introspectors.keys()].join(', ');
+      throw new TokenRejected('inactive', `not a JWT, and not active at ${this.introspectors.size === 1 ? '' : 'any of '}${names} (expired, revoked or unknown)`);
+    });
+  }
+
+  private async cached(token: string, now: number, ask: () => Promise<ValidatedToken>): Promise<ValidatedToken> {
+    const key = IntrospectionCache.key(token);
+    const hit = this.cache.get(key, now);
+    if (hit instanceof TokenRejected) throw hit;
+    if (hit) return hit;
+    try {
+      const t = await ask();
+      this.cache.set(key, t, now);
+      return t;
+    } catch (err) {
+      if (err instanceof TokenRejected) this.cache.set(key, err, now);
+      throw err;
+    }
   }
 }
 

@@ -5,6 +5,10 @@
  * token carrying iss, sub, aud, exp, iat, client_id, a kid and the client's groups. Discovery
  * (`/.well-known/openid-configuration`) and the JWKS are served as by any OIDC provider.
  *
+ * Clients may instead get opaque access tokens (`accessTokenFormat: 'opaque'`), which resource
+ * servers check at the introspection endpoint (RFC 7662, `/token/introspection`, for the
+ * configured `introspector` client); tokens can be revoked (RFC 7009, `/token/revocation`).
+ *
  * `rotateKeys()` swaps in a provider with a new signing key on the same port (the old public key
  * stays published unless `dropOld`), as a real provider would rotate. `signingKey` is the
  * current private key, for tests that mint their own tokens.
@@ -49,6 +53,10 @@ export interface DemoClient {
   clientId: string;
   clientSecret: string;
   groups: string[];
+  /** `opaque`: this client's access tokens are random strings, judged by introspection (default `jwt`). */
+  accessTokenFormat?: 'jwt' | 'opaque';
+  /** This client's access token lifetime, overriding the provider's. */
+  accessTokenTtlSec?: number;
 }
 
 /** The sandbox's demo identities (authorization and masking give these groups their rights). */
@@ -78,6 +86,8 @@ export interface OidcProviderOptions {
   accessTokenTtlSec?: number;
   /** Listen port on 127.0.0.1 (default 0: any free port). */
   port?: number;
+  /** A client allowed to introspect any token (RFC 7662, `/token/introspection`), e.g. the proxy's. */
+  introspector?: { clientId: string; clientSecret: string };
 }
 
 export interface OidcProvider {
@@ -91,6 +101,8 @@ export interface OidcProvider {
   readonly signingKey: SigningKey;
   /** A real token from the token endpoint (client credentials, HTTP Basic). */
   token(clientId: string): Promise<string>;
+  /** Revokes a token (RFC 7009) as the client it was issued to. */
+  revoke(clientId: string, token: string): Promise<void>;
   /** New signing key; the old public key stays in the JWKS unless dropOld. */
   rotateKeys(opts?: { dropOld?: boolean }): Promise<void>;
   stop(): Promise<void>;
@@ -125,6 +137,9 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Oidc
   const ttl = opts.accessTokenTtlSec ?? 300;
   const clients = opts.clients;
   const groupsOf = new Map(clients.map((c) => [c.clientId, c.groups]));
+  const byId = new Map(clients.map((c) => [c.clientId, c]));
+  const ttlOf = (clientId: string | undefined) => (clientId && byId.get(clientId)?.accessTokenTtlSec) || ttl;
+  const registered = opts.introspector ? [...clients, { ...opts.introspector, groups: [] }] : clients;
 
   let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.writeHead(503).end();
   const server: Server = createServer((req, res) => handler(req, res));
@@ -143,7 +158,7 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Oidc
 
   const build = async (): Promise<void> => {
     const provider = await withoutExpectedWarnings(() => new Provider(issuer, {
-      clients: clients.map((c) => ({
+      clients: registered.map((c) => ({
         client_id: c.clientId,
         client_secret: c.clientSecret,
         grant_types: ['client_credentials'],
@@ -152,21 +167,34 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Oidc
         token_endpoint_auth_method: 'client_secret_basic',
       })),
       jwks: { keys: keys.map((k) => k.privateJwk) as never },
-      ttl: { ClientCredentials: ttl },
+      ttl: { ClientCredentials: (_ctx: unknown, _token: unknown, client: { clientId?: string } | undefined) => ttlOf(client?.clientId) },
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
+        introspection: {
+          enabled: true,
+          // Only the configured introspector (the proxy) may ask about other clients' tokens.
+          allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) =>
+            client.clientId === opts.introspector?.clientId || client.clientId === token.clientId,
+        },
+        revocation: {
+          enabled: true,
+          allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) => client.clientId === token.clientId,
+        },
         resourceIndicators: {
           enabled: true,
           defaultResource: () => 'urn:gatehouse:kafka',
           useGrantedResource: () => true,
-          getResourceServerInfo: () => ({
-            scope: 'kafka',
-            audience,
-            accessTokenTTL: ttl,
-            accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: 'RS256' } },
-          }),
+          getResourceServerInfo: (_ctx: unknown, _resource: string, client: { clientId: string }) => {
+            const c = byId.get(client.clientId);
+            return {
+              scope: 'kafka',
+              audience,
+              accessTokenTTL: ttlOf(client.clientId),
+              accessTokenFormat: c?.accessTokenFormat ?? 'jwt',
+              ...(c?.accessTokenFormat === 'opaque' ? {} : { jwt: { sign: { alg: 'RS256' } } }),
+            };
+          },
         },
       },
       extraTokenClaims: (_ctx: unknown, token: unknown) => {
@@ -194,6 +222,19 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Oidc
       const c = clients.find((x) => x.clientId === clientId);
       if (!c) throw new Error(`no demo client ${clientId}`);
       return fetchClientCredentialsToken(tokenEndpoint, c.clientId, c.clientSecret);
+    },
+    async revoke(clientId: string, token: string): Promise<void> {
+      const c = clients.find((x) => x.clientId === clientId);
+      if (!c) throw new Error(`no demo client ${clientId}`);
+      const res = await fetch(`${issuer}/token/revocation`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${encodeURIComponent(c.clientId)}:${encodeURIComponent(c.clientSecret)}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+      });
+      if (!res.ok) throw new Error(`revocation failed: ${res.status} ${await res.text()}`);
     },
     async rotateKeys({ dropOld = false } = {}): Promise<void> {
       const fresh = await newKey();

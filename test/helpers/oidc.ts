@@ -21,6 +21,7 @@ export interface OidcOptions {
   audience?: string;
   accessTokenTtlSec?: number;
   clients?: DemoClient[];
+  introspector?: { clientId: string; clientSecret: string };
 }
 
 export async function startOidc(opts: OidcOptions = {}): Promise<TestOidc> {
@@ -48,6 +49,7 @@ export async function startOidc(opts: OidcOptions = {}): Promise<TestOidc> {
       return provider.signingKey.kid;
     },
     token: (clientId) => provider.token(clientId),
+    revoke: (clientId, token) => provider.revoke(clientId, token),
     rotateKeys: (o) => provider.rotateKeys(o),
     stop: () => provider.stop(),
     sign,

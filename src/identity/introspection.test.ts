@@ -1,0 +1,119 @@
+/**
+ * RFC 7662 introspection through TokenValidator against a real OpenID provider (oidc-provider
+ * issuing opaque access tokens to some clients, with its introspection endpoint on): claims map
+ * like a JWT's, inactive (revoked, expired, unknown) tokens are refused with their reason, results
+ * are cached until at most the token's expiry, and a wrong introspection secret says so.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_CLIENTS, startOidc, type TestOidc } from '../../test/helpers/oidc.js';
+import { IntrospectionCache } from './introspection-cache.js';
+import { TokenRejected, type ValidatedToken } from './token-result.js';
+import { TokenValidator, type IssuerSettings, type ValidatorSettings } from './token-validator.js';
+
+const base: Omit<ValidatorSettings, 'issuers'> = {
+  algorithms: ['RS256'],
+  clockToleranceSec: 0,
+  jwksCooldownMs: 30_000,
+  jwksCacheMaxAgeMs: 600_000,
+  httpTimeoutMs: 2_000,
+};
+
+async function reason(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof TokenRejected) return err.message;
+    throw err;
+  }
+  return 'accepted';
+}
+
+const introspector = { clientId: 'gatehouse', clientSecret: 'gatehouse-introspection-secret' };
+
+describe('introspection', () => {
+  let o: TestOidc;
+  beforeAll(async () => {
+    o = await startOidc({
+      introspector,
+      clients: [
+        ...DEMO_CLIENTS,
+        { clientId: 'opaque-app', clientSecret: 'opaque-secret', groups: ['payments-team'], accessTokenFormat: 'opaque' },
+        { clientId: 'brief-app', clientSecret: 'brief-secret', groups: [], accessTokenFormat: 'opaque', accessTokenTtlSec: 1 },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await o?.stop();
+  });
+
+  const issuer = (extra: Partial<IssuerSettings> = {}): IssuerSettings => ({
+    issuer: o.issuer,
+    audience: o.audience,
+    principalClaim: 'client_id',
+    groupsClaim: 'groups',
+    introspection: { ...introspector, always: false },
+    ...extra,
+  });
+
+  it('maps an active opaque token to the principal like a JWT, and still checks JWTs locally', async () => {
+    const v = new TokenValidator({ ...base, issuers: [issuer()] });
+    const opaque = await o.token('opaque-app');
+    expect(opaque.split('.')).toHaveLength(1);
+    const t = await v.validate(opaque);
+    expect(t).toMatchObject({ principal: 'opaque-app', groups: ['payments-team'], issuer: o.issuer, clientId: 'opaque-app' });
+    expect(t.claims).toMatchObject({ active: true, aud: o.audience, iss: o.issuer });
+    expect(t.expiresAt).toBeGreaterThan(Date.now() + 200_000);
+    expect(await v.validate(await o.token('admin'))).toMatchObject({ principal: 'admin', groups: ['platform-admins'] });
+  });
+
+  it('refuses revoked, expired and unknown opaque tokens as inactive; the endpoint can come from config', async () => {
+    const v = new TokenValidator({ ...base, introspectionCacheMs: 0, issuers: [issuer({ introspection: { ...introspector, always: false, endpoint: `${o.issuer}/token/introspection` } })] });
+    const revoked = await o.token('opaque-app');
+    expect(await reason(v.validate(revoked))).toBe('accepted');
+    await o.revoke('opaque-app', revoked);
+    expect(await reason(v.validate(revoked))).toMatch(/^inactive: not a JWT, and not active at http:\/\/127\.0\.0\.1:\d+ \(expired, revoked or unknown\)/);
+    const brief = await o.token('brief-app');
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await reason(v.validate(brief))).toMatch(/^inactive/);
+    expect(await reason(v.validate('no-such-token-at-all'))).toMatch(/^inactive/);
+  });
+
+  it('caches an active result for the configured time, never past the token expiry', async () => {
+    const v = new TokenValidator({ ...base, introspectionCacheMs: 60_000, issuers: [issuer()] });
+    const tok = await o.token('opaque-app');
+    expect(await reason(v.validate(tok))).toBe('accepted');
+    await o.revoke('opaque-app', tok);
+    // Still cached: the revocation shows once the cache entry lapses.
+    expect(await reason(v.validate(tok))).toBe('accepted');
+    const brief = await o.token('brief-app');
+    const t = await v.validate(brief);
+    // Past the expiry the cache does not answer: the issuer is asked again, and exp is checked.
+    expect(await reason(v.validate(brief, t.expiresAt + 10))).toMatch(/^expired: token expired at /);
+
+    const cache = new IntrospectionCache(1_000, 2);
+    const ok = (exp: number): ValidatedToken => ({ principal: 'p', groups: [], issuer: 'i', clientId: undefined, expiresAt: exp, claims: {} });
+    cache.set('a', ok(5_000), 0);
+    expect(cache.get('a', 999)).toBeDefined();
+    expect(cache.get('a', 1_000)).toBeUndefined(); // the configured time
+    cache.set('b', ok(500), 0);
+    expect(cache.get('b', 499)).toBeDefined();
+    expect(cache.get('b', 500)).toBeUndefined(); // the token's expiry
+    cache.set('c', new TokenRejected('issuer unavailable', 'x'), 0);
+    expect(cache.get('c', 1)).toBeUndefined(); // outages are not remembered
+    for (const k of ['d', 'e', 'f']) cache.set(k, ok(5_000), 0);
+    expect(cache.size).toBe(2);
+    expect(cache.get('d', 1)).toBeUndefined(); // the oldest went
+  });
+
+  it('says so when the introspection credentials are wrong, and when no issuer introspects', async () => {
+    const v = new TokenValidator({ ...base, issuers: [issuer({ introspection: { clientId: 'gatehouse', clientSecret: 'wrong', always: false } })] });
+    expect(await reason(v.validate(await o.token('opaque-app')))).toMatch(/^issuer unavailable: introspection at http:\/\/127\.0\.0\.1:\d+ failed \(401 invalid_client/);
+    const jwtOnly = new TokenValidator({ ...base, issuers: [issuer({ introspection: undefined })] });
+    expect(await reason(jwtOnly.validate(await o.token('opaque-app')))).toBe('malformed: not a signed JWT');
+  });
+
+  it('refuses an active token for another audience', async () => {
+    const v = new TokenValidator({ ...base, issuers: [issuer({ audience: 'other-service' })] });
+    expect(await reason(v.validate(await o.token('opaque-app')))).toBe('wrong audience: token is not meant for this proxy (aud)');
+  });
+});

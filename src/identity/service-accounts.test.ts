@@ -1,0 +1,73 @@
+/**
+ * Local service accounts: the hash format `gatehouse hash-secret` writes, verification, bounds on
+ * the scrypt parameters, and the SASL/PLAIN login through the identity stage.
+ */
+import { describe, expect, it } from 'vitest';
+import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
+import type { ConnectionInfo } from '../proxy/connection-info.js';
+import type { InterceptedRequest, RequestDecision } from '../proxy/stage.js';
+import { getPrincipal } from './principal.js';
+import { SaslStage } from './sasl-stage.js';
+import { hashSecret, LOCAL_ISSUER, parseSecretHash, ServiceAccounts, verifySecret } from './service-accounts.js';
+import { TokenRejected, type ValidatedToken } from './token-result.js';
+
+const FAST = { N: 1024, r: 8, p: 1 };
+
+describe('service accounts', () => {
+  it('hashes with a fresh salt and verifies only the right secret', async () => {
+    const h = await hashSecret('s3cret-for-billing');
+    expect(h).toMatch(/^scrypt\$32768\$8\$1\$[\w-]{22}\$[\w-]{43}$/);
+    expect(await hashSecret('s3cret-for-billing')).not.toBe(h);
+    expect(await verifySecret('s3cret-for-billing', h)).toBe(true);
+    expect(await verifySecret('s3cret-for-billinG', h)).toBe(false);
+    expect(await verifySecret('', h)).toBe(false);
+    await expect(hashSecret('')).rejects.toThrow(/empty/);
+  });
+
+  it('refuses malformed hashes and out-of-range parameters', () => {
+    expect(() => parseSecretHash('plaintext')).toThrow(/expected scrypt\$N\$r\$p\$salt\$hash/);
+    expect(() => parseSecretHash(`scrypt$1000$8$1$${'A'.repeat(22)}$${'A'.repeat(43)}`)).toThrow(/power of two/);
+    expect(() => parseSecretHash(`scrypt$${1 << 22}$8$1$${'A'.repeat(22)}$${'A'.repeat(43)}`)).toThrow(/power of two/);
+    expect(() => parseSecretHash(`scrypt$1024$64$1$${'A'.repeat(22)}$${'A'.repeat(43)}`)).toThrow(/r must be/);
+    expect(() => new ServiceAccounts([{ name: 'x', secretHash: 'nope', groups: [] }])).toThrow();
+  });
+
+  it('authenticates an account to its principal (issuer local, no expiry)', async () => {
+    const accounts = new ServiceAccounts([{ name: 'billing-batch', secretHash: await hashSecret('pw-1', FAST), groups: ['payments-team'] }]);
+    expect(accounts.has('billing-batch')).toBe(true);
+    expect(accounts.has('other')).toBe(false);
+    expect(await accounts.authenticate('billing-batch', 'pw-1')).toMatchObject({ principal: 'billing-batch', groups: ['payments-team'], issuer: LOCAL_ISSUER, expiresAt: Infinity });
+    await expect(accounts.authenticate('billing-batch', 'pw-2')).rejects.toThrow(new TokenRejected('bad secret', 'wrong secret for service account "billing-batch"'));
+  });
+
+  it('logs in over SASL/PLAIN in the identity stage; other PLAIN user names still take a token', async () => {
+    const accounts = new ServiceAccounts([{ name: 'billing-batch', secretHash: await hashSecret('pw-1', FAST), groups: ['payments-team'] }]);
+    const validator = {
+      async validate(token: string): Promise<ValidatedToken> {
+        if (token !== 'good-token') throw new TokenRejected('malformed', 'not a signed JWT');
+        return { principal: 'app', groups: [], issuer: 'https://idp', clientId: 'app', expiresAt: Date.now() + 60_000, claims: {} };
+      },
+    };
+    const login = async (user: string, password: string, maxSessionMs?: number) => {
+      const stage = new SaslStage({ validator, mechanisms: ['OAUTHBEARER', 'PLAIN'], serviceAccounts: accounts, maxSessionMs });
+      const c: ConnectionInfo = { id: 'c1', remoteAddress: '127.0.0.1', remotePort: 1, listener: 'bootstrap', nodeId: -1, openedAt: 0, attributes: new Map() };
+      stage.onConnect(c);
+      const req = (apiKey: number, body: unknown, apiVersion: number): InterceptedRequest => ({
+        header: { apiKey, apiVersion, correlationId: 1, clientId: 't', apiName: apiKey === 17 ? 'SaslHandshake' : 'SaslAuthenticate' },
+        connection: c, frame: Buffer.alloc(0), body: <T>() => body as T, setBody: () => undefined, modified: false, expectsResponse: true, interceptResponse: () => undefined,
+      });
+      await stage.onRequest(req(17, { mechanism: 'PLAIN' }, 1));
+      const res = ((await stage.onRequest(req(36, { authBytes: Buffer.from(`\0${user}\0${password}`) }, 2))) as { respond: SaslAuthenticateResponse }).respond;
+      return { res, principal: getPrincipal(c), next: (await stage.onRequest(req(3, {}, 9))) as RequestDecision };
+    };
+    const ok = await login('billing-batch', 'pw-1');
+    expect(ok.res).toMatchObject({ errorCode: 0, sessionLifetimeMs: 0n });
+    expect(ok.principal).toMatchObject({ name: 'billing-batch', groups: ['payments-team'], issuer: 'local', mechanism: 'PLAIN', clientId: undefined });
+    expect(ok.next).toBeUndefined();
+    expect((await login('billing-batch', 'pw-1', 60_000)).res.sessionLifetimeMs).toBe(60_000n);
+    const bad = await login('billing-batch', 'good-token');
+    expect(bad.res).toMatchObject({ errorCode: 58, errorMessage: 'Authentication failed: bad secret: wrong secret for service account "billing-batch"' });
+    expect(bad.principal).toBeUndefined();
+    expect((await login('app', 'good-token')).res.errorCode).toBe(0);
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * Local service accounts: SASL/PLAIN with an account name and a secret, checked against a salted
+ * scrypt hash from the configuration (`gatehouse hash-secret` makes one). The format is
+ * `scrypt$N$r$p$<salt base64url>$<hash base64url>`. The derived hashes are compared in constant
+ * time.
+ */
+import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { TokenRejected, type ValidatedToken } from './token-result.js';
+
+/** The issuer recorded on a service account's principal. */
+export const LOCAL_ISSUER = 'local';
+
+export const SECRET_HASH_PATTERN = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9_-]{16,})\$([A-Za-z0-9_-]{32,})$/;
+
+const DEFAULTS = { N: 1 << 15, r: 8, p: 1 };
+const KEY_BYTES = 32;
+
+export interface ServiceAccount {
+  name: string;
+  secretHash: string;
+  groups: readonly string[];
+}
+
+interface Parsed {
+  N: number;
+  r: number;
+  p: number;
+  salt: Buffer;
+  hash: Buffer;
+}
+
+/** Parses and bounds-checks a hash; the error names what is wrong (never the hash). */
+export function parseSecretHash(s: string): Parsed {
+  const m = SECRET_HASH_PATTERN.exec(s);
+  if (!m) throw new Error('expected scrypt$N$r$p$salt$hash (from `gatehouse hash-secret`)');
+  const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (N < 1024 || N > 1 << 20 || (N & (N - 1)) !== 0) throw new Error('scrypt N must be a power of two from 1024 to 1048576');
+  if (r < 1 || r > 32 || p < 1 || p > 16) throw new Error('scrypt r must be 1..32 and p 1..16');
+  return { N, r, p, salt: Buffer.from(m[4]!, 'base64url'), hash: Buffer.from(m[5]!, 'base64url') };
+}
+
+function scrypt(secret: string, salt: Buffer, keylen: number, o: { N: number; r: number; p: number }): Promise<Buffer> {
+  const opts: ScryptOptions = { N: o.N, r: o.r, p: o.p, maxmem: 256 * o.N * o.r + 1024 * 1024 };
+  return new Promise((resolve, reject) => scryptCb(secret.normalize('NFC'), salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+/** A new hash of `secret` for the configuration. */
+export async function hashSecret(secret: string, params = DEFAULTS): Promise<string> {
+  if (!secret) throw new Error('the secret is empty');
+  const salt = randomBytes(16);
+  const hash = await scrypt(secret, salt, KEY_BYTES, params);
+  return `scrypt$${params.N}$${params.r}$${params.p}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
+}
+
+export async function verifySecret(secret: string, secretHash: string): Promise<boolean> {
+  const h = parseSecretHash(secretHash);
+  const got = await scrypt(secret, h.salt, h.hash.length, h);
+  return got.length === h.hash.length && timingSafeEqual(got, h.hash);
+}
+
+export class ServiceAccounts {
+  private readonly accounts = new Map<string, ServiceAccount>();
+
+  constructor(accounts: readonly ServiceAccount[]) {
+    for (const a of accounts) {
+      parseSecretHash(a.secretHash);
+      this.accounts.set(a.name, a);
+    }
+  }
+
+  has(name: string): boolean {
+    return this.accounts.has(name);
+  }
+
+  /** The account's principal when the secret matches; TokenRejected('bad secret') otherwise. */
+  async authenticate(name: string, secret: string): Promise<ValidatedToken> {
+    const a = this.accounts.get(name);
+    if (!a || !(await verifySecret(secret, a.secretHash))) throw new TokenRejected('bad secret', `wrong secret for service account ${JSON.stringify(name.slice(0, 100))}`);
+    return { principal: a.name, groups: [...a.groups], issuer: LOCAL_ISSUER, clientId: undefined, expiresAt: Infinity, claims: { sub: a.name, iss: LOCAL_ISSUER } };
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * What checking a credential yields: a ValidatedToken, or TokenRejected with a short reason
+ * that never quotes the token. Shared by JWT validation, introspection and service accounts.
+ */
+import { groupsFrom, principalFrom } from './claims.js';
+
+export type RejectReason =
+  | 'malformed'
+  | 'alg not allowed'
+  | 'untrusted issuer'
+  | 'wrong issuer'
+  | 'wrong audience'
+  | 'expired'
+  | 'not yet valid'
+  | 'bad signature'
+  | 'missing claim'
+  | 'inactive'
+  | 'issuer unavailable'
+  | 'bad secret';
+
+export class TokenRejected extends Error {
+  override readonly name = 'TokenRejected';
+  constructor(
+    readonly reason: RejectReason,
+    detail: string,
+  ) {
+    super(`${reason}: ${detail}`);
+  }
+}
+
+export interface ValidatedToken {
+  principal: string;
+  groups: string[];
+  issuer: string;
+  clientId: string | undefined;
+  /** ms since epoch (Infinity for a credential that does not expire, e.g. a service account secret) */
+  expiresAt: number;
+  claims: Record<string, unknown>;
+}
+
+/** Maps verified claims (a JWT payload or an introspection response) to the principal, the same way for both. */
+export function validatedFromClaims(
+  claims: Record<string, unknown>,
+  issuer: string,
+  mapping: { principalClaim: string; groupsClaim: string },
+): ValidatedToken {
+  const principal = principalFrom(claims, mapping.principalClaim);
+  if (!principal) throw new TokenRejected('missing claim', `token has no ${mapping.principalClaim} claim for the principal`);
+  if (typeof claims.exp !== 'number') throw new TokenRejected('missing claim', 'token has no exp claim');
+  const clientId = typeof claims.client_id === 'string' ? claims.client_id : typeof claims.azp === 'string' ? claims.azp : undefined;
+  return {
+    principal,
+    groups: groupsFrom(claims, mapping.groupsClaim),
+    issuer,
+    clientId,
+    expiresAt: claims.exp * 1000,
+    claims,
+  };
+}
