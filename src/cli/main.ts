@@ -4,6 +4,7 @@
  *   gatehouse run --config gatehouse.yaml      run the proxy
  *   gatehouse sandbox [--state-file FILE]      a local Kafka and OpenID provider, the proxy in front
  *   gatehouse check-config gatehouse.yaml      validate a configuration file and exit
+ *   gatehouse hash-secret < secret.txt         hash a service account secret for the config
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -19,6 +20,8 @@ Usage:
   gatehouse sandbox [options]         Start a local Kafka broker, an OpenID provider with demo
                                       clients, and the proxy in front requiring authentication
   gatehouse check-config FILE         Validate a configuration file and exit
+  gatehouse hash-secret               Read a service account secret on stdin and print its
+                                      hash for identity.serviceAccounts[].secretHash
   gatehouse --help | --version
 
 Sandbox options:
@@ -87,6 +90,14 @@ export async function main(argv: string[]): Promise<void> {
       case 'sandbox': {
         const { sandbox } = await import('./sandbox.js');
         return await sandbox(rest);
+      }
+      case 'hash-secret': {
+        const { hashSecretCommand } = await import('./hash-secret.js');
+        try {
+          return await hashSecretCommand();
+        } catch (err) {
+          fail((err as Error).message);
+        }
       }
       case 'check-config': {
         if (!rest[0]) fail('check-config needs a FILE');
