@@ -1,0 +1,278 @@
+/**
+ * TLS end to end, with certificates from a throwaway CA (src/sandbox/certs.ts):
+ *  - SASL_SSL all the way: kafkajs (OAUTHBEARER with real OIDC tokens, the CA as trust) on the
+ *    proxy's TLS listener set, the proxy on TLS to a broker's SSL listener (upstream.tls with the
+ *    CA file); every broker address a TLS client is given is a TLS listener of the proxy, and the
+ *    plaintext set keeps giving plaintext ones;
+ *  - certificate reload: a mismatched pair is refused and the old certificate stays, a good new
+ *    pair serves new connections while an old connection carries on;
+ *  - mTLS required: no certificate, or one from another CA, fails the handshake; a valid one
+ *    authenticates the connection as its CN (identity.mtls) without SASL;
+ *  - upstream.tls with the wrong CA: the broker's certificate is refused.
+ */
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import kafkajs from 'kafkajs';
+import { ApiKey } from '../../protocol/generated/index.js';
+import type { MetadataResponse } from '../../protocol/generated/metadata-response.js';
+import { getPrincipal, type Principal } from '../../src/identity/index.js';
+import { startBroker, type Broker } from '../../src/kafka/index.js';
+import type { InterceptedRequest, InterceptedResponse, Stage } from '../../src/proxy/stage.js';
+import { createCertificateAuthority, type CertFiles, type CertificateAuthority } from '../../src/sandbox/certs.js';
+import { portOf, requestFrame, uniqueName, waitFor } from '../helpers/e2e.js';
+import { startOidc, type TestOidc } from '../helpers/oidc.js';
+import { startProxy, type TestProxy } from '../helpers/proxy.js';
+
+const { Kafka, logLevel } = kafkajs;
+const kafkaBootstrap = inject('kafkaBootstrap');
+
+/** Broker addresses in Metadata responses, by whether the connection came in over TLS; and the principal of each forwarded request. */
+class TlsRecorder implements Stage {
+  readonly name = 'tls-recorder';
+  readonly interest = { requests: 'all' as const, responses: new Set<number>([ApiKey.Metadata]) };
+  readonly ports = { tls: new Set<number>(), plain: new Set<number>() };
+  readonly forwarded: Array<{ api: string; principal: Principal | undefined; peerSubject: string | undefined; protocol: string | undefined }> = [];
+  onRequest(req: InterceptedRequest): void {
+    this.forwarded.push({ api: req.header.apiName, principal: getPrincipal(req.connection), peerSubject: req.connection.tls?.peerSubject, protocol: req.connection.tls?.protocol });
+  }
+  onResponse(res: InterceptedResponse): void {
+    for (const b of res.body<MetadataResponse>().brokers) (res.connection.tls ? this.ports.tls : this.ports.plain).add(b.port);
+  }
+}
+
+/** Opens a TLS connection; resolves with the socket once the handshake is done (and the server did not close at once). */
+function openTls(address: string, opts: { ca: string; cert?: CertFiles }): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({
+      host: '127.0.0.1',
+      port: portOf(address),
+      ca: opts.ca,
+      ...(opts.cert ? { cert: readFileSync(opts.cert.certFile), key: readFileSync(opts.cert.keyFile) } : {}),
+    });
+    s.once('error', reject);
+    s.once('close', () => reject(new Error('closed')));
+    // TLS 1.3: a client certificate is judged after the client's handshake completes, so wait for a first answer.
+    s.once('secureConnect', () => {
+      s.write(requestFrame(ApiKey.ApiVersions, 0, Buffer.alloc(0)));
+      s.once('data', () => resolve(s));
+    });
+  });
+}
+
+/** An ApiVersions round trip on an open socket. */
+function apiVersionsOn(s: TLSSocket): Promise<number> {
+  return new Promise((resolve, reject) => {
+    s.once('data', (b: Buffer) => resolve(b.length));
+    s.once('error', reject);
+    s.write(requestFrame(ApiKey.ApiVersions, 0, Buffer.alloc(0), { correlationId: 9 }));
+  });
+}
+
+const serialOf = (s: TLSSocket) => s.getPeerX509Certificate()!.serialNumber;
+const listenerPorts = (gh: TestProxy, prefix: string) =>
+  gh.logs.filter((l) => l.msg === 'listening' && String(l.listener).startsWith(prefix)).map((l) => l.port as number);
+
+describe('TLS', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-tls-'));
+  let ca: CertificateAuthority;
+  let other: CertificateAuthority;
+  let caPem: string;
+  let server: CertFiles;
+  let server2: CertFiles;
+  let client: CertFiles;
+  let stranger: CertFiles;
+  let oidc: TestOidc;
+  let sslBroker: Broker;
+  let gh: TestProxy;
+  const recorder = new TlsRecorder();
+  // The proxy reads its certificate from these paths; the reload test overwrites them.
+  const live = { certFile: join(dir, 'live.pem'), keyFile: join(dir, 'live.key') };
+
+  beforeAll(async () => {
+    ca = await createCertificateAuthority(join(dir, 'ca'));
+    other = await createCertificateAuthority(join(dir, 'other'), '/CN=Some other CA');
+    caPem = readFileSync(ca.certFile, 'utf8');
+    const host = { dns: ['localhost'], ips: ['127.0.0.1'] };
+    [server, server2, client, stranger] = await Promise.all([
+      ca.issue({ name: 'server', subject: '/CN=localhost', ...host }),
+      ca.issue({ name: 'server2', subject: '/CN=localhost', ...host }),
+      ca.issue({ name: 'client', subject: '/O=Example/OU=payments-team/CN=payments-app' }),
+      other.issue({ name: 'stranger', subject: '/OU=payments-team/CN=payments-app' }),
+    ]);
+    copyFileSync(server.certFile, live.certFile);
+    copyFileSync(server.keyFile, live.keyFile);
+    // Kafka's PEM key store: the private key and the certificate in one file.
+    const brokerPem = join(dir, 'broker-keystore.pem');
+    writeFileSync(brokerPem, readFileSync(server.keyFile, 'utf8') + readFileSync(server.certFile, 'utf8'));
+    [oidc, sslBroker] = await Promise.all([
+      startOidc(),
+      startBroker({
+        listeners: [{ name: 'SSL', securityProtocol: 'SSL', props: { 'ssl.keystore.type': 'PEM', 'ssl.keystore.location': brokerPem } }],
+      }),
+    ]);
+    gh = await startProxy(
+      sslBroker.endpoints.SSL!,
+      {
+        listen: { tls: { bootstrapPort: 0, brokerPortBase: 0, ...live, reloadCheckMs: 200 } },
+        upstream: { tls: { caFile: ca.certFile } },
+        identity: { issuers: [{ issuer: oidc.issuer, audience: oidc.audience }] },
+      },
+      { extraStages: [recorder] },
+    );
+  });
+  afterAll(async () => {
+    await gh?.stop();
+    await Promise.all([oidc?.stop(), sslBroker?.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const sslClient = (bootstrap: string, ssl: object | undefined) =>
+    new Kafka({
+      clientId: 'tls-e2e',
+      brokers: [bootstrap],
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
+      ...(ssl ? { ssl } : {}),
+      sasl: { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: await oidc.token('payments-app') }) },
+    });
+
+  it('SASL_SSL through the proxy to a broker SSL listener: kafkajs round-trips records and is only ever told TLS ports', async () => {
+    const tlsBootstrap = gh.proxy.tlsBootstrap!;
+    expect(portOf(tlsBootstrap)).not.toBe(portOf(gh.bootstrap));
+    const kafka = sslClient(tlsBootstrap, { ca: [caPem] });
+    const topic = uniqueName('tls');
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await admin.disconnect();
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic, messages: [{ value: 'over tls 1' }, { value: 'over tls 2' }] });
+    await producer.disconnect();
+    const consumer = kafka.consumer({ groupId: uniqueName('tls-group') });
+    const got: string[] = [];
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void got.push(String(message.value)) });
+    await waitFor('both records', () => got.length >= 2);
+    await consumer.disconnect();
+    expect(got).toEqual(['over tls 1', 'over tls 2']);
+
+    // The same proxy's plaintext set (SASL_PLAINTEXT) answers with plaintext ports.
+    const plainAdmin = sslClient(gh.bootstrap, undefined).admin();
+    await plainAdmin.connect();
+    expect(await plainAdmin.listTopics()).toContain(topic);
+    await plainAdmin.disconnect();
+
+    const tlsPorts = listenerPorts(gh, 'tls-broker-');
+    const plainPorts = listenerPorts(gh, 'broker-');
+    expect(tlsPorts.length).toBeGreaterThan(0);
+    expect([...recorder.ports.tls].every((p) => tlsPorts.includes(p)), `TLS clients were told ${[...recorder.ports.tls]}`).toBe(true);
+    expect([...recorder.ports.plain].every((p) => plainPorts.includes(p)), `plaintext clients were told ${[...recorder.ports.plain]}`).toBe(true);
+    expect(recorder.ports.tls.size).toBeGreaterThan(0);
+    expect(recorder.ports.plain.size).toBeGreaterThan(0);
+    // Stages see the TLS session; the principal came from SASL.
+    const overTls = recorder.forwarded.filter((f) => f.protocol !== undefined && f.api === 'Produce');
+    expect(overTls.length).toBeGreaterThan(0);
+    expect(overTls[0]!.protocol).toMatch(/^TLSv1\.[23]$/);
+    expect(overTls[0]!.principal?.name).toBe('payments-app');
+    // The proxy reached the broker over TLS: its real address is the SSL listener's.
+    expect(gh.logs.some((l) => l.msg === 'learned broker' && l.upstream === sslBroker.endpoints.SSL)).toBe(true);
+  });
+
+  it('reloads a changed certificate for new connections, keeps a mismatched pair out and old connections open', async () => {
+    const oldSerial = new X509Certificate(readFileSync(server.certFile)).serialNumber;
+    const newSerial = new X509Certificate(readFileSync(server2.certFile)).serialNumber;
+    const before = await openTls(gh.proxy.tlsBootstrap!, { ca: caPem });
+    try {
+      expect(serialOf(before)).toBe(oldSerial);
+      // Half-way through a rotation: the new certificate with the old key.
+      copyFileSync(server2.certFile, live.certFile);
+      await waitFor('the failed reload in the log', () => gh.logs.some((l) => l.msg === 'tls certificate reload failed; the previous certificate stays in service'));
+      const during = await openTls(gh.proxy.tlsBootstrap!, { ca: caPem });
+      expect(serialOf(during)).toBe(oldSerial);
+      during.destroy();
+      copyFileSync(server2.keyFile, live.keyFile);
+      await waitFor('the reload in the log', () => gh.logs.some((l) => l.msg === 'tls certificate reloaded' && l.serial === newSerial));
+      const after = await openTls(gh.proxy.tlsBootstrap!, { ca: caPem });
+      expect(serialOf(after)).toBe(newSerial);
+      after.destroy();
+      // Broker listeners of the TLS set switch too.
+      const brokerPort = listenerPorts(gh, 'tls-broker-')[0]!;
+      const direct = await openTls(`127.0.0.1:${brokerPort}`, { ca: caPem });
+      expect(serialOf(direct)).toBe(newSerial);
+      direct.destroy();
+      // The connection opened before the rotation still works.
+      expect(await apiVersionsOn(before)).toBeGreaterThan(8);
+    } finally {
+      before.destroy();
+    }
+  });
+
+  describe('mTLS required, client certificates as identities', () => {
+    let mtls: TestProxy;
+    const seen = new TlsRecorder();
+
+    beforeAll(async () => {
+      mtls = await startProxy(
+        kafkaBootstrap,
+        {
+          listen: { tls: { bootstrapPort: 0, brokerPortBase: 0, ...server, caFile: ca.certFile, clientAuth: 'required' } },
+          identity: { issuers: [{ issuer: oidc.issuer, audience: oidc.audience }], mtls: { principalFrom: 'CN', groupsFrom: 'OU' } },
+        },
+        { extraStages: [seen] },
+      );
+    });
+    afterAll(async () => {
+      await mtls?.stop();
+    });
+
+    it('refuses a handshake without a client certificate or with one from another CA', async () => {
+      await expect(openTls(mtls.proxy.tlsBootstrap!, { ca: caPem })).rejects.toThrow();
+      await expect(openTls(mtls.proxy.tlsBootstrap!, { ca: caPem, cert: stranger })).rejects.toThrow();
+      await waitFor('handshake failures in the log', () => mtls.logs.filter((l) => l.msg === 'tls handshake failed').length >= 2);
+      expect(mtls.logs.some((l) => l.msg === 'client connected' && String(l.listener).startsWith('tls-'))).toBe(false);
+    });
+
+    it('authenticates a valid client certificate as its CN, with groups from OU, without SASL', async () => {
+      const kafka = new Kafka({
+        clientId: 'mtls-e2e',
+        brokers: [mtls.proxy.tlsBootstrap!],
+        logLevel: logLevel.NOTHING,
+        retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+        ssl: { ca: [caPem], cert: readFileSync(client.certFile, 'utf8'), key: readFileSync(client.keyFile, 'utf8') },
+      });
+      const topic = uniqueName('mtls');
+      const producer = kafka.producer();
+      await producer.connect();
+      await producer.send({ topic, messages: [{ value: 'signed' }] });
+      await producer.disconnect();
+
+      const authed = mtls.logs.filter((l) => l.msg === 'client authenticated');
+      expect(authed.length).toBeGreaterThan(0);
+      expect(authed[0]).toMatchObject({ principal: 'payments-app', groups: ['payments-team'], mechanism: 'MTLS' });
+      const produce = seen.forwarded.find((f) => f.api === 'Produce');
+      expect(produce?.principal).toMatchObject({ name: 'payments-app', mechanism: 'MTLS', groups: ['payments-team'] });
+      expect(produce?.principal?.issuer).toContain('CN=Gatehouse sandbox CA');
+      expect(produce?.peerSubject).toBe('CN=payments-app,OU=payments-team,O=Example');
+    });
+  });
+
+  it('upstream.tls refuses a broker whose certificate does not chain to the CA file', async () => {
+    const wrong = await startProxy(sslBroker.endpoints.SSL!, { upstream: { tls: { caFile: other.certFile }, connectTimeoutMs: 5000 } });
+    try {
+      const admin = new Kafka({ clientId: 'wrong-ca', brokers: [wrong.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+      await expect(admin.connect().then(() => admin.listTopics())).rejects.toThrow();
+      await admin.disconnect().catch(() => undefined);
+      await waitFor('the refused upstream in the log', () =>
+        wrong.logs.some((l) => l.code === 'GH_UPSTREAM_UNREACHABLE' && /over TLS: .*(certificate|self.signed)/i.test(String(l.reason))),
+      );
+    } finally {
+      await wrong.stop();
+    }
+  });
+});
