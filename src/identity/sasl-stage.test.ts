@@ -127,8 +127,11 @@ describe('SaslStage', () => {
   });
 
   it('refuses SaslHandshake v0 and SaslAuthenticate without a handshake', async () => {
+    const v0 = setup();
+    expect(((await v0.run(17, { mechanism: 'PLAIN' }, 0)) as { respond: SaslHandshakeResponse }).respond.errorCode).toBe(SaslError.ILLEGAL_SASL_STATE);
+    // Whatever follows a refused v0 handshake (a raw SASL token, in that flow) closes the connection.
+    expect(await v0.run(36, { authBytes: Buffer.from('\0a\0b') }, 2)).toEqual({ close: 'SaslAuthenticate request after failed authentication' });
     const { run } = setup();
-    expect(((await run(17, { mechanism: 'PLAIN' }, 0)) as { respond: SaslHandshakeResponse }).respond.errorCode).toBe(SaslError.ILLEGAL_SASL_STATE);
     expect(((await run(36, { authBytes: Buffer.from('\0a\0b') }, 2)) as { respond: SaslAuthenticateResponse }).respond.errorCode).toBe(SaslError.ILLEGAL_SASL_STATE);
     expect(await run(18)).toEqual({ close: 'ApiVersions request after failed authentication' });
   });

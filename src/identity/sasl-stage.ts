@@ -148,7 +148,10 @@ export class SaslStage implements Stage {
     const state = this.state(req.connection);
     state.pending = undefined;
     if (req.header.apiVersion === 0) {
-      // v0 means the unframed legacy exchange; every current client uses v1 + SaslAuthenticate.
+      // v0 means the unframed legacy exchange (raw SASL bytes follow, no Kafka framing); every
+      // current client uses v1 + SaslAuthenticate. Refused, and whatever comes next closes the
+      // connection, so raw SASL bytes cannot be taken for a request or leave the client waiting.
+      state.failed = true;
       this.opts.log?.warn({ conn: req.connection.id, code: 'GH_AUTH_FAILED' }, 'SaslHandshake v0 (unframed SASL) is not supported');
       return { respond: { errorCode: SaslError.ILLEGAL_SASL_STATE, mechanisms } satisfies SaslHandshakeResponse };
     }

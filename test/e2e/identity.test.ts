@@ -187,14 +187,30 @@ describe('identity: OIDC tokens over SASL', () => {
     expect(JSON.stringify(gh.logs.filter((l) => l.conn === id))).toContain('Metadata request before authentication');
   });
 
-  it('refuses the unframed SaslHandshake v0 flow and SaslAuthenticate without a handshake', async () => {
+  it('refuses the unframed SaslHandshake v0 flow with ILLEGAL_SASL_STATE and closes at the raw SASL bytes that follow', async () => {
     const c = await RawClient.open(gh.bootstrap);
     try {
-      expect((await c.handshake('OAUTHBEARER', 0)).errorCode).toBe(SaslError.ILLEGAL_SASL_STATE);
-      const res = await c.authenticate(Buffer.from(`n,,\x01auth=Bearer ${await oidc.token('admin')}\x01\x01`));
-      expect(res).toMatchObject({ errorCode: SaslError.ILLEGAL_SASL_STATE, errorMessage: expect.stringMatching(/without a preceding SaslHandshake/) });
+      const hs = await c.handshake('PLAIN', 0);
+      expect(hs).toMatchObject({ errorCode: SaslError.ILLEGAL_SASL_STATE, mechanisms: ['OAUTHBEARER', 'PLAIN'] });
+      // A pre-KIP-152 client now sends its SASL token with only a length prefix.
+      const plain = Buffer.from(`\0admin\0${await oidc.token('admin')}`);
+      const len = Buffer.alloc(4);
+      len.writeInt32BE(plain.length);
+      c.writeRaw(Buffer.concat([len, plain]));
+      await c.waitClosed(5_000);
+      const id = connIdOf(gh.logs, c.localPort);
+      expect(recorder.forConn(id)).toEqual([]);
+      expect(gh.logs.some((l) => l.conn === id && l.code === 'GH_AUTH_FAILED' && l.msg === 'SaslHandshake v0 (unframed SASL) is not supported')).toBe(true);
     } finally {
       c.close();
+    }
+    const o = await RawClient.open(gh.bootstrap);
+    try {
+      const res = await o.authenticate(Buffer.from(`n,,\x01auth=Bearer ${await oidc.token('admin')}\x01\x01`));
+      expect(res).toMatchObject({ errorCode: SaslError.ILLEGAL_SASL_STATE, errorMessage: expect.stringMatching(/without a preceding SaslHandshake/) });
+      await expect(metadata(o)).rejects.toThrow(/closed/);
+    } finally {
+      o.close();
     }
   });
 

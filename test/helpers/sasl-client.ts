@@ -84,6 +84,11 @@ export class RawClient {
     return this.authenticate(Buffer.from(`\0${username}\0${password}`, 'utf8'));
   }
 
+  /** Writes bytes as they are (e.g. the unframed SASL tokens of the legacy SaslHandshake v0 flow). */
+  writeRaw(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
   /** Resolves once the proxy has closed the connection (rejects after timeoutMs). */
   async waitClosed(timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
