@@ -3,7 +3,9 @@
  * run), a real OpenID provider on loopback with the demo clients (admin, payments-app,
  * analytics, auditor; secrets generated per run), the proxy in front of the broker with a
  * generated configuration that requires authentication (SASL OAUTHBEARER or PLAIN with an
- * access token from that provider), and instructions for connecting. Ctrl-C stops all of it.
+ * access token from that provider) on a plaintext and a TLS listener set (SASL_PLAINTEXT and
+ * SASL_SSL; the TLS certificate comes from a CA generated per run), and instructions for
+ * connecting. Ctrl-C stops all of it.
  * Later stages add policy and audit.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ import { pipelineFromConfig, type Pipeline } from '../pipeline.js';
 import { GatehouseProxy } from '../proxy/server.js';
 import { demoClientsWithGeneratedSecrets, startOidcProvider, type OidcProvider } from '../sandbox/oidc-provider.js';
 import { startBroker, type Broker } from '../kafka/broker.js';
+import { createCertificateAuthority } from '../sandbox/certs.js';
 
 function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
@@ -38,7 +41,12 @@ async function pickPorts(wanted: number): Promise<number> {
 }
 
 export interface SandboxState {
-  proxy: { bootstrap: string; securityProtocol: 'SASL_PLAINTEXT' };
+  proxy: {
+    bootstrap: string;
+    securityProtocol: 'SASL_PLAINTEXT';
+    /** The TLS listener set: clients trust `caFile` (PEM), the sandbox's generated CA. */
+    tls: { bootstrap: string; caFile: string; securityProtocol: 'SASL_SSL' };
+  };
   kafka: { bootstrap: string; classpath: string; version: string };
   oidc: {
     issuer: string;
@@ -67,6 +75,12 @@ function javaClientProperties(tokenEndpoint: string, clientId: string, clientSec
     `sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId="${clientId}" clientSecret="${clientSecret}";`,
     '',
   ].join('\n');
+}
+
+/** The same over TLS (SASL_SSL), trusting the sandbox's CA as a PEM trust store. */
+function javaSslClientProperties(tokenEndpoint: string, clientId: string, clientSecret: string, caFile: string): string {
+  const plain = javaClientProperties(tokenEndpoint, clientId, clientSecret).replace('security.protocol=SASL_PLAINTEXT', 'security.protocol=SASL_SSL');
+  return `${plain}ssl.truststore.type=PEM\nssl.truststore.location=${caFile}\n`;
 }
 
 export async function sandbox(args: string[]): Promise<void> {
@@ -118,9 +132,19 @@ export async function sandbox(args: string[]): Promise<void> {
     out(`openid provider is up at ${oidc.issuer} (clients ${oidc.clients.map((c) => c.clientId).join(', ')})`);
 
     const port = wanted === 0 ? 0 : await pickPorts(wanted);
+    // The TLS set a hundred ports up (9192, broker 1 at 9193 by default).
+    const tlsPort = wanted === 0 ? 0 : await pickPorts(wanted + 100);
+    const ca = await createCertificateAuthority(join(dir, 'tls'));
+    const proxyCert = await ca.issue({ name: 'proxy', subject: '/CN=localhost', dns: ['localhost'], ips: ['127.0.0.1'], days: 7 });
     const configPath = join(dir, 'gatehouse.yaml');
     const config = {
-      listen: { host: '127.0.0.1', advertisedHost: '127.0.0.1', bootstrapPort: port, brokerPortBase: port },
+      listen: {
+        host: '127.0.0.1',
+        advertisedHost: '127.0.0.1',
+        bootstrapPort: port,
+        brokerPortBase: port,
+        tls: { bootstrapPort: tlsPort, brokerPortBase: tlsPort, certFile: proxyCert.certFile, keyFile: proxyCert.keyFile },
+      },
       upstream: { bootstrap: [broker.bootstrap] },
       identity: {
         issuers: [{ issuer: oidc.issuer, audience: oidc.audience }],
@@ -139,8 +163,9 @@ export async function sandbox(args: string[]): Promise<void> {
     await proxy.start();
 
     const bootstrap = `127.0.0.1:${proxy.bootstrapListenerPort}`;
+    const tlsBootstrap = `127.0.0.1:${proxy.tlsBootstrapListenerPort}`;
     const state: SandboxState = {
-      proxy: { bootstrap, securityProtocol: 'SASL_PLAINTEXT' },
+      proxy: { bootstrap, securityProtocol: 'SASL_PLAINTEXT', tls: { bootstrap: tlsBootstrap, caFile: ca.certFile, securityProtocol: 'SASL_SSL' } },
       kafka: { bootstrap: broker.bootstrap, classpath: broker.classpath, version: broker.version },
       oidc: {
         issuer: oidc.issuer,
@@ -152,10 +177,15 @@ export async function sandbox(args: string[]): Promise<void> {
     // One client.properties per demo client, for Kafka's Java tools.
     const propertiesOf = (clientId: string) => join(dir, `${clientId}.properties`);
     for (const c of oidc.clients) writeFileSync(propertiesOf(c.clientId), javaClientProperties(oidc.tokenEndpoint, c.clientId, c.clientSecret), { mode: 0o600 });
+    const sslPropertiesOf = (clientId: string) => join(dir, `${clientId}-ssl.properties`);
+    for (const c of oidc.clients) {
+      writeFileSync(sslPropertiesOf(c.clientId), javaSslClientProperties(oidc.tokenEndpoint, c.clientId, c.clientSecret, ca.certFile), { mode: 0o600 });
+    }
 
     const demo = oidc.clients.find((c) => c.clientId === 'payments-app')!;
     out();
     out(`gatehouse is ready: clients connect to ${bootstrap} (SASL_PLAINTEXT: OAUTHBEARER, or PLAIN with an access token as password)`);
+    out(`  tls     ${tlsBootstrap} (SASL_SSL, same mechanisms; trust the sandbox CA ${ca.certFile})`);
     out(`  config  ${configPath}`);
     out(`  logs    ${logPath}`);
     out(`  openid  ${oidc.issuer} (token endpoint ${oidc.tokenEndpoint}, tokens valid ${SANDBOX_TOKEN_TTL_SEC / 60} min)`);
@@ -169,6 +199,7 @@ export async function sandbox(args: string[]): Promise<void> {
     );
     const kcatSasl = `-X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=PLAIN -X sasl.username=${demo.clientId} -X "sasl.password=$TOKEN"`;
     out(`  kcat -b ${bootstrap} ${kcatSasl} -L`);
+    out(`  kcat -b ${tlsBootstrap} ${kcatSasl.replace('SASL_PLAINTEXT', 'SASL_SSL')} -X ssl.ca.location=${ca.certFile} -L     # the same over TLS`);
     out(`  seq 1 10 | kcat -b ${bootstrap} ${kcatSasl} -P -t demo`);
     out(`  kcat -b ${bootstrap} ${kcatSasl} -C -t demo -e`);
     out();
@@ -182,6 +213,8 @@ export async function sandbox(args: string[]): Promise<void> {
     out(
       `  java ${jvmFlag} org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server ${bootstrap} ${consumerConfigOption(broker.version)} ${propertiesOf(demo.clientId)} --topic demo --from-beginning`,
     );
+    out();
+    out(`over TLS: --bootstrap-server ${tlsBootstrap} --command-config ${sslPropertiesOf(demo.clientId)} (SASL_SSL, the CA as a PEM trust store)`);
     out();
     out('Ctrl-C stops the proxy, the broker and the openid provider.');
     // Last, so that whoever waits for the file finds everything above already printed. It holds

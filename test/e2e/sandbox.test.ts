@@ -166,6 +166,29 @@ describe('the gatehouse command', () => {
       expect(listed.code, listed.stderr).toBe(0);
       expect(listed.stdout.split('\n')).toContain(topic);
 
+      // The TLS listener set (SASL_SSL) with the generated CA: kcat reads the records back,
+      // following TLS broker addresses, and Kafka's tools work with the generated -ssl.properties.
+      const tls = state.proxy.tls;
+      expect(tls.securityProtocol).toBe('SASL_SSL');
+      expect(output).toContain(`${tls.bootstrap} (SASL_SSL`);
+      const overTls = ['-X', 'security.protocol=SASL_SSL', '-X', `ssl.ca.location=${tls.caFile}`, ...sasl.slice(2)];
+      const tlsMd = await kcat(tls.bootstrap, [...overTls, '-L']);
+      expect(tlsMd.code, tlsMd.stderr).toBe(0);
+      const tlsBrokers = kcatBrokers(tlsMd.stdout);
+      expect(tlsBrokers).toHaveLength(1);
+      expect([kafkaPort, brokers[0]!.port]).not.toContain(tlsBrokers[0]!.port);
+      const tlsConsumed = await kcat(tls.bootstrap, [...overTls, '-C', '-t', topic, '-o', 'beginning', '-e', '-q']);
+      expect(tlsConsumed.code, tlsConsumed.stderr).toBe(0);
+      expect(tlsConsumed.stdout.split('\n').slice(0, -1)).toEqual(records);
+      const untrusting = await kcat(tls.bootstrap, [...sasl.slice(2), '-X', 'security.protocol=SASL_SSL', '-L', '-m', '5'], { timeoutMs: 30_000 });
+      expect(untrusting.code).not.toBe(0); // the sandbox CA is not in the system's trust store
+      const tlsListed = await runTool(state.kafka.classpath, 'topics', ['--bootstrap-server', tls.bootstrap, '--command-config', join(sandboxDir, 'payments-app-ssl.properties'), '--list'], {
+        jvmArgs: [`-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=${state.oidc.tokenEndpoint}`],
+        timeoutMs: 60_000,
+      });
+      expect(tlsListed.code, tlsListed.stderr).toBe(0);
+      expect(tlsListed.stdout.split('\n')).toContain(topic);
+
       // GATEHOUSE_LOG_LEVEL=debug reached the proxy through the generated ${GATEHOUSE_LOG_LEVEL:-info}.
       expect(readFileSync(state.config, 'utf8')).toContain('${GATEHOUSE_LOG_LEVEL:-info}');
       const logFile = join(sandboxDir, 'gatehouse.log');
