@@ -1,0 +1,436 @@
+/**
+ * Test kit for the rules (imported by the *.test.ts files beside it): a fake AuthzContext that
+ * records the actions asked for and decides them by a predicate, requests built from the
+ * generated defaults and normalized through the codec at a version, and encode/decode round
+ * trips of everything a rule produces.
+ */
+import { describe as describeBlock, expect, it } from 'vitest';
+import { apiCodec } from '../../../protocol/generated/index.js';
+import { Reader, Writer } from '../../../protocol/runtime/index.js';
+import { ErrorCode, OPERATION_CODES, SUPPORTED_OPERATIONS, type Action, type ResourceType } from '../model.js';
+import { deniedTopic, type TopicRule } from './helpers.js';
+import { ruleFor } from './index.js';
+import type { AuthzContext, Outcome } from './types.js';
+import { defaultResponse } from './defaults.js';
+import { defaultProduceRequest } from '../../../protocol/generated/produce-request.js';
+import { defaultFetchRequest } from '../../../protocol/generated/fetch-request.js';
+import { defaultListOffsetsRequest } from '../../../protocol/generated/list-offsets-request.js';
+import { defaultMetadataRequest } from '../../../protocol/generated/metadata-request.js';
+import { defaultOffsetCommitRequest } from '../../../protocol/generated/offset-commit-request.js';
+import { defaultOffsetFetchRequest } from '../../../protocol/generated/offset-fetch-request.js';
+import { defaultFindCoordinatorRequest } from '../../../protocol/generated/find-coordinator-request.js';
+import { defaultJoinGroupRequest } from '../../../protocol/generated/join-group-request.js';
+import { defaultHeartbeatRequest } from '../../../protocol/generated/heartbeat-request.js';
+import { defaultLeaveGroupRequest } from '../../../protocol/generated/leave-group-request.js';
+import { defaultSyncGroupRequest } from '../../../protocol/generated/sync-group-request.js';
+import { defaultDescribeGroupsRequest } from '../../../protocol/generated/describe-groups-request.js';
+import { defaultListGroupsRequest } from '../../../protocol/generated/list-groups-request.js';
+import { defaultSaslHandshakeRequest } from '../../../protocol/generated/sasl-handshake-request.js';
+import { defaultApiVersionsRequest } from '../../../protocol/generated/api-versions-request.js';
+import { defaultCreateTopicsRequest } from '../../../protocol/generated/create-topics-request.js';
+import { defaultDeleteTopicsRequest } from '../../../protocol/generated/delete-topics-request.js';
+import { defaultDeleteRecordsRequest } from '../../../protocol/generated/delete-records-request.js';
+import { defaultInitProducerIdRequest } from '../../../protocol/generated/init-producer-id-request.js';
+import { defaultOffsetForLeaderEpochRequest } from '../../../protocol/generated/offset-for-leader-epoch-request.js';
+import { defaultAddPartitionsToTxnRequest } from '../../../protocol/generated/add-partitions-to-txn-request.js';
+import { defaultAddOffsetsToTxnRequest } from '../../../protocol/generated/add-offsets-to-txn-request.js';
+import { defaultEndTxnRequest } from '../../../protocol/generated/end-txn-request.js';
+import { defaultTxnOffsetCommitRequest } from '../../../protocol/generated/txn-offset-commit-request.js';
+import { defaultDescribeAclsRequest } from '../../../protocol/generated/describe-acls-request.js';
+import { defaultCreateAclsRequest } from '../../../protocol/generated/create-acls-request.js';
+import { defaultDeleteAclsRequest } from '../../../protocol/generated/delete-acls-request.js';
+import { defaultDescribeConfigsRequest } from '../../../protocol/generated/describe-configs-request.js';
+import { defaultAlterConfigsRequest } from '../../../protocol/generated/alter-configs-request.js';
+import { defaultAlterReplicaLogDirsRequest } from '../../../protocol/generated/alter-replica-log-dirs-request.js';
+import { defaultDescribeLogDirsRequest } from '../../../protocol/generated/describe-log-dirs-request.js';
+import { defaultSaslAuthenticateRequest } from '../../../protocol/generated/sasl-authenticate-request.js';
+import { defaultCreatePartitionsRequest } from '../../../protocol/generated/create-partitions-request.js';
+import { defaultCreateDelegationTokenRequest } from '../../../protocol/generated/create-delegation-token-request.js';
+import { defaultRenewDelegationTokenRequest } from '../../../protocol/generated/renew-delegation-token-request.js';
+import { defaultExpireDelegationTokenRequest } from '../../../protocol/generated/expire-delegation-token-request.js';
+import { defaultDescribeDelegationTokenRequest } from '../../../protocol/generated/describe-delegation-token-request.js';
+import { defaultDeleteGroupsRequest } from '../../../protocol/generated/delete-groups-request.js';
+import { defaultElectLeadersRequest } from '../../../protocol/generated/elect-leaders-request.js';
+import { defaultIncrementalAlterConfigsRequest } from '../../../protocol/generated/incremental-alter-configs-request.js';
+import { defaultAlterPartitionReassignmentsRequest } from '../../../protocol/generated/alter-partition-reassignments-request.js';
+import { defaultListPartitionReassignmentsRequest } from '../../../protocol/generated/list-partition-reassignments-request.js';
+import { defaultOffsetDeleteRequest } from '../../../protocol/generated/offset-delete-request.js';
+import { defaultDescribeClientQuotasRequest } from '../../../protocol/generated/describe-client-quotas-request.js';
+import { defaultAlterClientQuotasRequest } from '../../../protocol/generated/alter-client-quotas-request.js';
+import { defaultDescribeUserScramCredentialsRequest } from '../../../protocol/generated/describe-user-scram-credentials-request.js';
+import { defaultAlterUserScramCredentialsRequest } from '../../../protocol/generated/alter-user-scram-credentials-request.js';
+import { defaultDescribeQuorumRequest } from '../../../protocol/generated/describe-quorum-request.js';
+import { defaultUpdateFeaturesRequest } from '../../../protocol/generated/update-features-request.js';
+import { defaultDescribeClusterRequest } from '../../../protocol/generated/describe-cluster-request.js';
+import { defaultDescribeProducersRequest } from '../../../protocol/generated/describe-producers-request.js';
+import { defaultUnregisterBrokerRequest } from '../../../protocol/generated/unregister-broker-request.js';
+import { defaultDescribeTransactionsRequest } from '../../../protocol/generated/describe-transactions-request.js';
+import { defaultListTransactionsRequest } from '../../../protocol/generated/list-transactions-request.js';
+import { defaultConsumerGroupHeartbeatRequest } from '../../../protocol/generated/consumer-group-heartbeat-request.js';
+import { defaultConsumerGroupDescribeRequest } from '../../../protocol/generated/consumer-group-describe-request.js';
+import { defaultGetTelemetrySubscriptionsRequest } from '../../../protocol/generated/get-telemetry-subscriptions-request.js';
+import { defaultPushTelemetryRequest } from '../../../protocol/generated/push-telemetry-request.js';
+import { defaultListConfigResourcesRequest } from '../../../protocol/generated/list-config-resources-request.js';
+import { defaultDescribeTopicPartitionsRequest } from '../../../protocol/generated/describe-topic-partitions-request.js';
+import { defaultShareGroupHeartbeatRequest } from '../../../protocol/generated/share-group-heartbeat-request.js';
+import { defaultShareGroupDescribeRequest } from '../../../protocol/generated/share-group-describe-request.js';
+import { defaultShareFetchRequest } from '../../../protocol/generated/share-fetch-request.js';
+import { defaultShareAcknowledgeRequest } from '../../../protocol/generated/share-acknowledge-request.js';
+import { defaultAddRaftVoterRequest } from '../../../protocol/generated/add-raft-voter-request.js';
+import { defaultRemoveRaftVoterRequest } from '../../../protocol/generated/remove-raft-voter-request.js';
+import { defaultStreamsGroupHeartbeatRequest } from '../../../protocol/generated/streams-group-heartbeat-request.js';
+import { defaultStreamsGroupDescribeRequest } from '../../../protocol/generated/streams-group-describe-request.js';
+import { defaultDescribeShareGroupOffsetsRequest } from '../../../protocol/generated/describe-share-group-offsets-request.js';
+import { defaultAlterShareGroupOffsetsRequest } from '../../../protocol/generated/alter-share-group-offsets-request.js';
+import { defaultDeleteShareGroupOffsetsRequest } from '../../../protocol/generated/delete-share-group-offsets-request.js';
+
+const REQUESTS: Array<(() => object) | undefined> = [];
+REQUESTS[0] = defaultProduceRequest;
+REQUESTS[1] = defaultFetchRequest;
+REQUESTS[2] = defaultListOffsetsRequest;
+REQUESTS[3] = defaultMetadataRequest;
+REQUESTS[8] = defaultOffsetCommitRequest;
+REQUESTS[9] = defaultOffsetFetchRequest;
+REQUESTS[10] = defaultFindCoordinatorRequest;
+REQUESTS[11] = defaultJoinGroupRequest;
+REQUESTS[12] = defaultHeartbeatRequest;
+REQUESTS[13] = defaultLeaveGroupRequest;
+REQUESTS[14] = defaultSyncGroupRequest;
+REQUESTS[15] = defaultDescribeGroupsRequest;
+REQUESTS[16] = defaultListGroupsRequest;
+REQUESTS[17] = defaultSaslHandshakeRequest;
+REQUESTS[18] = defaultApiVersionsRequest;
+REQUESTS[19] = defaultCreateTopicsRequest;
+REQUESTS[20] = defaultDeleteTopicsRequest;
+REQUESTS[21] = defaultDeleteRecordsRequest;
+REQUESTS[22] = defaultInitProducerIdRequest;
+REQUESTS[23] = defaultOffsetForLeaderEpochRequest;
+REQUESTS[24] = defaultAddPartitionsToTxnRequest;
+REQUESTS[25] = defaultAddOffsetsToTxnRequest;
+REQUESTS[26] = defaultEndTxnRequest;
+REQUESTS[28] = defaultTxnOffsetCommitRequest;
+REQUESTS[29] = defaultDescribeAclsRequest;
+REQUESTS[30] = defaultCreateAclsRequest;
+REQUESTS[31] = defaultDeleteAclsRequest;
+REQUESTS[32] = defaultDescribeConfigsRequest;
+REQUESTS[33] = defaultAlterConfigsRequest;
+REQUESTS[34] = defaultAlterReplicaLogDirsRequest;
+REQUESTS[35] = defaultDescribeLogDirsRequest;
+REQUESTS[36] = defaultSaslAuthenticateRequest;
+REQUESTS[37] = defaultCreatePartitionsRequest;
+REQUESTS[38] = defaultCreateDelegationTokenRequest;
+REQUESTS[39] = defaultRenewDelegationTokenRequest;
+REQUESTS[40] = defaultExpireDelegationTokenRequest;
+REQUESTS[41] = defaultDescribeDelegationTokenRequest;
+REQUESTS[42] = defaultDeleteGroupsRequest;
+REQUESTS[43] = defaultElectLeadersRequest;
+REQUESTS[44] = defaultIncrementalAlterConfigsRequest;
+REQUESTS[45] = defaultAlterPartitionReassignmentsRequest;
+REQUESTS[46] = defaultListPartitionReassignmentsRequest;
+REQUESTS[47] = defaultOffsetDeleteRequest;
+REQUESTS[48] = defaultDescribeClientQuotasRequest;
+REQUESTS[49] = defaultAlterClientQuotasRequest;
+REQUESTS[50] = defaultDescribeUserScramCredentialsRequest;
+REQUESTS[51] = defaultAlterUserScramCredentialsRequest;
+REQUESTS[55] = defaultDescribeQuorumRequest;
+REQUESTS[57] = defaultUpdateFeaturesRequest;
+REQUESTS[60] = defaultDescribeClusterRequest;
+REQUESTS[61] = defaultDescribeProducersRequest;
+REQUESTS[64] = defaultUnregisterBrokerRequest;
+REQUESTS[65] = defaultDescribeTransactionsRequest;
+REQUESTS[66] = defaultListTransactionsRequest;
+REQUESTS[68] = defaultConsumerGroupHeartbeatRequest;
+REQUESTS[69] = defaultConsumerGroupDescribeRequest;
+REQUESTS[71] = defaultGetTelemetrySubscriptionsRequest;
+REQUESTS[72] = defaultPushTelemetryRequest;
+REQUESTS[74] = defaultListConfigResourcesRequest;
+REQUESTS[75] = defaultDescribeTopicPartitionsRequest;
+REQUESTS[76] = defaultShareGroupHeartbeatRequest;
+REQUESTS[77] = defaultShareGroupDescribeRequest;
+REQUESTS[78] = defaultShareFetchRequest;
+REQUESTS[79] = defaultShareAcknowledgeRequest;
+REQUESTS[80] = defaultAddRaftVoterRequest;
+REQUESTS[81] = defaultRemoveRaftVoterRequest;
+REQUESTS[88] = defaultStreamsGroupHeartbeatRequest;
+REQUESTS[89] = defaultStreamsGroupDescribeRequest;
+REQUESTS[90] = defaultDescribeShareGroupOffsetsRequest;
+REQUESTS[91] = defaultAlterShareGroupOffsetsRequest;
+REQUESTS[92] = defaultDeleteShareGroupOffsetsRequest;
+
+type Obj = Record<string, any>;
+
+/** A fresh default request body for an API key. */
+export function defaultRequest(apiKey: number): Obj {
+  const make = REQUESTS[apiKey];
+  if (!make) throw new Error(`no request for ${apiKey}`);
+  return make() as Obj;
+}
+
+export interface FakeContext extends AuthzContext {
+  /** Every action asked for, as "Operation type:name" (allowedOnAny as "Operation type:*"). */
+  readonly asked: string[];
+}
+
+export type Decide = (a: Action) => boolean;
+
+/** A predicate allowing everything except the listed "Operation type:name" actions. */
+export function denyOnly(...denied: string[]): Decide {
+  const set = new Set(denied);
+  return (a) => !set.has(describe(a));
+}
+
+/** A predicate allowing only the listed "Operation type:name" actions. */
+export function allowOnly(...allowed: string[]): Decide {
+  const set = new Set(allowed);
+  return (a) => set.has(describe(a));
+}
+
+export const allowAll: Decide = () => true;
+
+export function describe(a: Action): string {
+  return `${a.operation} ${a.resourceType}:${a.name}`;
+}
+
+/** A fake context at `version`: decides by `decide`, names ids from `ids`, state in `state`. */
+export function fakeContext(version: number, decide: Decide, ids: Record<string, string> = {}, state = new Map<string, unknown>()): FakeContext {
+  const asked: string[] = [];
+  return {
+    version,
+    asked,
+    allowed(a) {
+      asked.push(describe(a));
+      return decide(a);
+    },
+    allowedOnAny(type, op) {
+      const a = { resourceType: type, name: '*', operation: op };
+      asked.push(describe(a));
+      return decide(a);
+    },
+    authorizedOperations(type: ResourceType, name: string) {
+      let bits = 0;
+      for (const op of SUPPORTED_OPERATIONS[type]) if (decide({ resourceType: type, name, operation: op })) bits |= 1 << OPERATION_CODES[op];
+      return bits;
+    },
+    topicName: (id) => ids[id],
+    connectionState<T>(key: string, init: () => T): T {
+      if (!state.has(key)) state.set(key, init());
+      return state.get(key) as T;
+    },
+  };
+}
+
+function encode(write: (w: Writer, v: number, o: unknown) => void, v: number, o: unknown): Buffer {
+  const w = new Writer();
+  write(w, v, o);
+  return Buffer.from(w.finish());
+}
+
+/** Encodes a request body at v and decodes it back (what a rule sees from the stage). */
+export function requestAt(apiKey: number, v: number, fields: Obj = {}): Obj {
+  const c = apiCodec(apiKey)!;
+  const bytes = encode(c.writeRequest, v, { ...defaultRequest(apiKey), ...fields });
+  return c.readRequest(new Reader(bytes), v) as Obj;
+}
+
+/** Writes a body, reads it back and checks the read encodes to the same bytes; returns the read body. */
+function roundTrip(write: (w: Writer, v: number, o: unknown) => void, read: (r: Reader, v: number) => unknown, v: number, o: unknown): Obj {
+  const bytes = encode(write, v, o);
+  const r = new Reader(bytes);
+  const back = read(r, v);
+  expect(r.remaining).toBe(0);
+  expect(encode(write, v, back)).toEqual(bytes);
+  return back as Obj;
+}
+
+export function responseRoundTrip(apiKey: number, v: number, body: unknown): Obj {
+  const c = apiCodec(apiKey)!;
+  return roundTrip(c.writeResponse, c.readResponse, v, body);
+}
+
+export function requestRoundTrip(apiKey: number, v: number, body: unknown): Obj {
+  const c = apiCodec(apiKey)!;
+  return roundTrip(c.writeRequest, c.readRequest, v, body);
+}
+
+export interface Run {
+  outcome: Outcome;
+  asked: string[];
+  /** deny: the answer, decoded after a round trip. */
+  response?: Obj;
+  /** split: the forwarded request, decoded after a round trip. */
+  forwarded?: Obj;
+  /** split/filter: the answer after merge/filter of `broker`, decoded after a round trip. */
+  merged?: Obj;
+}
+
+export interface RunOptions {
+  decide?: Decide;
+  ids?: Record<string, string>;
+  state?: Map<string, unknown>;
+  /** The broker's answer to a split or filtered request (default: the API's default response). */
+  broker?: (forwarded: Obj | undefined) => Obj;
+}
+
+/**
+ * Runs the API's rule on a request built from `fields` at version v, and round-trips whatever
+ * the outcome produces through the codec at that version.
+ */
+export function run(apiKey: number, v: number, fields: Obj, opts: RunOptions = {}): Run {
+  const rule = ruleFor(apiKey);
+  if (!rule) throw new Error(`no rule for ${apiKey}`);
+  const req = requestAt(apiKey, v, fields);
+  const ctx = fakeContext(v, opts.decide ?? allowAll, opts.ids, opts.state);
+  const outcome = rule.authorize(req, ctx) as Outcome;
+  const out: Run = { outcome, asked: ctx.asked };
+  const brokerAnswer = (fwd: Obj | undefined): Obj => {
+    const b = opts.broker ? opts.broker(fwd) : (defaultResponse(apiKey) as Obj);
+    return responseRoundTrip(apiKey, v, b);
+  };
+  switch (outcome.kind) {
+    case 'deny':
+      out.response = responseRoundTrip(apiKey, v, outcome.response);
+      break;
+    case 'split':
+      out.forwarded = requestRoundTrip(apiKey, v, outcome.request);
+      out.merged = responseRoundTrip(apiKey, v, outcome.merge(brokerAnswer(out.forwarded)));
+      break;
+    case 'filter':
+      out.merged = responseRoundTrip(apiKey, v, outcome.filter(brokerAnswer(undefined)));
+      break;
+  }
+  return out;
+}
+
+
+/** Every version of an API in a range that the codec supports. */
+export function versions(apiKey: number, from?: number, to?: number): number[] {
+  const c = apiCodec(apiKey)!;
+  const out: number[] = [];
+  for (let v = Math.max(from ?? c.minVersion, c.minVersion); v <= Math.min(to ?? c.maxVersion, c.maxVersion); v++) out.push(v);
+  return out;
+}
+
+export const ID_A = 'AAAAAAAAAAAAAAAAAAAAAQ';
+export const ID_B = 'AAAAAAAAAAAAAAAAAAAAAg';
+export const ID_UNKNOWN = 'AAAAAAAAAAAAAAAAAAAAAw';
+/** The topic names of ID_A and ID_B. */
+export const IDS: Record<string, string> = { [ID_A]: 'a', [ID_B]: 'b' };
+const ID_OF: Record<string, string> = { a: ID_A, b: ID_B, c: ID_UNKNOWN };
+
+export interface TopicCase {
+  rule: TopicRule;
+  /** The request's topic and partition defaults (partition absent: partitions are numbers). */
+  topic: () => Obj;
+  partition?: () => Obj;
+  /** Other request fields. */
+  fields?: (v: number) => Obj;
+  /** Actions asked before the topics' (group, transactional id). */
+  before?: (v: number) => string[];
+  /** The broker's answer for a forwarded request (default: every topic with error 0). */
+  broker?: (forwarded: Obj, v: number) => Obj;
+}
+
+/** The request's topic entries for names (ids on id-based versions; "c" has an unknown id). */
+export function topicsFor(c: TopicCase, v: number, names: string[]): Obj[] {
+  const { req } = c.rule;
+  return names.map((n) => {
+    const t = { ...c.topic(), [req.name]: n };
+    if (req.id && c.rule.byId?.(v)) t[req.id] = ID_OF[n];
+    t[req.parts] = [0, 1].map((p) => (req.part && c.partition ? { ...c.partition(), [req.part]: p } : p));
+    return t;
+  });
+}
+
+/** A broker's answer to a forwarded topic request: every topic and partition with error 0. */
+export function echoTopics(rule: TopicRule, forwarded: Obj, v: number): Obj {
+  const byId = rule.byId?.(v) ?? false;
+  const res = defaultResponse(rule.apiKey)!;
+  res[rule.res.list] = (forwarded[rule.req.list] as Obj[]).map((t) => deniedTopic(rule, t, 0, byId, IDS[t[rule.req.id!]]));
+  return res;
+}
+
+/** The partition error codes of the answer's topics, in order: [[key, [codes]]]. */
+export function topicCodes(rule: TopicRule, res: Obj, v: number): Array<[string, number[]]> {
+  const byId = rule.byId?.(v) ?? false;
+  return (res[rule.res.list] as Obj[]).map((t) => [
+    byId ? IDS[t[rule.res.id!]] ?? 'c' : t[rule.res.name],
+    (t[rule.res.parts] as Obj[]).map((p) => p[rule.res.error ?? 'errorCode']),
+  ]);
+}
+
+/**
+ * The standard cases of a per-topic rule at every version: everything allowed (allow, one
+ * check per topic), one topic denied (split: forwarded without it, merged in request order with
+ * TOPIC_AUTHORIZATION_FAILED), every topic denied (deny), an unknown id (UNKNOWN_TOPIC_ID).
+ */
+export function topicRuleCases(name: string, c: TopicCase, vs: number[]): void {
+  const { rule } = c;
+  const op = rule.op;
+  describeBlock(name, () => {
+    it.each(vs)('v%i: all topics allowed → allow, one check per topic', (v) => {
+      const r = run(rule.apiKey, v, { ...c.fields?.(v), [rule.req.list]: topicsFor(c, v, ['a', 'b', 'a']) }, { ids: IDS });
+      expect(r.outcome.kind).toBe('allow');
+      expect(r.asked).toEqual([...(c.before?.(v) ?? []), `${op} topic:a`, `${op} topic:b`]);
+    });
+    it.each(vs)('v%i: one topic denied → split and merge in request order', (v) => {
+      const r = run(rule.apiKey, v, { ...c.fields?.(v), [rule.req.list]: topicsFor(c, v, ['b', 'a']) }, {
+        ids: IDS,
+        decide: denyOnly(`${op} topic:b`),
+        broker: (fwd) => (c.broker ?? ((f: Obj, vv: number) => echoTopics(rule, f, vv)))(fwd!, v),
+      });
+      expect(r.outcome.kind).toBe('split');
+      expect(r.outcome.kind === 'split' && r.outcome.errorCode).toBe(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+      expect((r.forwarded![rule.req.list] as Obj[]).length).toBe(1);
+      expect(topicCodes(rule, r.merged!, v)).toEqual([
+        ['b', [ErrorCode.TOPIC_AUTHORIZATION_FAILED, ErrorCode.TOPIC_AUTHORIZATION_FAILED]],
+        ['a', [0, 0]],
+      ]);
+    });
+    it.each(vs)('v%i: every topic denied → deny', (v) => {
+      const r = run(rule.apiKey, v, { ...c.fields?.(v), [rule.req.list]: topicsFor(c, v, ['a', 'b']) }, { ids: IDS, decide: denyOnly(`${op} topic:a`, `${op} topic:b`) });
+      expect(r.outcome.kind).toBe('deny');
+      expect(topicCodes(rule, r.response!, v).map(([, codes]) => codes)).toEqual([
+        [ErrorCode.TOPIC_AUTHORIZATION_FAILED, ErrorCode.TOPIC_AUTHORIZATION_FAILED],
+        [ErrorCode.TOPIC_AUTHORIZATION_FAILED, ErrorCode.TOPIC_AUTHORIZATION_FAILED],
+      ]);
+    });
+    const idVersions = vs.filter((v) => rule.byId?.(v));
+    if (idVersions.length > 0) {
+      it.each(idVersions)('v%i: an unknown topic id → UNKNOWN_TOPIC_ID, never forwarded', (v) => {
+        const r = run(rule.apiKey, v, { ...c.fields?.(v), [rule.req.list]: topicsFor(c, v, ['a', 'c']) }, { ids: IDS, broker: (fwd) => echoTopics(rule, fwd!, v) });
+        expect(r.outcome.kind).toBe('split');
+        expect(topicCodes(rule, r.merged!, v)).toEqual([
+          ['a', [0, 0]],
+          ['c', [ErrorCode.UNKNOWN_TOPIC_ID, ErrorCode.UNKNOWN_TOPIC_ID]],
+        ]);
+        expect(ruleFor(rule.apiKey)!.topicIds?.(requestAt(rule.apiKey, v, { ...c.fields?.(v), [rule.req.list]: topicsFor(c, v, ['a', 'c']) }), v)).toEqual(
+          expect.arrayContaining([ID_A, ID_UNKNOWN]),
+        );
+      });
+    }
+  });
+}
+
+/**
+ * The cases of an API authorized as a whole on the cluster: allowed → allow asking exactly
+ * `operation` on the cluster; denied → the answer (round-tripped at every version) carries
+ * `code` at top level where the API has it; `check` inspects the denial further.
+ */
+export function clusterRuleCases(apiKey: number, operation: string, vs: number[], opts: { code?: number; fields?: (v: number) => Obj; check?: (res: Obj, v: number) => void } = {}): void {
+  const action = `${operation} cluster:kafka-cluster`;
+  const code = opts.code ?? ErrorCode.CLUSTER_AUTHORIZATION_FAILED;
+  describeBlock(`API ${apiKey} (${apiCodec(apiKey)!.name})`, () => {
+    it.each(vs)(`v%i: ${operation} on the cluster → allow`, (v) => {
+      const r = run(apiKey, v, opts.fields?.(v) ?? {});
+      expect(r.outcome.kind).toBe('allow');
+      expect(r.asked).toEqual([action]);
+    });
+    it.each(vs)('v%i: denied → the API-shaped denial', (v) => {
+      const r = run(apiKey, v, opts.fields?.(v) ?? {}, { decide: denyOnly(action) });
+      expect(r.outcome.kind).toBe('deny');
+      expect(r.outcome.kind === 'deny' && r.outcome.errorCode).toBe(code);
+      if ('errorCode' in r.response! && opts.code === undefined) expect(r.response!.errorCode).toBe(code);
+      opts.check?.(r.response!, v);
+    });
+  });
+}
