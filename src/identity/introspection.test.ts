@@ -4,6 +4,8 @@
  * like a JWT's, inactive (revoked, expired, unknown) tokens are refused with their reason, results
  * are cached until at most the token's expiry, and a wrong introspection secret says so.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CLIENTS, startOidc, type TestOidc } from '../../test/helpers/oidc.js';
 import { IntrospectionCache } from './introspection-cache.js';
@@ -115,5 +117,38 @@ describe('introspection', () => {
   it('refuses an active token for another audience', async () => {
     const v = new TokenValidator({ ...base, issuers: [issuer({ audience: 'other-service' })] });
     expect(await reason(v.validate(await o.token('opaque-app')))).toBe('wrong audience: token is not meant for this proxy (aud)');
+  });
+
+  it('with `always`, JWTs of that issuer are introspected too (a revoked JWT is refused)', async () => {
+    // oidc-provider refuses to introspect JWTs, as many providers do; this endpoint answers like one that does.
+    const revoked = new Set<string>();
+    const asked: string[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        const token = new URLSearchParams(body).get('token') ?? '';
+        asked.push(`${req.headers.authorization}|${token.slice(0, 10)}`);
+        const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString() || '{}') as Record<string, unknown>;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(revoked.has(token) ? { active: false } : { active: true, ...claims }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect`;
+      const v = new TokenValidator({ ...base, introspectionCacheMs: 0, issuers: [issuer({ introspection: { ...introspector, endpoint, always: true } })] });
+      const jwt = await o.token('admin');
+      expect(await v.validate(jwt)).toMatchObject({ principal: 'admin', groups: ['platform-admins'], issuer: o.issuer });
+      expect(asked).toHaveLength(1);
+      const [auth, prefix] = asked[0]!.split('|');
+      // HTTP Basic with the form-encoded id and secret (RFC 6749 2.3.1).
+      expect(Buffer.from(auth!.replace(/^Basic /, ''), 'base64').toString().split(':').map(decodeURIComponent)).toEqual(['gatehouse', 'gatehouse-introspection-secret']);
+      expect(prefix).toBe(jwt.slice(0, 10));
+      revoked.add(jwt);
+      expect(await reason(v.validate(jwt))).toMatch(/^inactive: http:\/\/127\.0\.0\.1:\d+ says the token is not active/);
+    } finally {
+      server.close();
+    }
   });
 });
