@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { GatehouseConfig } from './config/schema.js';
 import { identityStageFromConfig } from './identity/from-config.js';
 import type { Stage } from './proxy/stage.js';
+import { auditFromConfig } from './audit/from-config.js';
 
 /** A stage with a life of its own (a file watcher, a producer). */
 export interface Component {
@@ -36,10 +37,16 @@ export class Pipeline {
   }
 }
 
-export async function pipelineFromConfig(config: GatehouseConfig, log: Logger, _opts: PipelineOptions = {}): Promise<Pipeline> {
+export async function pipelineFromConfig(config: GatehouseConfig, log: Logger, opts: PipelineOptions = {}): Promise<Pipeline> {
   const components: Component[] = [];
   const identity = identityStageFromConfig(config.identity, log);
   if (identity) components.push({ stage: identity });
   else log.warn('no identity section: clients are not authenticated');
+  // Audit: intake first (arrival time, session opened, fail-closed refusals), recorder last (sees every answer as the client gets it).
+  const audit = auditFromConfig(config, log, { configPath: opts.configPath });
+  if (audit) {
+    components.unshift(audit.intake);
+    components.push(audit.recorder);
+  }
   return new Pipeline(components);
 }

@@ -137,6 +137,79 @@ const identitySchema = z
   .refine((v) => new Set(v.serviceAccounts.map((a) => a.name)).size === v.serviceAccounts.length, { message: 'each service account name may appear once', path: ['serviceAccounts'] })
   .refine((v) => v.serviceAccounts.length === 0 || v.mechanisms.includes('PLAIN'), { message: 'service accounts log in with PLAIN: add it to mechanisms', path: ['mechanisms'] });
 
+const auditSchema = z
+  .object({
+    /** The audit topic. */
+    topic: z.string().min(1).max(249).regex(/^[A-Za-z0-9._-]+$/).default('__gatehouse_audit'),
+    /** The audit topic's cluster; default: upstream.bootstrap (with upstream.sasl). */
+    bootstrap: z.array(hostPort).min(1).optional(),
+    /** Log in to the audit cluster with upstream.sasl (PLAIN/SCRAM/OAUTHBEARER) when it is set. */
+    useUpstreamSasl: z.boolean().default(true),
+    /** fail-open: clients go on while the spool has room; fail-closed: requests are refused while their events cannot reach the topic. */
+    mode: z.enum(['fail-open', 'fail-closed']).default('fail-open'),
+    /** This proxy's chain id; default: host name and a random suffix per start. */
+    instanceId: z.string().min(1).max(100).regex(/^[A-Za-z0-9._-]+$/).optional(),
+    /** The cluster's name in webhook messages; default: the first upstream address. */
+    cluster: z.string().min(1).optional(),
+    /** Created when missing, with these settings. */
+    createTopic: z
+      .object({
+        partitions: z.number().int().min(1).default(3),
+        /** -1: the broker's default.replication.factor. */
+        replicationFactor: z.number().int().min(-1).default(-1),
+        configs: z.record(z.string()).default({}),
+      })
+      .strict()
+      .nullable()
+      .default({}),
+    spool: z
+      .object({
+        /** Default: .gatehouse-audit-spool next to the config file. */
+        dir: z.string().min(1).optional(),
+        maxBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
+      })
+      .strict()
+      .default({}),
+    /** How often a checkpoint event (last seq and hash) is written. */
+    checkpointIntervalMs: z.number().int().min(1000).default(60_000),
+    /** Longest wait between two attempts to reach the audit topic. */
+    retryMaxMs: z.number().int().min(50).default(5_000),
+    /** Payload capture per topic (first match wins; default none). */
+    capture: z
+      .array(z.object({ topics: z.array(z.string().min(1)).min(1), mode: z.enum(['none', 'keys-headers', 'full']) }).strict())
+      .default([]),
+    /** Webhook destinations (the WEBHOOK_* environment variables add one more). */
+    webhooks: z
+      .array(
+        z
+          .object({
+            provider: z.enum(['slack', 'teams', 'generic']),
+            url: z.string().url(),
+            verbosity: z.enum(['MUTATIONS', 'QUERIES', 'ALL']).default('MUTATIONS'),
+            /** HMAC-SHA256 key for the generic provider's signature; usually `${ENV_VAR}`. */
+            secret: z.string().min(1).optional(),
+          })
+          .strict(),
+      )
+      .default([]),
+    alerts: z
+      .object({
+        authFailures: z
+          .object({
+            threshold: z.number().int().min(1).default(5),
+            windowMs: z.number().int().min(1000).default(60_000),
+            by: z.array(z.enum(['principal', 'address'])).min(1).default(['principal', 'address']),
+          })
+          .strict()
+          .optional(),
+        deniedMutations: z.boolean().default(true),
+        criticalTopics: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     listen: z
@@ -206,6 +279,8 @@ export const configSchema = z
       .default({}),
     /** Client authentication (SASL OAUTHBEARER/PLAIN with OIDC tokens). Absent: clients are not authenticated. */
     identity: identitySchema.optional(),
+    /** The audit trail (audit topic, spool, webhooks, alerts). Absent: nothing is recorded. */
+    audit: auditSchema.optional(),
     /** Authorization: roles and rules, inline or in a file of their own. Absent: every authenticated request is forwarded. */
     policy: z
       .object({
@@ -231,6 +306,7 @@ export const configSchema = z
 export type GatehouseConfig = z.infer<typeof configSchema>;
 export type GatehouseConfigInput = z.input<typeof configSchema>;
 export type IdentityConfig = z.infer<typeof identitySchema>;
+export type AuditConfig = z.infer<typeof auditSchema>;
 export type UpstreamConfig = GatehouseConfig['upstream'];
 export type ListenTlsConfig = NonNullable<GatehouseConfig['listen']['tls']>;
 export type UpstreamTlsConfig = NonNullable<UpstreamConfig['tls']>;

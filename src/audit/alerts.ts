@@ -1,0 +1,80 @@
+/**
+ * Alert rules on the audit event stream, evaluated as events are recorded:
+ *  - auth-failures: N authentication failures per principal or client address within a window
+ *    (one alert per key per window);
+ *  - denied-mutation: any mutation the policy denied (fully or partly);
+ *  - critical-topic: any mutation of a listed topic (`*` globs).
+ * An alert is logged (warn, GH_AUDIT_ALERT) and sent to every webhook destination.
+ */
+import { kindOf, type AuditEvent, type RequestData, type SessionOpenedData } from './events.js';
+import type { AlertNotice } from './webhooks.js';
+
+export interface AlertRules {
+  authFailures?: { threshold: number; windowMs: number; by: Array<'principal' | 'address'> } | undefined;
+  deniedMutations?: boolean | undefined;
+  criticalTopics?: string[] | undefined;
+}
+
+export class AlertEngine {
+  private readonly addresses = new Map<string, string>();
+  private readonly failures = new Map<string, number[]>();
+  private readonly fired = new Map<string, number>();
+  private readonly critical: RegExp[];
+
+  constructor(
+    private readonly rules: AlertRules,
+    private readonly notify: (a: AlertNotice) => void,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.critical = (rules.criticalTopics ?? []).map((g) => new RegExp(`^${g.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`));
+  }
+
+  onEvent(e: AuditEvent): void {
+    const kind = kindOf(e.type);
+    if (kind === 'session.opened') {
+      const d = e.data as SessionOpenedData;
+      this.addresses.set(e.subject, d.client.address);
+      if (this.addresses.size > 100_000) this.addresses.delete(this.addresses.keys().next().value!);
+    } else if (kind === 'session.closed') {
+      this.addresses.delete(e.subject);
+    } else if (kind === 'session.authentication_failed') {
+      this.authFailure(e);
+    } else if (kind === 'request') {
+      const d = e.data as RequestData;
+      if (d.category !== 'mutation') return;
+      if (this.rules.deniedMutations && (d.decision.outcome === 'deny' || d.decision.outcome === 'partial')) {
+        this.notify({ rule: 'denied-mutation', message: `${d.principal ?? 'anonymous'} was denied ${d.api} on ${d.resources.map((r) => r.name).join(', ') || '-'}`, event: e });
+      }
+      if (this.critical.length > 0) {
+        const hit = d.resources.filter((r) => r.type === 'topic' && (r.allowed ?? true) && this.critical.some((re) => re.test(r.name)));
+        if (hit.length > 0) {
+          this.notify({ rule: 'critical-topic', message: `${d.principal ?? 'anonymous'} ran ${d.api} on critical topic ${[...new Set(hit.map((r) => r.name))].join(', ')}`, event: e });
+        }
+      }
+    }
+  }
+
+  private authFailure(e: AuditEvent): void {
+    const rule = this.rules.authFailures;
+    if (!rule) return;
+    const d = e.data as { principal?: string | null };
+    const keys: string[] = [];
+    if (rule.by.includes('address')) {
+      const a = this.addresses.get(e.subject);
+      if (a) keys.push(`address ${a}`);
+    }
+    if (rule.by.includes('principal') && d.principal) keys.push(`principal ${d.principal}`);
+    const now = this.now();
+    for (const key of keys) {
+      const list = (this.failures.get(key) ?? []).filter((t) => t > now - rule.windowMs);
+      list.push(now);
+      this.failures.set(key, list);
+      const last = this.fired.get(key);
+      if (list.length >= rule.threshold && (last === undefined || last <= now - rule.windowMs)) {
+        this.fired.set(key, now);
+        this.notify({ rule: 'auth-failures', message: `${list.length} authentication failures from ${key} within ${Math.round(rule.windowMs / 1000)} s`, event: e });
+      }
+    }
+    if (this.failures.size > 100_000) this.failures.clear();
+  }
+}

@@ -1,0 +1,369 @@
+/**
+ * The audit stages. Two stages, so that the record is complete whatever other stages do:
+ *  - AuditIntake runs first: it stamps each request's arrival time and size, records the session
+ *    as opened at its first request (with the client software named in ApiVersions), and in
+ *    fail-closed mode refuses requests while their events cannot be made durable;
+ *  - AuditRecorder runs last: it sees every response (the broker's and those stages made up,
+ *    e.g. the identity stage's SASL answers or a policy denial) as the client will get it, and
+ *    records the request: API, resources, decision, error codes, bytes, latency, and what was
+ *    written (Produce: partition, record count, assigned base offset) or handed out (Fetch: the
+ *    offset range per partition).
+ * Session events: opened, authenticated / reauthenticated / authentication_failed, closed.
+ */
+import { ApiKey } from '../../protocol/generated/index.js';
+import type { ApiVersionsRequest } from '../../protocol/generated/api-versions-request.js';
+import type { FetchRequest } from '../../protocol/generated/fetch-request.js';
+import type { FetchResponse } from '../../protocol/generated/fetch-response.js';
+import type { MetadataResponse } from '../../protocol/generated/metadata-response.js';
+import type { ProduceRequest } from '../../protocol/generated/produce-request.js';
+import { defaultPartitionProduceResponse, defaultTopicProduceResponse, type ProduceResponse } from '../../protocol/generated/produce-response.js';
+import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
+import { batches } from '../../protocol/runtime/record-batch.js';
+import { getPrincipal } from '../identity/principal.js';
+import { getDecision } from '../policy/model.js';
+import type { ConnectionInfo } from '../proxy/connection-info.js';
+import type { InterceptedRequest, InterceptedResponse, RequestDecision, Stage } from '../proxy/stage.js';
+import type { CapturePolicy } from './capture.js';
+import type { Chain } from './chain.js';
+import {
+  isMutation,
+  type AuditEvent,
+  type AuditKind,
+  type CapturedRecord,
+  type FetchedPartition,
+  type ProducedPartition,
+  type RequestData,
+  type ResourceRef,
+} from './events.js';
+import { extractResources, operationOf } from './resources.js';
+
+/** Kafka error codes the audit stage answers with in fail-closed mode. */
+export const AuditErrorCode = {
+  /** Retriable: producers retry; chosen because the write could not be made durable as required. */
+  NOT_ENOUGH_REPLICAS: 19,
+} as const;
+
+export interface Recorder {
+  /** Stamps and queues one event (chain + sink + listeners). */
+  emit(kind: AuditKind, subject: string, data: unknown, time?: number): AuditEvent;
+  /** fail-closed and the sink cannot take events durably now. */
+  refusing(): boolean;
+}
+
+interface SessionState {
+  opened: boolean;
+  openedAt: number;
+  requests: number;
+  bytesIn: number;
+  bytesOut: number;
+  software: { name: string; version: string } | null;
+  principal: string | null;
+  /** The mechanism of the last SaslHandshake (for failure events). */
+  closed: boolean;
+}
+
+interface RequestStamp {
+  at: number;
+  bytesIn: number;
+  refused?: boolean;
+}
+
+const SESSION = Symbol('gatehouse.audit.session');
+const STAMPS = new WeakMap<object, RequestStamp>();
+
+/** Session ids are unique across instances and restarts: instance id + connection id. */
+export function sessionIdOf(instance: string, conn: ConnectionInfo): string {
+  return `${instance}/${conn.id}`;
+}
+
+function session(conn: ConnectionInfo): SessionState {
+  let s = conn.attributes.get(SESSION) as SessionState | undefined;
+  if (!s) {
+    s = { opened: false, openedAt: conn.openedAt, requests: 0, bytesIn: 0, bytesOut: 0, software: null, principal: null, closed: false };
+    conn.attributes.set(SESSION, s);
+  }
+  return s;
+}
+
+/** Topic names by id, learned from Metadata responses (Fetch v13+ names topics by id). */
+const topicNames = new Map<string, string>();
+
+export class AuditIntake implements Stage {
+  readonly name = 'audit-intake';
+  readonly interest = { requests: 'all' as const };
+
+  constructor(
+    private readonly recorder: Recorder,
+    private readonly instance: string,
+  ) {}
+
+  onConnect(conn: ConnectionInfo): void {
+    session(conn);
+  }
+
+  onRequest(req: InterceptedRequest): RequestDecision {
+    const s = session(req.connection);
+    STAMPS.set(req, { at: performance.now(), bytesIn: req.frame.length + 4 });
+    s.requests++;
+    s.bytesIn += req.frame.length + 4;
+    if (!s.opened) {
+      if (req.header.apiKey === ApiKey.ApiVersions && req.header.apiVersion >= 3) {
+        const b = req.body<ApiVersionsRequest>();
+        s.software = { name: b.clientSoftwareName, version: b.clientSoftwareVersion };
+      }
+      openSession(this.recorder, this.instance, req.connection, s);
+    }
+    if (req.header.apiKey !== ApiKey.ApiVersions && this.recorder.refusing()) {
+      STAMPS.get(req)!.refused = true;
+      if (req.header.apiKey === ApiKey.Produce && req.expectsResponse) {
+        const body = req.body<ProduceRequest>();
+        const res: ProduceResponse = {
+          responses: body.topicData.map((t) => ({
+            ...defaultTopicProduceResponse(),
+            name: t.name,
+            topicId: t.topicId,
+            partitionResponses: t.partitionData.map((p) => ({
+              ...defaultPartitionProduceResponse(),
+              index: p.index,
+              errorCode: AuditErrorCode.NOT_ENOUGH_REPLICAS,
+              baseOffset: -1n,
+              errorMessage: 'audit trail unavailable (fail-closed): retry later',
+            })),
+          })),
+          throttleTimeMs: 0,
+          nodeEndpoints: [],
+        };
+        return { respond: res };
+      }
+      // Other APIs: the connection is closed, which every client treats as retriable.
+      this.recorder.emit('request', sessionIdOf(this.instance, req.connection), {
+        ...requestBase(req, s, sessionIdOf(this.instance, req.connection)),
+        decision: { outcome: 'refused-audit', rule: null },
+        errorCodes: [],
+        synthetic: true,
+        bytesOut: 0,
+        latencyMs: 0,
+      } satisfies RequestData);
+      return { close: 'audit trail unavailable (fail-closed): request refused' };
+    }
+    return undefined;
+  }
+}
+
+function openSession(recorder: Recorder, instance: string, conn: ConnectionInfo, s: SessionState): void {
+  s.opened = true;
+  recorder.emit('session.opened', sessionIdOf(instance, conn), {
+    sessionId: sessionIdOf(instance, conn),
+    client: { address: conn.remoteAddress, port: conn.remotePort },
+    listener: conn.listener,
+    nodeId: conn.nodeId,
+    tls: null,
+    clientSoftware: s.software,
+    openedAt: new Date(conn.openedAt).toISOString(),
+  }, conn.openedAt);
+}
+
+function requestBase(req: InterceptedRequest, s: SessionState, sessionId: string): Omit<RequestData, 'decision' | 'errorCodes' | 'synthetic' | 'bytesOut' | 'latencyMs'> {
+  const decision = getDecision(req);
+  let resources: ResourceRef[];
+  if (decision && decision.checks.length > 0) {
+    resources = decision.checks.map((c) => ({ type: c.action.resourceType, name: c.action.name, operation: c.action.operation, allowed: c.allowed, rule: c.rule }));
+  } else {
+    try {
+      resources = extractResources(req.header.apiName, req.body(), (id) => topicNames.get(id));
+    } catch {
+      resources = [];
+    }
+  }
+  const p = getPrincipal(req.connection);
+  return {
+    sessionId,
+    principal: p?.name ?? s.principal,
+    api: req.header.apiName,
+    apiKey: req.header.apiKey,
+    apiVersion: req.header.apiVersion,
+    correlationId: req.header.correlationId,
+    clientId: req.header.clientId,
+    category: isMutation(req.header.apiName) ? 'mutation' : 'query',
+    operation: operationOf(req.header.apiName),
+    resources,
+    bytesIn: STAMPS.get(req)?.bytesIn ?? req.frame.length + 4,
+  };
+}
+
+/** Non-zero errorCode fields anywhere in a (skimmed) response, distinct, in order. */
+function errorCodes(body: unknown, out = new Set<number>(), depth = 0): Set<number> {
+  if (depth > 6 || body === null || typeof body !== 'object' || Buffer.isBuffer(body)) return out;
+  if (Array.isArray(body)) {
+    for (const x of body) errorCodes(x, out, depth + 1);
+    return out;
+  }
+  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+    if (k === 'errorCode' && typeof v === 'number' && v !== 0) out.add(v);
+    else if (typeof v === 'object') errorCodes(v, out, depth + 1);
+  }
+  return out;
+}
+
+export class AuditRecorder implements Stage {
+  readonly name = 'audit';
+  readonly interest = { responses: 'all' as const };
+
+  constructor(
+    private readonly recorder: Recorder,
+    private readonly instance: string,
+    private readonly capture: CapturePolicy,
+  ) {}
+
+  onResponse(res: InterceptedResponse): void {
+    const req = res.request;
+    const conn = req.connection;
+    const s = session(conn);
+    const stamp = STAMPS.get(req);
+    if (stamp?.refused && req.header.apiKey !== ApiKey.Produce) return;
+    const sessionId = sessionIdOf(this.instance, conn);
+    const key = req.header.apiKey;
+    const body = key === ApiKey.Fetch ? res.skim<unknown>() : res.body<unknown>();
+
+    if (key === ApiKey.Metadata) {
+      for (const t of (body as MetadataResponse).topics) if (t.name && t.topicId) topicNames.set(t.topicId, t.name);
+    }
+    if (key === ApiKey.SaslAuthenticate) this.authEvent(conn, sessionId, body as SaslAuthenticateResponse, s);
+
+    const bytesOut = res.frame.length + 4;
+    s.bytesOut += bytesOut;
+    const decision = getDecision(req);
+    const data: RequestData = {
+      ...requestBase(req, s, sessionId),
+      decision: stamp?.refused
+        ? { outcome: 'refused-audit', rule: null }
+        : decision
+          ? { outcome: decision.outcome, rule: decision.checks.find((c) => !c.allowed)?.rule ?? decision.checks[0]?.rule ?? null }
+          : { outcome: 'none', rule: null },
+      errorCodes: [...errorCodes(body)],
+      synthetic: res.synthetic,
+      bytesOut,
+      latencyMs: stamp ? Math.round((performance.now() - stamp.at) * 1000) / 1000 : 0,
+    };
+    if (key === ApiKey.Produce) data.produced = this.produced(req.body<ProduceRequest>(), body as ProduceResponse);
+    if (key === ApiKey.Fetch) data.fetched = this.fetched(req.body<FetchRequest>(), res);
+    this.recorder.emit('request', sessionId, data);
+  }
+
+  onClose(conn: ConnectionInfo, reason: string): void {
+    const s = session(conn);
+    if (s.closed) return;
+    s.closed = true;
+    if (!s.opened) openSession(this.recorder, this.instance, conn, s);
+    const sessionId = sessionIdOf(this.instance, conn);
+    this.recorder.emit('session.closed', sessionId, {
+      sessionId,
+      principal: getPrincipal(conn)?.name ?? s.principal,
+      reason,
+      durationMs: Date.now() - conn.openedAt,
+      requests: s.requests,
+      bytesIn: s.bytesIn,
+      bytesOut: s.bytesOut,
+      clientSoftware: s.software,
+    });
+  }
+
+  private authEvent(conn: ConnectionInfo, sessionId: string, body: SaslAuthenticateResponse, s: SessionState): void {
+    const p = getPrincipal(conn);
+    if (body.errorCode === 0 && p) {
+      const kind = s.principal ? 'session.reauthenticated' : 'session.authenticated';
+      s.principal = p.name;
+      const sub = p.claims.sub;
+      this.recorder.emit(kind, sessionId, {
+        sessionId,
+        principal: p.name,
+        issuer: p.issuer,
+        subject: typeof sub === 'string' ? sub : null,
+        groups: [...p.groups],
+        clientId: p.clientId ?? null,
+        mechanism: p.mechanism,
+        tokenExpiresAt: new Date(p.expiresAt).toISOString(),
+      });
+    } else if (body.errorCode !== 0) {
+      this.recorder.emit('session.authentication_failed', sessionId, {
+        sessionId,
+        mechanism: null,
+        errorCode: body.errorCode,
+        reason: body.errorMessage ?? 'authentication failed',
+      });
+    }
+  }
+
+  private produced(req: ProduceRequest, res: ProduceResponse): ProducedPartition[] {
+    const out: ProducedPartition[] = [];
+    for (const t of req.topicData) {
+      const name = t.name || topicNames.get(t.topicId) || t.topicId;
+      const tr = res.responses.find((r) => (t.name ? r.name === t.name : r.topicId === t.topicId));
+      for (const p of t.partitionData) {
+        let records = 0;
+        try {
+          if (p.records) for (const b of batches(p.records)) records += b.recordCount;
+        } catch {
+          // counted as far as readable
+        }
+        const pr = tr?.partitionResponses.find((x) => x.index === p.index);
+        const baseOffset = pr && pr.errorCode === 0 ? Number(pr.baseOffset) : -1;
+        const entry: ProducedPartition = { topic: name, partition: p.index, records, baseOffset, errorCode: pr?.errorCode ?? -1 };
+        const captured = this.capture.capture(name, p.records);
+        if (captured) entry.captured = captured.map((c) => (baseOffset >= 0 && c.offset !== undefined ? { ...c, offset: baseOffset + c.offset } : c));
+        out.push(entry);
+      }
+    }
+    return out;
+  }
+
+  private fetched(req: FetchRequest, res: InterceptedResponse): FetchedPartition[] {
+    const fetchOffsets = new Map<string, number>();
+    for (const t of req.topics) {
+      const name = t.topic || topicNames.get(t.topicId) || t.topicId;
+      for (const p of t.partitions) fetchOffsets.set(`${name}/${p.partition}`, Number(p.fetchOffset));
+    }
+    // The offsets need the record batches' headers: decode the body (records stay views of the
+    // response's bytes; a response that arrived in chunks is joined once).
+    const body = res.body<FetchResponse>();
+    const out: FetchedPartition[] = [];
+    for (const t of body.responses) {
+      const name = t.topic || topicNames.get(t.topicId) || t.topicId;
+      for (const p of t.partitions) {
+        let first: number | null = null;
+        let last: number | null = null;
+        let records = 0;
+        const fetchOffset = fetchOffsets.get(`${name}/${p.partitionIndex}`) ?? -1;
+        try {
+          if (p.records) {
+            for (const b of batches(p.records)) {
+              if (b.control) continue;
+              const bFirst = Number(b.baseOffset);
+              const bLast = bFirst + b.lastOffsetDelta;
+              if (bLast < fetchOffset) continue; // clients skip records before their fetch offset
+              first ??= Math.max(bFirst, fetchOffset);
+              last = bLast;
+              records += b.recordCount - Math.max(0, fetchOffset - bFirst);
+            }
+          }
+        } catch {
+          // as far as readable
+        }
+        const entry: FetchedPartition = {
+          topic: name,
+          partition: p.partitionIndex,
+          fetchOffset,
+          firstOffset: first,
+          lastOffset: last,
+          records,
+          highWatermark: Number(p.highWatermark),
+          errorCode: p.errorCode,
+        };
+        const captured = this.capture.capture(name, p.records);
+        if (captured) entry.captured = captured.filter((c: CapturedRecord) => c.offset === undefined || c.offset >= fetchOffset);
+        out.push(entry);
+      }
+    }
+    return out;
+  }
+}

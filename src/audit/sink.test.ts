@@ -1,0 +1,118 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Chain } from './chain.js';
+import type { AuditEvent } from './events.js';
+import { AuditSink, type AuditTransport } from './sink.js';
+import { Spool, type SpoolEntry } from './spool.js';
+
+/** A transport that can be switched off; records what it accepted, in order. */
+class FakeTopic implements AuditTransport {
+  up = true;
+  readonly received: SpoolEntry[] = [];
+  attempts = 0;
+  async send(entries: readonly SpoolEntry[]): Promise<void> {
+    this.attempts++;
+    await new Promise((r) => setTimeout(r, 1));
+    if (!this.up) throw new Error('broker down');
+    this.received.push(...entries);
+  }
+}
+
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'gh-spool-test-'));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const chain = new Chain('sink-test');
+const event = (n: number): AuditEvent => chain.stamp({ kind: 'request', subject: `s/${n % 3}`, data: { n } }) as unknown as AuditEvent;
+const seqs = (t: FakeTopic) => t.received.map((e) => (JSON.parse(e.value) as AuditEvent).seq);
+
+describe('spool', () => {
+  it('keeps entries in order across reopen and removes its files when drained', () => {
+    const dir = tempDir();
+    const s = new Spool(dir, 1 << 20);
+    expect(s.append([{ key: 'a', value: '1' }, { key: 'b', value: '2' }, { key: 'c', value: '3' }])).toBe(true);
+    expect(s.peek(2)).toEqual([{ key: 'a', value: '1' }, { key: 'b', value: '2' }]);
+    s.commit(1);
+    s.close();
+    const again = new Spool(dir, 1 << 20);
+    expect(again.pending).toBe(2);
+    expect(again.peek(5).map((e) => e.value)).toEqual(['2', '3']);
+    again.commit(2);
+    expect(again.pending).toBe(0);
+    expect(again.pendingBytes).toBe(0);
+  });
+
+  it('is bounded', () => {
+    const s = new Spool(tempDir(), 100);
+    expect(s.append([{ key: 'k', value: 'x'.repeat(50) }])).toBe(true);
+    expect(s.append([{ key: 'k', value: 'x'.repeat(50) }])).toBe(false);
+    expect(s.pending).toBe(1);
+  });
+});
+
+describe('audit sink', () => {
+  it('sends in order; while the topic is away events go to the spool, then follow in order, none lost or twice', async () => {
+    const topic = new FakeTopic();
+    const sink = new AuditSink({ transport: topic, mode: 'fail-open', spoolDir: tempDir(), spoolMaxBytes: 1 << 20, retryMinMs: 5, retryMaxMs: 20, batchSize: 7 });
+    await sink.start();
+    for (let i = 0; i < 20; i++) sink.append(event(i));
+    expect(await sink.flush()).toBe(true);
+    topic.up = false;
+    for (let i = 20; i < 60; i++) sink.append(event(i));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sink.degraded).toBe(true);
+    expect(sink.spooled).toBeGreaterThan(0);
+    expect(sink.accepting).toBe(false);
+    topic.up = true;
+    expect(await sink.flush()).toBe(true);
+    expect(sink.degraded).toBe(false);
+    const got = seqs(topic);
+    expect(got).toEqual([...got].sort((a, b) => a - b));
+    expect(new Set(got).size).toBe(60);
+    expect(got.length).toBe(60);
+    await sink.close();
+  });
+
+  it('fail-open with a full spool drops events, counts them and says so', async () => {
+    const topic = new FakeTopic();
+    topic.up = false;
+    const errors: string[] = [];
+    const log = { warn: () => undefined, info: () => undefined, error: (o: { code: string }) => errors.push(o.code) } as never;
+    const sink = new AuditSink({ transport: topic, mode: 'fail-open', spoolDir: tempDir(), spoolMaxBytes: 2048, retryMinMs: 5, retryMaxMs: 10, log });
+    await sink.start();
+    sink.append(event(0));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(sink.degraded).toBe(true);
+    for (let i = 1; i < 50; i++) sink.append(event(i));
+    expect(sink.stats.dropped).toBeGreaterThan(0);
+    expect(errors).toContain('GH_AUDIT_SPOOL_FULL');
+    topic.up = true;
+    await sink.close();
+  });
+
+  it('what is still spooled at close is sent by the next sink on the same spool', async () => {
+    const dir = tempDir();
+    const down = new FakeTopic();
+    down.up = false;
+    const first = new AuditSink({ transport: down, mode: 'fail-closed', spoolDir: dir, spoolMaxBytes: 1 << 20, retryMinMs: 5, retryMaxMs: 10 });
+    await first.start();
+    for (let i = 0; i < 10; i++) first.append(event(100 + i));
+    await first.close(50);
+    const topic = new FakeTopic();
+    const second = new AuditSink({ transport: topic, mode: 'fail-closed', spoolDir: dir, spoolMaxBytes: 1 << 20, retryMinMs: 5 });
+    expect(second.accepting).toBe(false);
+    await second.start();
+    expect(await second.flush()).toBe(true);
+    expect(second.accepting).toBe(true);
+    expect(topic.received.length).toBe(10);
+    await second.close();
+  });
+});

@@ -1,0 +1,314 @@
+/**
+ * Delivery of audit events to the audit topic without loss.
+ *
+ * Events are queued in the order they happen and sent by one loop, a batch at a time, with the
+ * proxy's own kafkajs producer (acks=all, idempotent, one request in flight). A batch that fails
+ * is retried exactly as it was (same messages, same partitions, same producer: the broker's
+ * idempotence drops a copy that had landed after all). While the topic cannot be reached, the
+ * queue moves to the bounded disk spool (spool.ts) and new events follow it there; once the
+ * topic is back the spool is sent in order, then the queue lives in memory again.
+ *
+ * fail-open: clients go on while the spool has room; when it is full, events are dropped, counted
+ * and logged as errors (GH_AUDIT_SPOOL_FULL), and the chain shows the gap.
+ * fail-closed: while anything waits in the spool (the topic is away) or the spool is full,
+ * `accepting` is false and the recorder refuses requests with a retriable error.
+ */
+import type { Logger } from 'pino';
+import kafkajs from 'kafkajs';
+import type { Kafka, Producer, Admin } from 'kafkajs';
+import { Spool, type SpoolEntry } from './spool.js';
+import type { AuditEvent } from './events.js';
+import { auditMetrics } from './metrics.js';
+
+const { Partitioners } = kafkajs;
+
+export type AuditMode = 'fail-open' | 'fail-closed';
+
+/** Where batches go: the audit topic (KafkaTransport), or a test double. */
+export interface AuditTransport {
+  start?(): Promise<void>;
+  /** Sends the entries in order; resolves once all are acknowledged by all in-sync replicas. */
+  send(entries: readonly SpoolEntry[]): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export interface SinkOptions {
+  transport: AuditTransport;
+  mode: AuditMode;
+  spoolDir: string;
+  spoolMaxBytes: number;
+  /** Events kept in memory before the queue goes to disk even while the topic is reachable. */
+  memoryEvents?: number;
+  batchSize?: number;
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  log?: Logger;
+  /** Called with each event once it is on the audit topic (webhooks, alerts, tests). */
+  onDelivered?: (entries: readonly SpoolEntry[]) => void;
+}
+
+export class AuditSink {
+  private readonly spool: Spool;
+  private memory: SpoolEntry[] = [];
+  private inflight: { entries: SpoolEntry[]; from: 'memory' | 'spool' } | undefined;
+  private running: Promise<void> | undefined;
+  private degradedSince: number | undefined;
+  private closed = false;
+  private wake: (() => void) | undefined;
+  private lastLoud = 0;
+  readonly stats = { appended: 0, delivered: 0, dropped: 0, failures: 0 };
+
+  constructor(private readonly opts: SinkOptions) {
+    this.spool = new Spool(opts.spoolDir, opts.spoolMaxBytes);
+    if (this.spool.pending > 0) {
+      opts.log?.warn({ code: 'GH_AUDIT_SPOOLED', events: this.spool.pending }, 'audit spool holds events from before: sending them first');
+    }
+    auditMetrics.register(this);
+  }
+
+  get mode(): AuditMode {
+    return this.opts.mode;
+  }
+
+  /** Events not yet on the audit topic. */
+  get backlog(): number {
+    return this.memory.length + this.spool.pending;
+  }
+
+  get spooled(): number {
+    return this.spool.pending;
+  }
+
+  get spooledBytes(): number {
+    return this.spool.pendingBytes;
+  }
+
+  /** The topic could not be reached at the last attempt. */
+  get degraded(): boolean {
+    return this.degradedSince !== undefined;
+  }
+
+  /** fail-closed: whether a request's event can be made durable on the topic right now. */
+  get accepting(): boolean {
+    return this.degradedSince === undefined && this.spool.pending === 0;
+  }
+
+  async start(): Promise<void> {
+    await this.opts.transport.start?.().catch((err: Error) => {
+      this.opts.log?.warn({ code: 'GH_AUDIT_UNREACHABLE', err: err.message }, 'audit topic not reachable at start; events are spooled until it is');
+    });
+    this.kick();
+  }
+
+  /** Queues one event (already chained). Never throws, never waits. */
+  append(event: AuditEvent): void {
+    const entry: SpoolEntry = { key: event.subject, value: JSON.stringify(event) };
+    this.stats.appended++;
+    const memoryLimit = this.opts.memoryEvents ?? 10_000;
+    if (this.spool.pending > 0 || this.degradedSince !== undefined || this.memory.length >= memoryLimit) {
+      if (!this.spool.append([entry])) this.drop(1);
+    } else {
+      this.memory.push(entry);
+    }
+    this.kick();
+  }
+
+  /** Resolves once everything queued so far is on the topic (or after timeoutMs: false). */
+  async flush(timeoutMs = 10_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.backlog > 0 || this.inflight) {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
+  }
+
+  async close(timeoutMs = 5_000): Promise<void> {
+    await this.flush(timeoutMs);
+    this.closed = true;
+    this.wake?.();
+    await this.running?.catch(() => undefined);
+    // What could not be sent stays on disk for the next start.
+    if (this.memory.length > 0 && !this.spool.append(this.memory)) this.drop(this.memory.length);
+    this.memory = [];
+    this.spool.close();
+    auditMetrics.unregister(this);
+    await this.opts.transport.close?.().catch(() => undefined);
+  }
+
+  private drop(n: number): void {
+    this.stats.dropped += n;
+    const now = Date.now();
+    if (now - this.lastLoud > 10_000) {
+      this.lastLoud = now;
+      this.opts.log?.error(
+        { code: 'GH_AUDIT_SPOOL_FULL', dropped: this.stats.dropped, spoolBytes: this.spool.pendingBytes, maxBytes: this.opts.spoolMaxBytes },
+        'AUDIT EVENTS ARE BEING DROPPED: the audit topic is unreachable and the spool is full',
+      );
+    }
+  }
+
+  private kick(): void {
+    if (this.wake) {
+      const w = this.wake;
+      this.wake = undefined;
+      w();
+    }
+    if (!this.running && !this.closed) {
+      this.running = this.loop().finally(() => {
+        this.running = undefined;
+      });
+    }
+  }
+
+  private async loop(): Promise<void> {
+    const batchSize = this.opts.batchSize ?? 500;
+    let backoff = this.opts.retryMinMs ?? 200;
+    while (!this.closed) {
+      if (!this.inflight) {
+        if (this.memory.length > 0) this.inflight = { entries: this.memory.slice(0, batchSize), from: 'memory' };
+        else if (this.spool.pending > 0) this.inflight = { entries: this.spool.peek(batchSize), from: 'spool' };
+        else return;
+        if (this.inflight.entries.length === 0) {
+          this.inflight = undefined;
+          return;
+        }
+      }
+      const batch = this.inflight;
+      try {
+        await this.opts.transport.send(batch.entries);
+      } catch (err) {
+        this.stats.failures++;
+        if (this.degradedSince === undefined) {
+          this.degradedSince = Date.now();
+          this.opts.log?.warn({ code: 'GH_AUDIT_UNREACHABLE', err: (err as Error).message, mode: this.opts.mode }, 'audit topic unreachable: events go to the spool');
+        }
+        // The queue moves to disk behind the batch being retried (which is its head).
+        if (batch.from === 'memory' && this.spool.pending === 0 && this.spool.append(this.memory)) {
+          this.memory = [];
+          batch.from = 'spool';
+          this.spool.peek(batch.entries.length);
+        }
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, this.opts.retryMaxMs ?? 5_000);
+        continue;
+      }
+      backoff = this.opts.retryMinMs ?? 200;
+      if (batch.from === 'memory') this.memory.splice(0, batch.entries.length);
+      else this.spool.commit(batch.entries.length);
+      this.inflight = undefined;
+      this.stats.delivered += batch.entries.length;
+      if (this.degradedSince !== undefined && this.spool.pending === 0) {
+        this.opts.log?.info({ code: 'GH_AUDIT_RECOVERED', downMs: Date.now() - this.degradedSince }, 'audit topic reachable again; spool sent');
+        this.degradedSince = undefined;
+      }
+      try {
+        this.opts.onDelivered?.(batch.entries);
+      } catch (err) {
+        this.opts.log?.error({ err }, 'audit onDelivered failed');
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      t.unref();
+      // close() wakes the loop early; a new event does not (the backoff stands).
+      this.wake = () => {
+        if (!this.closed) return;
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+}
+
+export interface KafkaTransportOptions {
+  kafka: Kafka;
+  topic: string;
+  /** Created if missing (partitions, replication factor; -1 = broker default). */
+  create?: { partitions: number; replicationFactor: number; configs?: Record<string, string> };
+  log?: Logger;
+}
+
+/** The audit topic through kafkajs: idempotent producer, acks=all, one request in flight, explicit partitions. */
+export class KafkaTransport implements AuditTransport {
+  private producer: Producer | undefined;
+  private partitions: number | undefined;
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+
+  constructor(private readonly opts: KafkaTransportOptions) {}
+
+  async start(): Promise<void> {
+    await this.ensureProducer();
+    await this.ensureTopic();
+  }
+
+  private async ensureProducer(): Promise<Producer> {
+    if (!this.producer) {
+      const p = this.opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      await p.connect();
+      this.producer = p;
+    }
+    return this.producer;
+  }
+
+  private async ensureTopic(): Promise<number> {
+    if (this.partitions !== undefined) return this.partitions;
+    const admin: Admin = this.opts.kafka.admin();
+    await admin.connect();
+    try {
+      const topics = await admin.listTopics();
+      if (!topics.includes(this.opts.topic) && this.opts.create) {
+        const configEntries = Object.entries(this.opts.create.configs ?? {}).map(([name, value]) => ({ name, value }));
+        await admin.createTopics({
+          topics: [{ topic: this.opts.topic, numPartitions: this.opts.create.partitions, replicationFactor: this.opts.create.replicationFactor, configEntries }],
+          waitForLeaders: true,
+        });
+        this.opts.log?.info({ topic: this.opts.topic, partitions: this.opts.create.partitions }, 'audit topic created');
+      }
+      const md = await admin.fetchTopicMetadata({ topics: [this.opts.topic] });
+      this.partitions = md.topics[0]!.partitions.length;
+      return this.partitions;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** The partition of a key: the Java client's murmur2 partitioning, as kafkajs's default. */
+  partitionOf(key: string, partitions: number): number {
+    const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0, partitionErrorCode: 0, replicas: [], isr: [] }));
+    return this.partitioner({ topic: this.opts.topic, partitionMetadata, message: { key, value: null } });
+  }
+
+  async send(entries: readonly SpoolEntry[]): Promise<void> {
+    const partitions = await this.ensureTopic();
+    const producer = await this.ensureProducer();
+    try {
+      await producer.send({
+        topic: this.opts.topic,
+        acks: -1,
+        messages: entries.map((e) => ({ key: e.key, value: e.value, partition: this.partitionOf(e.key, partitions) })),
+      });
+    } catch (err) {
+      // The idempotent producer's sequence numbers stay as they were for a failed send, so the
+      // same batch is retried with the same producer; only a producer the broker no longer
+      // knows is replaced.
+      const name = (err as { type?: string }).type ?? '';
+      if (/PRODUCER_ID|OUT_OF_ORDER_SEQUENCE|PRODUCER_FENCED/.test(name)) {
+        this.producer = undefined;
+        await producer.disconnect().catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.producer?.disconnect().catch(() => undefined);
+    this.producer = undefined;
+  }
+}
