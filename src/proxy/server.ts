@@ -72,6 +72,9 @@ export class GatehouseProxy {
       this.tlsMaterial = new ServerTlsMaterial(tls, this.log);
       this.tlsListeners = new ListenerManager({ host, brokerPortBase: tls.brokerPortBase, tls: this.tlsMaterial }, (s, spec) => this.accept(s, spec), this.log);
     }
+    if (config.identity?.mtls && (!tls || tls.clientAuth === 'none')) {
+      this.log.warn('identity.mtls is set but listen.tls does not ask for client certificates (clientAuth none or no listen.tls): no connection is authenticated by a certificate');
+    }
     const book = {
       brokers: this.brokers,
       addressFor: (id: number, via: ConnectionInfo) => this.addressFor(id, !!via.tls),

@@ -42,15 +42,6 @@ export function rfc2253(name: string): string {
     .join(',');
 }
 
-/** The values of one attribute (e.g. "CN", "OU") in a Node multi-line X.509 name, in certificate order. */
-export function nameValues(name: string, attribute: string): string[] {
-  const prefix = `${attribute}=`;
-  return name
-    .split('\n')
-    .filter((l) => l.startsWith(prefix))
-    .map((l) => l.slice(prefix.length));
-}
-
 /** Describes a certificate for logs: subject, serial, SHA-256 fingerprint, expiry. */
 export function describeCertificate(pem: string | Buffer): { subject: string; serial: string; fingerprint: string; validTo: string } {
   const c = new X509Certificate(pem);

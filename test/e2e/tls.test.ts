@@ -8,7 +8,9 @@
  *    pair serves new connections while an old connection carries on;
  *  - mTLS required: no certificate, or one from another CA, fails the handshake; a valid one
  *    authenticates the connection as its CN (identity.mtls) without SASL;
- *  - upstream.tls with the wrong CA: the broker's certificate is refused.
+ *  - mTLS requested: no certificate is fine, one from another CA is not;
+ *  - upstream.tls with upstream.sasl against a SASL_SSL listener; with the wrong CA the broker's
+ *    certificate is refused.
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -108,10 +110,22 @@ describe('TLS', () => {
     // Kafka's PEM key store: the private key and the certificate in one file.
     const brokerPem = join(dir, 'broker-keystore.pem');
     writeFileSync(brokerPem, readFileSync(server.keyFile, 'utf8') + readFileSync(server.certFile, 'utf8'));
+    const keystore = { 'ssl.keystore.type': 'PEM', 'ssl.keystore.location': brokerPem };
     [oidc, sslBroker] = await Promise.all([
       startOidc(),
       startBroker({
-        listeners: [{ name: 'SSL', securityProtocol: 'SSL', props: { 'ssl.keystore.type': 'PEM', 'ssl.keystore.location': brokerPem } }],
+        listeners: [
+          { name: 'SSL', securityProtocol: 'SSL', props: keystore },
+          {
+            name: 'SASL_SSL',
+            securityProtocol: 'SASL_SSL',
+            props: {
+              ...keystore,
+              'sasl.enabled.mechanisms': 'PLAIN',
+              'plain.sasl.jaas.config': 'org.apache.kafka.common.security.plain.PlainLoginModule required user_gatehouse="upstream-secret";',
+            },
+          },
+        ],
       }),
     ]);
     gh = await startProxy(
@@ -260,6 +274,42 @@ describe('TLS', () => {
       expect(produce?.principal?.issuer).toContain('CN=Gatehouse sandbox CA');
       expect(produce?.peerSubject).toBe('CN=payments-app,OU=payments-team,O=Example');
     });
+  });
+
+  it('mTLS requested: a client without a certificate is served, one with an untrusted certificate is not', async () => {
+    const requested = await startProxy(kafkaBootstrap, {
+      listen: { tls: { bootstrapPort: 0, brokerPortBase: 0, ...server, caFile: ca.certFile, clientAuth: 'requested' } },
+    });
+    try {
+      const anonymous = await openTls(requested.proxy.tlsBootstrap!, { ca: caPem });
+      expect(await apiVersionsOn(anonymous)).toBeGreaterThan(8);
+      anonymous.destroy();
+      const known = await openTls(requested.proxy.tlsBootstrap!, { ca: caPem, cert: client });
+      known.destroy();
+      await expect(openTls(requested.proxy.tlsBootstrap!, { ca: caPem, cert: stranger })).rejects.toThrow();
+      await waitFor('the rejection in the log', () => requested.logs.some((l) => l.msg === 'client certificate rejected'));
+      const connected = requested.logs.filter((l) => l.msg === 'client connected');
+      expect(connected.map((l) => (l.tls as { peerSubject?: string }).peerSubject)).toEqual([undefined, 'CN=payments-app,OU=payments-team,O=Example']);
+    } finally {
+      await requested.stop();
+    }
+  });
+
+  it('upstream.tls with upstream.sasl: the proxy logs in over TLS to a SASL_SSL listener', async () => {
+    const saslSsl = await startProxy(sslBroker.endpoints.SASL_SSL!, {
+      upstream: { tls: { caFile: ca.certFile, servername: 'localhost' }, sasl: { mechanism: 'PLAIN', username: 'gatehouse', password: 'upstream-secret' } },
+    });
+    try {
+      const topic = uniqueName('sasl-ssl');
+      const producer = new Kafka({ clientId: 'sasl-ssl', brokers: [saslSsl.bootstrap], logLevel: logLevel.NOTHING }).producer();
+      await producer.connect();
+      await producer.send({ topic, messages: [{ value: 'logged in over tls' }] });
+      await producer.disconnect();
+      expect(saslSsl.logs.some((l) => l.msg === 'learned broker' && l.upstream === sslBroker.endpoints.SASL_SSL)).toBe(true);
+      expect(saslSsl.logs.filter((l) => l.code === 'GH_UPSTREAM_AUTH')).toEqual([]);
+    } finally {
+      await saslSsl.stop();
+    }
   });
 
   it('upstream.tls refuses a broker whose certificate does not chain to the CA file', async () => {
