@@ -121,6 +121,8 @@ export interface ItemSplit<I = any, R = any> {
   finish?(res: any): any;
   /** Forward even when every item is denied (the request has other effects). */
   alwaysForward?: boolean;
+  /** Leave out the broker's entries that match no forwarded item (instead of appending them). */
+  dropUnmatched?: boolean;
 }
 
 /**
@@ -153,7 +155,7 @@ export function splitItems<I, R>(s: ItemSplit<I, R>): Outcome {
         if (r !== undefined) out.push(r);
       }
     });
-    for (const q of byKey.values()) out.push(...q);
+    if (!s.dropUnmatched) for (const q of byKey.values()) out.push(...q);
     return out;
   };
   const allowed = s.items.filter((_, i) => codes[i] === 0);

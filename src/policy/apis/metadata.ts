@@ -33,8 +33,8 @@ interface DescribeTopicsConfig {
   topicOps: boolean;
   /** Extra rewriting of every answer (cluster operations). */
   finish?(res: Obj): Obj;
-  /** The forwarded request's other changes (auto-creation off). */
-  request?(req: Obj): Obj;
+  /** The forwarded request's other changes (auto-creation off), given the allowed topic names; the request itself when none. */
+  request?(req: Obj, allowed: string[]): Obj;
 }
 
 function describeTopics(req: Obj, ctx: AuthzContext, c: DescribeTopicsConfig): Outcome {
@@ -53,13 +53,13 @@ function describeTopics(req: Obj, ctx: AuthzContext, c: DescribeTopicsConfig): O
   const items: Obj[] = req.topics;
   const names = items.map((t) => (t.name !== null && t.name !== undefined ? (t.name as string) : t.topicId !== ZERO_UUID ? ctx.topicName(t.topicId) : undefined));
   const keys = items.map((t, i) => names[i] ?? (t.topicId as string));
-  const requested = new Set(keys);
-  const changed = c.request ? c.request(req) : req;
+  const codes = names.map((n) => (n === undefined ? Errors.UNKNOWN_TOPIC_ID : describable(n) ? 0 : Errors.TOPIC_AUTHORIZATION_FAILED));
+  const changed = c.request ? c.request(req, [...new Set(names.filter((n, i): n is string => codes[i] === 0))]) : req;
   const outcome = splitItems<Obj, Obj>({
     items,
-    code: (_t, i) => (names[i] === undefined ? Errors.UNKNOWN_TOPIC_ID : describable(names[i]!) ? 0 : Errors.TOPIC_AUTHORIZATION_FAILED),
+    code: (_t, i) => codes[i]!,
     request: (kept) => ({ ...changed, topics: kept }),
-    denied: (t, code) => ({ ...c.topic(), errorCode: code, name: t.name ?? null, topicId: code === Errors.UNKNOWN_TOPIC_ID ? t.topicId : ZERO_UUID, isInternal: false, partitions: [], topicAuthorizedOperations: OPS_OMITTED }),
+    denied: (t, code) => ({ ...c.topic(), errorCode: code, name: t.name ?? (ctx.version >= 12 || c.apiKey !== ApiKey.Metadata ? null : ''), topicId: code === Errors.UNKNOWN_TOPIC_ID ? t.topicId : ZERO_UUID, isInternal: false, partitions: [], topicAuthorizedOperations: OPS_OMITTED }),
     results: (res) => res.topics,
     withResults: (res, topics) => ({ ...res, topics }),
     empty: () => {
@@ -67,9 +67,10 @@ function describeTopics(req: Obj, ctx: AuthzContext, c: DescribeTopicsConfig): O
     },
     key: (t) => keys[items.indexOf(t)]!,
     resultKey: (r) => r.name ?? r.topicId,
-    // Only what was asked for: a v0 request left with no topics asks the broker for all of them.
-    finish: (res) => ops({ ...res, topics: (res.topics as Obj[]).filter((t) => requested.has(t.name ?? t.topicId)) }),
+    finish: ops,
     alwaysForward: true,
+    // Only what was asked for: a v0 request left with no topics asks the broker for all of them.
+    dropUnmatched: true,
   });
   if (outcome.kind === 'filter' && changed === req && !c.topicOps && !c.finish) return ALLOW;
   if (outcome.kind === 'filter' && changed !== req) return { kind: 'split', request: changed, errorCode: 0, merge: outcome.filter };
@@ -83,8 +84,8 @@ export const metadataRule: ApiRule = {
     const v = ctx.version;
     const all = req.topics === null || (v === 0 && req.topics.length === 0);
     const clusterOps = v >= 8 && v <= 10 && req.includeClusterAuthorizedOperations;
-    let request: ((r: Obj) => Obj) | undefined;
-    if (!all && v >= 4 && req.allowAutoTopicCreation && !mayAutoCreate(req, ctx)) request = (r) => ({ ...r, allowAutoTopicCreation: false });
+    const request = (r: Obj, allowed: string[]): Obj =>
+      v >= 4 && r.allowAutoTopicCreation && !mayAutoCreate(allowed, ctx) ? { ...r, allowAutoTopicCreation: false } : r;
     return describeTopics(req, ctx, {
       apiKey: ApiKey.Metadata,
       all,
@@ -97,8 +98,7 @@ export const metadataRule: ApiRule = {
 };
 
 /** Create on the cluster, or on every named topic the principal may describe (Kafka's auto-create check). */
-function mayAutoCreate(req: Obj, ctx: AuthzContext): boolean {
-  const named = (req.topics as Obj[]).filter((t) => t.name !== null && t.name !== undefined).map((t) => t.name as string);
+function mayAutoCreate(named: string[], ctx: AuthzContext): boolean {
   if (named.length === 0) return true;
   if (onCluster(ctx, 'Create')) return true;
   return named.every((n) => can(ctx, 'topic', n, 'Create'));
