@@ -267,7 +267,7 @@ export interface RunOptions {
   decide?: Decide;
   ids?: Record<string, string>;
   state?: Map<string, unknown>;
-  /** The broker's answer to a split or filtered request (default: the API's default response). */
+  /** The broker's answer to the forwarded request (split: the allowed part; filter: the request as is); default: the API's default response. */
   broker?: (forwarded: Obj | undefined) => Obj;
 }
 
@@ -295,7 +295,7 @@ export function run(apiKey: number, v: number, fields: Obj, opts: RunOptions = {
       out.merged = responseRoundTrip(apiKey, v, outcome.merge(brokerAnswer(out.forwarded)));
       break;
     case 'filter':
-      out.merged = responseRoundTrip(apiKey, v, outcome.filter(brokerAnswer(undefined)));
+      out.merged = responseRoundTrip(apiKey, v, outcome.filter(brokerAnswer(req)));
       break;
   }
   return out;
@@ -412,25 +412,104 @@ export function topicRuleCases(name: string, c: TopicCase, vs: number[]): void {
 }
 
 /**
- * The cases of an API authorized as a whole on the cluster: allowed → allow asking exactly
- * `operation` on the cluster; denied → the answer (round-tripped at every version) carries
- * `code` at top level where the API has it; `check` inspects the denial further.
+ * The cases of an API authorized as a whole: allowed → allow asking exactly `actions`; the
+ * first action denied → the API-shaped denial (round-tripped at every version) with `code`,
+ * at top level where the API has an errorCode; `check` inspects the denial further.
  */
-export function clusterRuleCases(apiKey: number, operation: string, vs: number[], opts: { code?: number; fields?: (v: number) => Obj; check?: (res: Obj, v: number) => void } = {}): void {
-  const action = `${operation} cluster:kafka-cluster`;
-  const code = opts.code ?? ErrorCode.CLUSTER_AUTHORIZATION_FAILED;
-  describeBlock(`API ${apiKey} (${apiCodec(apiKey)!.name})`, () => {
-    it.each(vs)(`v%i: ${operation} on the cluster → allow`, (v) => {
+export function wholeRuleCases(
+  apiKey: number,
+  actions: string[],
+  code: number,
+  vs: number[],
+  opts: { fields?: (v: number) => Obj; check?: (res: Obj, v: number) => void; topLevel?: boolean } = {},
+): void {
+  describeBlock(`${apiCodec(apiKey)!.name} as a whole`, () => {
+    it.each(vs)(`v%i: ${actions.join(', ')} → allow`, (v) => {
       const r = run(apiKey, v, opts.fields?.(v) ?? {});
       expect(r.outcome.kind).toBe('allow');
-      expect(r.asked).toEqual([action]);
+      expect(r.asked).toEqual(actions);
     });
-    it.each(vs)('v%i: denied → the API-shaped denial', (v) => {
-      const r = run(apiKey, v, opts.fields?.(v) ?? {}, { decide: denyOnly(action) });
+    it.each(vs)(`v%i: ${actions[0]} denied → the API-shaped denial`, (v) => {
+      const r = run(apiKey, v, opts.fields?.(v) ?? {}, { decide: denyOnly(actions[0]!) });
       expect(r.outcome.kind).toBe('deny');
       expect(r.outcome.kind === 'deny' && r.outcome.errorCode).toBe(code);
-      if ('errorCode' in r.response! && opts.code === undefined) expect(r.response!.errorCode).toBe(code);
+      expect(r.asked).toEqual([actions[0]]);
+      if (opts.topLevel !== false && 'errorCode' in r.response!) expect(r.response!.errorCode).toBe(code);
       opts.check?.(r.response!, v);
     });
   });
+}
+
+/** wholeRuleCases for one operation on the cluster. */
+export function clusterRuleCases(apiKey: number, operation: string, vs: number[], opts: { code?: number; fields?: (v: number) => Obj; check?: (res: Obj, v: number) => void } = {}): void {
+  wholeRuleCases(apiKey, [`${operation} cluster:kafka-cluster`], opts.code ?? ErrorCode.CLUSTER_AUTHORIZATION_FAILED, vs, { ...opts, topLevel: opts.code === undefined });
+}
+
+export interface FlatCase {
+  apiKey: number;
+  /** The request's list field and an item for a name. */
+  list: string;
+  item: (name: string, v: number) => unknown;
+  /** The answer's list field, an entry's name field and default. */
+  resList: string;
+  resName: string;
+  result: () => Obj;
+  /** The action asked for a name, and the code a denied name is answered with. */
+  action: (name: string) => string;
+  code: number;
+  fields?: (v: number) => Obj;
+  /** Actions asked before the items'. */
+  before?: string[];
+  /** The outcome when nothing is denied (filter where answers are rewritten anyway). */
+  allowed?: 'allow' | 'filter';
+}
+
+/** The answer's [name, errorCode] pairs. */
+export function entryCodes(c: Pick<FlatCase, 'resList' | 'resName'>, res: Obj): Array<[string, number]> {
+  return (res[c.resList] as Obj[]).map((e) => [e[c.resName], e.errorCode]);
+}
+
+/**
+ * The standard cases of a per-item rule: nothing denied (allow, one check per item), one item
+ * denied (split, merged in request order), every item denied (deny).
+ */
+export function flatRuleCases(name: string, c: FlatCase, vs: number[]): void {
+  const fields = (v: number, names: string[]): Obj => ({ ...c.fields?.(v), [c.list]: names.map((n) => c.item(n, v)) });
+  const broker = (fwd: Obj | undefined, v: number): Obj => {
+    const res = defaultResponse(c.apiKey)!;
+    res[c.resList] = ((fwd?.[c.list] ?? []) as unknown[]).map((it) => ({ ...c.result(), [c.resName]: nameOfItem(it, c, v) }));
+    return res;
+  };
+  describeBlock(name, () => {
+    it.each(vs)('v%i: all allowed → no denial, one check per item', (v) => {
+      const r = run(c.apiKey, v, fields(v, ['a', 'b']), { broker: (f) => broker(f, v) });
+      expect(r.outcome.kind).toBe(c.allowed ?? 'allow');
+      expect(r.asked.filter((a) => !(c.before ?? []).includes(a))).toEqual([c.action('a'), c.action('b')]);
+    });
+    it.each(vs)('v%i: one denied → split, merged in request order', (v) => {
+      const r = run(c.apiKey, v, fields(v, ['b', 'a']), { decide: denyOnly(c.action('b')), broker: (f) => broker(f, v) });
+      expect(r.outcome.kind).toBe('split');
+      expect((r.forwarded![c.list] as unknown[]).map((it) => nameOfItem(it, c, v))).toEqual(['a']);
+      expect(entryCodes(c, r.merged!)).toEqual([
+        ['b', c.code],
+        ['a', 0],
+      ]);
+    });
+    it.each(vs)('v%i: all denied → deny', (v) => {
+      const r = run(c.apiKey, v, fields(v, ['a', 'b']), { decide: denyOnly(c.action('a'), c.action('b')) });
+      expect(r.outcome.kind).toBe('deny');
+      expect(entryCodes(c, r.response!)).toEqual([
+        ['a', c.code],
+        ['b', c.code],
+      ]);
+    });
+  });
+}
+
+function nameOfItem(it: unknown, c: FlatCase, v: number): string {
+  if (typeof it === 'string') return it;
+  // the item's name is the field the case's item() put the name in
+  const probe = c.item('\u0000', v) as Obj;
+  const field = Object.keys(probe).find((k) => probe[k] === '\u0000')!;
+  return (it as Obj)[field];
 }
