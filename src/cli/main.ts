@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import { pipelineFromConfig } from '../pipeline.js';
 import { createLogger } from '../log.js';
+import { AUDIT_HELP } from './audit.js';
 import { GatehouseProxy } from '../proxy/server.js';
 
 const HELP = `gatehouse — an identity-aware Layer-7 proxy for Apache Kafka
@@ -22,6 +23,8 @@ Usage:
   gatehouse check-config FILE         Validate a configuration file and exit
   gatehouse hash-secret               Read a service account secret on stdin and print its
                                       hash for identity.serviceAccounts[].secretHash
+  gatehouse audit sessions|replay|tail|verify ...
+                                      Read the audit trail (see below)
   gatehouse --help | --version
 
 Sandbox options:
@@ -29,6 +32,8 @@ Sandbox options:
   --kafka-version V      Kafka to run (default 4.3.1; 3.9.1 for compatibility checks)
   --port N               Proxy bootstrap port (default 9092, or a free one if taken;
                          0: any free ports)
+
+${AUDIT_HELP}
 
 Documentation: README.md and docs/ in the repository.`;
 
@@ -98,6 +103,16 @@ export async function main(argv: string[]): Promise<void> {
         } catch (err) {
           fail((err as Error).message);
         }
+      }
+      case 'audit': {
+        const { auditCommand, AuditUsageError } = await import('./audit.js');
+        try {
+          process.exitCode = await auditCommand(rest);
+        } catch (err) {
+          if (err instanceof AuditUsageError) fail(`audit: ${err.message}`);
+          throw err;
+        }
+        return;
       }
       case 'check-config': {
         if (!rest[0]) fail('check-config needs a FILE');

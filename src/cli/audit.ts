@@ -1,0 +1,324 @@
+/**
+ * `gatehouse audit sessions|replay|tail|verify`: the audit topic for people. Every command reads
+ * the topic named in the config file's audit section (or --audit-topic) with the proxy's own
+ * connection settings, seeks by time (--since; default the last 24 hours for sessions and
+ * replay) and prints progress to stderr on long reads.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from '../config/load.js';
+import { verifyChain, type StoredMessage } from '../audit/chain.js';
+import { kindOf, type AuditEvent, type AuthenticatedData, type AuthenticationFailedData, type RequestData, type SessionClosedData, type SessionOpenedData } from '../audit/events.js';
+import { kafkaFromConfig } from '../audit/kafka-client.js';
+import { readAuditTopic } from '../audit/reader.js';
+
+export const AUDIT_HELP = `Audit commands (read the audit topic with the config file's connection settings):
+  gatehouse audit sessions --config FILE [filters] [--json]
+                         List sessions. Filters: --principal P, --client ADDRESS, --topic T,
+                         --since TIME, --until TIME, --outcome ok|auth-failed|denied|error
+  gatehouse audit replay SESSION --config FILE [--since TIME] [--json]
+                         A session as a timeline: auth, each request, decision, outcome, timing
+  gatehouse audit tail --config FILE [--since TIME] [--json]
+                         Follow new events as they are written (Ctrl-C stops)
+  gatehouse audit verify --config FILE [--since TIME] [--json]
+                         Check every instance's hash chain: gaps, reordering, duplicates and
+                         altered events, with their offsets; exit code 1 on any break
+  TIME: an ISO date/time, milliseconds since the epoch, or a duration ago (30s, 15m, 2h, 7d);
+  "all" reads from the start. Default --since: 24h for sessions and replay, all for verify.
+  --audit-topic NAME reads another topic (e.g. a copy) than the config's audit.topic.`;
+
+export class AuditUsageError extends Error {}
+
+export function parseTime(s: string, now = Date.now()): number | undefined {
+  if (s === 'all' || s === 'beginning') return undefined;
+  const rel = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(s);
+  if (rel) return now - Number(rel[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 'ms']!;
+  if (/^\d{10,}$/.test(s)) return Number(s);
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) throw new AuditUsageError(`cannot read "${s}" as a time (ISO date, epoch ms, or 30s/15m/2h/7d)`);
+  return t;
+}
+
+interface Common {
+  config: string;
+  since: number | undefined;
+  json: boolean;
+  topic: string;
+}
+
+function parseEvent(m: StoredMessage): AuditEvent | undefined {
+  try {
+    const e = m.value ? (JSON.parse(m.value) as AuditEvent) : undefined;
+    return e && typeof e.type === 'string' && kindOf(e.type) ? e : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function* events(c: Common, follow = false, signal?: AbortSignal): AsyncGenerator<{ m: StoredMessage; e: AuditEvent | undefined }> {
+  const config = loadConfigFile(c.config);
+  const kafka = kafkaFromConfig(config, 'gatehouse-audit-cli');
+  const isTty = process.stderr.isTTY;
+  let shown = false;
+  const started = Date.now();
+  for await (const m of readAuditTopic(kafka, {
+    topic: c.topic,
+    since: c.since,
+    follow,
+    ...(signal ? { signal } : {}),
+    onProgress: (read, total) => {
+      if (Date.now() - started < 1000 && !shown) return;
+      shown = true;
+      const pct = total ? Math.floor((read * 100) / total) : 100;
+      process.stderr.write(`${isTty ? '\r' : ''}reading ${c.topic}: ${read}/${total} events (${pct}%)${isTty ? '' : '\n'}`);
+    },
+  })) {
+    yield { m, e: parseEvent(m) };
+  }
+  if (shown && isTty) process.stderr.write('\n');
+}
+
+function common(values: Record<string, unknown>, defaultSince: string): Common {
+  if (typeof values.config !== 'string') throw new AuditUsageError('needs --config FILE');
+  const config = loadConfigFile(values.config);
+  if (!config.audit && typeof values['audit-topic'] !== 'string') throw new AuditUsageError(`${values.config} has no audit section (or give --audit-topic)`);
+  return {
+    config: values.config,
+    since: parseTime(typeof values.since === 'string' ? values.since : defaultSince),
+    json: values.json === true,
+    topic: typeof values['audit-topic'] === 'string' ? values['audit-topic'] : config.audit!.topic,
+  };
+}
+
+const COMMON_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  since: { type: 'string' },
+  json: { type: 'boolean' },
+  'audit-topic': { type: 'string' },
+} as const;
+
+// ---- sessions ----
+
+export interface SessionSummary {
+  sessionId: string;
+  principal: string | null;
+  client: string | null;
+  listener: string | null;
+  clientSoftware: string | null;
+  openedAt: string | null;
+  closedAt: string | null;
+  closeReason: string | null;
+  requests: number;
+  topics: string[];
+  authFailures: number;
+  denied: number;
+  errors: number;
+  outcome: 'ok' | 'auth-failed' | 'denied' | 'error';
+}
+
+function summarize(list: AuditEvent[]): SessionSummary {
+  const s: SessionSummary = {
+    sessionId: list[0]!.subject, principal: null, client: null, listener: null, clientSoftware: null, openedAt: null, closedAt: null, closeReason: null,
+    requests: 0, topics: [], authFailures: 0, denied: 0, errors: 0, outcome: 'ok',
+  };
+  const topics = new Set<string>();
+  for (const e of list) {
+    const k = kindOf(e.type);
+    if (k === 'session.opened') {
+      const d = e.data as SessionOpenedData;
+      s.client = `${d.client.address}:${d.client.port}`;
+      s.listener = d.listener;
+      s.openedAt = d.openedAt;
+      if (d.clientSoftware) s.clientSoftware = `${d.clientSoftware.name} ${d.clientSoftware.version}`;
+    } else if (k === 'session.authenticated' || k === 'session.reauthenticated') {
+      s.principal = (e.data as AuthenticatedData).principal;
+    } else if (k === 'session.authentication_failed') {
+      s.authFailures++;
+    } else if (k === 'request') {
+      const d = e.data as RequestData;
+      s.requests++;
+      s.principal ??= d.principal;
+      for (const r of d.resources) if (r.type === 'topic') topics.add(r.name);
+      for (const p of d.produced ?? []) topics.add(p.topic);
+      for (const p of d.fetched ?? []) topics.add(p.topic);
+      if (d.decision.outcome === 'deny' || d.decision.outcome === 'partial' || d.decision.outcome === 'refused-audit') s.denied++;
+      else if (d.errorCodes.length > 0) s.errors++;
+    } else if (k === 'session.closed') {
+      const d = e.data as SessionClosedData;
+      s.closedAt = e.time;
+      s.closeReason = d.reason;
+      s.principal ??= d.principal;
+      if (!s.clientSoftware && d.clientSoftware) s.clientSoftware = `${d.clientSoftware.name} ${d.clientSoftware.version}`;
+    }
+  }
+  s.topics = [...topics].sort();
+  s.outcome = s.authFailures > 0 && !s.principal ? 'auth-failed' : s.denied > 0 ? 'denied' : s.errors > 0 ? 'error' : 'ok';
+  return s;
+}
+
+async function sessions(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { ...COMMON_OPTIONS, principal: { type: 'string' }, client: { type: 'string' }, topic: { type: 'string' }, until: { type: 'string' }, outcome: { type: 'string' } },
+  });
+  const c = common(values, '24h');
+  const until = typeof values.until === 'string' ? parseTime(values.until) : undefined;
+  const bySession = new Map<string, AuditEvent[]>();
+  for await (const { e } of events(c)) {
+    if (!e || kindOf(e.type) === 'checkpoint') continue;
+    let list = bySession.get(e.subject);
+    if (!list) bySession.set(e.subject, (list = []));
+    list.push(e);
+  }
+  const rows: SessionSummary[] = [];
+  for (const list of bySession.values()) {
+    list.sort((a, b) => (a.instance === b.instance ? a.seq - b.seq : a.time.localeCompare(b.time)));
+    const s = summarize(list);
+    if (values.principal && s.principal !== values.principal) continue;
+    if (values.client && !(s.client ?? '').startsWith(values.client)) continue;
+    if (values.topic && !s.topics.includes(values.topic)) continue;
+    if (values.outcome && s.outcome !== values.outcome) continue;
+    const opened = Date.parse(s.openedAt ?? list[0]!.time);
+    if (until !== undefined && opened > until) continue;
+    rows.push(s);
+  }
+  rows.sort((a, b) => (a.openedAt ?? '').localeCompare(b.openedAt ?? ''));
+  if (c.json) {
+    for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
+  } else {
+    const header = ['OPENED', 'SESSION', 'PRINCIPAL', 'CLIENT', 'REQUESTS', 'OUTCOME', 'TOPICS'];
+    const table = rows.map((r) => [r.openedAt ?? '-', r.sessionId, r.principal ?? '-', r.client ?? '-', String(r.requests), r.outcome, r.topics.join(',') || '-']);
+    const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
+    for (const line of [header, ...table]) process.stdout.write(`${line.map((x, i) => (i === line.length - 1 ? x : x.padEnd(widths[i]!))).join('  ')}\n`);
+    process.stderr.write(`${rows.length} session(s)\n`);
+  }
+  return 0;
+}
+
+// ---- replay ----
+
+function describe(e: AuditEvent): string {
+  const k = kindOf(e.type);
+  switch (k) {
+    case 'session.opened': {
+      const d = e.data as SessionOpenedData;
+      return `opened from ${d.client.address}:${d.client.port} on ${d.listener}${d.clientSoftware ? ` (${d.clientSoftware.name} ${d.clientSoftware.version})` : ''}${d.tls ? ' TLS' : ''}`;
+    }
+    case 'session.authenticated':
+    case 'session.reauthenticated': {
+      const d = e.data as AuthenticatedData;
+      return `${k === 'session.reauthenticated' ? 're-authenticated' : 'authenticated'} as ${d.principal} (${d.mechanism}, issuer ${d.issuer}, groups [${d.groups.join(', ')}], token until ${d.tokenExpiresAt})`;
+    }
+    case 'session.authentication_failed': {
+      const d = e.data as AuthenticationFailedData;
+      return `authentication FAILED (error ${d.errorCode}): ${d.reason}`;
+    }
+    case 'request': {
+      const d = e.data as RequestData;
+      const res = [...new Set(d.resources.map((r) => `${r.type} ${r.name}`))];
+      const decision = d.decision.outcome === 'none' ? '' : ` decision ${d.decision.outcome}${d.decision.rule ? ` (${d.decision.rule})` : ''}`;
+      const outcome = d.errorCodes.length ? `errors ${d.errorCodes.join(',')}` : 'ok';
+      let line = `${d.api} v${d.apiVersion} #${d.correlationId}${d.operation ? ` ${d.operation}` : ''}${res.length ? ` on ${res.slice(0, 6).join(', ')}${res.length > 6 ? ` (+${res.length - 6})` : ''}` : ''}${decision} → ${outcome} (${d.latencyMs} ms, ${d.bytesIn} B in, ${d.bytesOut} B out)`;
+      for (const p of d.produced ?? []) line += `\n      wrote ${p.topic}[${p.partition}]: ${p.records} record(s)${p.baseOffset >= 0 ? ` at offsets ${p.baseOffset}-${p.baseOffset + p.records - 1}` : ` (error ${p.errorCode})`}`;
+      for (const p of d.fetched ?? []) if (p.records > 0 || p.errorCode !== 0) line += `\n      read ${p.topic}[${p.partition}]: ${p.records} record(s)${p.firstOffset !== null ? ` offsets ${p.firstOffset}-${p.lastOffset}` : ''}${p.errorCode ? ` (error ${p.errorCode})` : ''}`;
+      return line;
+    }
+    case 'session.closed': {
+      const d = e.data as SessionClosedData;
+      return `closed: ${d.reason} after ${d.durationMs} ms, ${d.requests} request(s), ${d.bytesIn} B in, ${d.bytesOut} B out`;
+    }
+    default:
+      return e.type;
+  }
+}
+
+async function replay(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: COMMON_OPTIONS, allowPositionals: true });
+  const sessionId = positionals[0];
+  if (!sessionId) throw new AuditUsageError('replay needs a SESSION id (see gatehouse audit sessions)');
+  const c = common(values, '24h');
+  const list: AuditEvent[] = [];
+  for await (const { e } of events(c)) if (e && e.subject === sessionId) list.push(e);
+  list.sort((a, b) => a.seq - b.seq);
+  if (list.length === 0) {
+    process.stderr.write(`no events of session ${sessionId} since ${c.since === undefined ? 'the start' : new Date(c.since).toISOString()} (try --since)\n`);
+    return 1;
+  }
+  if (c.json) {
+    for (const e of list) process.stdout.write(`${JSON.stringify(e)}\n`);
+    return 0;
+  }
+  const t0 = Date.parse(list[0]!.time);
+  const s = summarize(list);
+  process.stdout.write(`session ${sessionId}: ${s.principal ?? 'unauthenticated'} from ${s.client ?? '?'}, ${s.requests} request(s), outcome ${s.outcome}\n`);
+  for (const e of list) {
+    const dt = Date.parse(e.time) - t0;
+    process.stdout.write(`${e.time.slice(11, 23)}  +${String(dt).padStart(6)} ms  ${describe(e)}\n`);
+  }
+  return 0;
+}
+
+// ---- tail ----
+
+async function tail(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: COMMON_OPTIONS });
+  const c = { ...common(values, 'all'), since: typeof values.since === 'string' ? parseTime(values.since) : undefined };
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    for await (const { e, m } of events(c, true, ac.signal)) {
+      if (!e) {
+        process.stdout.write(`(partition ${m.partition} offset ${m.offset}: not an audit event)\n`);
+        continue;
+      }
+      if (c.json) process.stdout.write(`${JSON.stringify(e)}\n`);
+      else process.stdout.write(`${e.time}  ${e.subject}  ${describe(e)}\n`);
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  return 0;
+}
+
+// ---- verify ----
+
+async function verify(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: COMMON_OPTIONS });
+  const c = common(values, 'all');
+  const messages: StoredMessage[] = [];
+  for await (const { m } of events(c)) messages.push(m);
+  const report = verifyChain(messages, { fromStart: c.since === undefined });
+  if (c.json) {
+    process.stdout.write(`${JSON.stringify({ ok: report.problems.length === 0, ...report })}\n`);
+  } else {
+    for (const [instance, i] of Object.entries(report.instances)) {
+      process.stdout.write(`instance ${instance}: seq ${i.first}..${i.last}, ${i.events} event(s), ${i.checkpoints} checkpoint(s)\n`);
+    }
+    for (const p of report.problems) process.stdout.write(`${p.kind.toUpperCase()}: ${p.message}\n`);
+    process.stdout.write(report.problems.length === 0 ? `OK: ${report.events} event(s), chains intact\n` : `FAILED: ${report.problems.length} problem(s) in ${report.events} event(s)\n`);
+  }
+  return report.problems.length === 0 ? 0 : 1;
+}
+
+export async function auditCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'sessions':
+      return sessions(rest);
+    case 'replay':
+      return replay(rest);
+    case 'tail':
+      return tail(rest);
+    case 'verify':
+      return verify(rest);
+    case undefined:
+    case '--help':
+    case '-h':
+      process.stdout.write(`${AUDIT_HELP}\n`);
+      return 0;
+    default:
+      throw new AuditUsageError(`unknown audit command "${sub}" (sessions, replay, tail, verify)`);
+  }
+}
