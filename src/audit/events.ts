@@ -60,7 +60,8 @@ export interface AuthenticatedData {
   groups: string[];
   clientId: string | null;
   mechanism: string;
-  tokenExpiresAt: string;
+  /** null when the credential does not expire (a local service account). */
+  tokenExpiresAt: string | null;
 }
 
 export interface AuthenticationFailedData {

@@ -282,7 +282,8 @@ export class AuditRecorder implements Stage {
         groups: [...p.groups],
         clientId: p.clientId ?? null,
         mechanism: p.mechanism,
-        tokenExpiresAt: new Date(p.expiresAt).toISOString(),
+        // A service account's secret does not expire (expiresAt Infinity).
+        tokenExpiresAt: Number.isFinite(p.expiresAt) ? new Date(p.expiresAt).toISOString() : null,
       });
     } else if (body.errorCode !== 0) {
       this.recorder.emit('session.authentication_failed', sessionId, {

@@ -206,7 +206,7 @@ function describe(e: AuditEvent): string {
     case 'session.authenticated':
     case 'session.reauthenticated': {
       const d = e.data as AuthenticatedData;
-      return `${k === 'session.reauthenticated' ? 're-authenticated' : 'authenticated'} as ${d.principal} (${d.mechanism}, issuer ${d.issuer}, groups [${d.groups.join(', ')}], token until ${d.tokenExpiresAt})`;
+      return `${k === 'session.reauthenticated' ? 're-authenticated' : 'authenticated'} as ${d.principal} (${d.mechanism}, issuer ${d.issuer}, groups [${d.groups.join(', ')}], token until ${d.tokenExpiresAt ?? 'no expiry'})`;
     }
     case 'session.authentication_failed': {
       const d = e.data as AuthenticationFailedData;
