@@ -8,6 +8,14 @@ import type { GatehouseConfig } from './config/schema.js';
 import { identityStageFromConfig } from './identity/from-config.js';
 import type { Stage } from './proxy/stage.js';
 import { auditFromConfig } from './audit/from-config.js';
+import { upstreamConnectorFromConfig } from './identity/upstream/from-config.js';
+import { fetchClusterMetadata } from './proxy/discovery.js';
+import { parseHostPort } from './proxy/upstream.js';
+import { DEFAULT_PROTECTED, type ProtectedTopics } from './policy/authorizer.js';
+import { policyLocation } from './policy/load.js';
+import { PolicyStage } from './policy/stage.js';
+import { PolicyStore } from './policy/store.js';
+import { TopicIds, type TopicListing } from './policy/topic-ids.js';
 
 /** A stage with a life of its own (a file watcher, a producer). */
 export interface Component {
@@ -37,11 +45,50 @@ export class Pipeline {
   }
 }
 
+/** The topics no client may write whatever the policy says: the audit topic and the proxy's internal ones. */
+export function protectedTopics(config: GatehouseConfig): ProtectedTopics {
+  const audit = (config as { audit?: { topic?: string } }).audit?.topic;
+  return { names: audit ? [audit] : [], prefixes: DEFAULT_PROTECTED.prefixes };
+}
+
+/** Lists the cluster's topic ids with the proxy's own connection settings (for requests naming unknown ids). */
+function topicListing(config: GatehouseConfig): TopicListing {
+  const connector = upstreamConnectorFromConfig(config.upstream);
+  const targets = config.upstream.bootstrap.map(parseHostPort);
+  return async () => {
+    let last: unknown;
+    for (const target of targets) {
+      try {
+        const md = await fetchClusterMetadata(connector, target, config.upstream.connectTimeoutMs, true);
+        return md.topics.map((t) => [t.topicId, t.name ?? ''] as [string, string]);
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last;
+  };
+}
+
 export async function pipelineFromConfig(config: GatehouseConfig, log: Logger, opts: PipelineOptions = {}): Promise<Pipeline> {
   const components: Component[] = [];
   const identity = identityStageFromConfig(config.identity, log);
   if (identity) components.push({ stage: identity });
   else log.warn('no identity section: clients are not authenticated');
+
+  const location = policyLocation(config, opts.configPath);
+  if (location) {
+    const store = new PolicyStore({ location, protectedTopics: protectedTopics(config), log });
+    const stage = new PolicyStage({ source: store, topicIds: new TopicIds(topicListing(config)), log });
+    components.push({
+      stage,
+      start: async () => {
+        if (config.policy?.watch !== false) store.start();
+      },
+      close: async () => store.close(),
+    });
+  } else {
+    log.warn('no policy section: every authenticated request is forwarded');
+  }
   // Audit: intake first (arrival time, session opened, fail-closed refusals), recorder last (sees every answer as the client gets it).
   const audit = auditFromConfig(config, log, { configPath: opts.configPath });
   if (audit) {

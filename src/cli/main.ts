@@ -10,6 +10,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import { pipelineFromConfig } from '../pipeline.js';
+import { policyLocation, PolicyError, readPolicyFile } from '../policy/load.js';
+import { POLICY_HELP, policyCommand, UsageError } from './policy.js';
 import { createLogger } from '../log.js';
 import { AUDIT_HELP } from './audit.js';
 import { GatehouseProxy } from '../proxy/server.js';
@@ -20,9 +22,10 @@ Usage:
   gatehouse run --config FILE         Run the proxy with a YAML configuration file
   gatehouse sandbox [options]         Start a local Kafka broker, an OpenID provider with demo
                                       clients, and the proxy in front requiring authentication
-  gatehouse check-config FILE         Validate a configuration file and exit
+  gatehouse check-config FILE         Validate a configuration file (and its policy) and exit
   gatehouse hash-secret               Read a service account secret on stdin and print its
                                       hash for identity.serviceAccounts[].secretHash
+  gatehouse policy check|lint ...     Ask the policy a question, or lint it (see below)
   gatehouse audit sessions|replay|tail|verify ...
                                       Read the audit trail (see below)
   gatehouse --help | --version
@@ -32,6 +35,8 @@ Sandbox options:
   --kafka-version V      Kafka to run (default 4.3.1; 3.9.1 for compatibility checks)
   --port N               Proxy bootstrap port (default 9092, or a free one if taken;
                          0: any free ports)
+
+${POLICY_HELP}
 
 ${AUDIT_HELP}
 
@@ -62,9 +67,9 @@ async function run(args: string[]): Promise<void> {
   const log = createLogger(config.log.level);
   const pipeline = await pipelineFromConfig(config, log, { configPath: values.config });
   await pipeline.start();
-  const proxy = new GatehouseProxy(config, { logger: log, stages: pipeline.stages });
+  const proxy = new GatehouseProxy(config, { logger: log, stages: pipeline.stages, configPath: values.config });
   await proxy.start();
-  log.info({ bootstrap: proxy.bootstrap }, 'gatehouse ready');
+  log.info({ bootstrap: proxy.bootstrap, ...(proxy.tlsBootstrap ? { tlsBootstrap: proxy.tlsBootstrap } : {}) }, 'gatehouse ready');
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down');
     proxy.stop().then(() => pipeline.close()).then(
@@ -116,15 +121,22 @@ export async function main(argv: string[]): Promise<void> {
       }
       case 'check-config': {
         if (!rest[0]) fail('check-config needs a FILE');
-        loadConfigFile(rest[0]);
+        const config = loadConfigFile(rest[0]);
+        const loc = policyLocation(config, rest[0]);
+        if (loc) readPolicyFile(loc);
         process.stdout.write(`${rest[0]}: ok\n`);
+        return;
+      }
+      case 'policy': {
+        const code = await policyCommand(rest);
+        process.exitCode = code;
         return;
       }
       default:
         fail(`unknown command "${command}" (see gatehouse --help)`);
     }
   } catch (err) {
-    if (err instanceof ConfigError) fail(err.message);
+    if (err instanceof ConfigError || err instanceof PolicyError || err instanceof UsageError) fail(err.message);
     throw err;
   }
 }

@@ -146,14 +146,18 @@ describe('the gatehouse command', () => {
       expect(brokers[0]!.port).not.toBe(kafkaPort);
       expect(md.stdout).not.toMatch(new RegExp(`:${kafkaPort}\\b`));
 
-      // A produce/consume round trip.
-      const topic = uniqueName('sandbox');
+      // A produce/consume round trip on a topic the demo policy gives payments-app.
+      const topic = uniqueName('payments_sandbox');
       const records = Array.from({ length: 200 }, (_, i) => `sandbox record ${i}`);
       const produced = await kcat(state.proxy.bootstrap, [...sasl, '-P', '-t', topic], { input: records.join('\n') + '\n' });
       expect(produced.code, produced.stderr).toBe(0);
       const consumed = await kcat(state.proxy.bootstrap, [...sasl, '-C', '-t', topic, '-o', 'beginning', '-e', '-q']);
       expect(consumed.code, consumed.stderr).toBe(0);
       expect(consumed.stdout.split('\n').slice(0, -1)).toEqual(records);
+      // ... and none other: the demo policy denies it with Kafka's own error.
+      const denied = await kcat(state.proxy.bootstrap, [...sasl, '-P', '-t', uniqueName('orders')], { input: 'nope\n' });
+      expect(denied.code).not.toBe(0);
+      expect(denied.stderr).toMatch(/authoriz/i);
 
       // Kafka's Java tools with the generated properties file (OIDC login handler) and the printed JVM flag.
       const props = join(sandboxDir, 'payments-app.properties');

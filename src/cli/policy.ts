@@ -1,0 +1,128 @@
+/**
+ * `gatehouse policy check` and `gatehouse policy lint`: the policy as people ask about it.
+ *
+ *   gatehouse policy check --config FILE --principal P [--groups a,b] [--claims JSON] --op Read --topic T
+ *   gatehouse policy lint FILE [--config FILE] [--topics a,b] [--groups a,b]
+ */
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from '../config/load.js';
+import { protectedTopics } from '../pipeline.js';
+import { Policy } from '../policy/authorizer.js';
+import { clusterNames } from '../policy/cluster-names.js';
+import { lintPolicy, type KnownNames } from '../policy/lint.js';
+import { policyLocation, readPolicyFile } from '../policy/load.js';
+import { CLUSTER_NAME, OPERATIONS, type Operation, type ResourceType } from '../policy/model.js';
+
+export const POLICY_HELP = `Policy commands:
+  gatehouse policy check (--config FILE | --policy FILE) --principal P [--groups G1,G2]
+                         [--claims JSON] --op OPERATION
+                         (--topic T | --group G | --transactional-id T | --cluster)
+      Prints ALLOW or DENY and the rule that decided; exits 0 on allow, 1 on deny.
+  gatehouse policy lint (FILE | --config FILE) [--topics T1,T2] [--groups G1,G2] [--offline]
+      Reports roles nobody holds, shadowed or overridden rules, and patterns that match no
+      topic or group (names from --topics/--groups, or read from the cluster with --config's
+      upstream settings unless --offline); exits 1 when it finds something.`;
+
+function list(v: string | undefined): string[] {
+  return v ? v.split(',').map((s) => s.trim()).filter(Boolean) : [];
+}
+
+function loadPolicy(configPath: string | undefined, policyPath: string | undefined): Policy {
+  if (policyPath) return new Policy(readPolicyFile({ path: policyPath, inline: false }), configPath ? protectedTopics(loadConfigFile(configPath)) : undefined);
+  if (!configPath) throw new UsageError('give --config FILE or --policy FILE');
+  const config = loadConfigFile(configPath);
+  const loc = policyLocation(config, configPath);
+  if (!loc) throw new UsageError(`${configPath} has no policy section`);
+  return new Policy(readPolicyFile(loc), protectedTopics(config));
+}
+
+export class UsageError extends Error {}
+
+export async function policyCommand(args: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'check') return check(rest, out);
+  if (sub === 'lint') return lint(rest, out);
+  throw new UsageError(`policy needs check or lint\n\n${POLICY_HELP}`);
+}
+
+function check(args: string[], out: (s: string) => void): number {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string', short: 'c' },
+      policy: { type: 'string' },
+      principal: { type: 'string' },
+      groups: { type: 'string' },
+      claims: { type: 'string' },
+      op: { type: 'string' },
+      topic: { type: 'string' },
+      group: { type: 'string' },
+      'transactional-id': { type: 'string' },
+      cluster: { type: 'boolean' },
+    },
+  });
+  if (!values.principal) throw new UsageError('policy check needs --principal');
+  const op = OPERATIONS.find((o) => o.toLowerCase() === (values.op ?? '').toLowerCase());
+  if (!op) throw new UsageError(`--op must be one of ${OPERATIONS.join(', ')}`);
+  const targets: Array<[ResourceType, string]> = [];
+  if (values.topic) targets.push(['topic', values.topic]);
+  if (values.group) targets.push(['group', values.group]);
+  if (values['transactional-id']) targets.push(['transactionalId', values['transactional-id']]);
+  if (values.cluster) targets.push(['cluster', CLUSTER_NAME]);
+  if (targets.length !== 1) throw new UsageError('give exactly one of --topic, --group, --transactional-id, --cluster');
+  let claims: Record<string, unknown> = {};
+  if (values.claims) {
+    try {
+      claims = JSON.parse(values.claims) as Record<string, unknown>;
+    } catch {
+      throw new UsageError('--claims must be a JSON object');
+    }
+  }
+  const policy = loadPolicy(values.config, values.policy);
+  const subject = policy.forSubject({ name: values.principal, groups: list(values.groups), claims });
+  const [resourceType, name] = targets[0]!;
+  const c = subject.decide({ resourceType, name, operation: op as Operation });
+  const what = `${op} ${resourceType}${resourceType === 'cluster' ? '' : `:${name}`}`;
+  const roles = subject.roleNames.length ? subject.roleNames.join(', ') : '(none)';
+  let why: string;
+  const rule = policy.roles.get(c.rule.split('/')[0]!)?.rules[Number(c.rule.split('/')[1])];
+  if (rule) {
+    const pat = rule.resourceType === 'cluster' ? '' : ` ${rule.pattern.value}${rule.pattern.type === 'prefix' ? ' (prefix)' : ''}`;
+    why = `rule ${c.rule}: ${rule.effect} ${[...rule.operations].join(',')} on ${rule.resourceType}${pat}${rule.source.description ? ` — ${rule.source.description}` : ''}`;
+  } else if (c.rule === 'protected-topic') {
+    why = 'protected topic: no client writes it, and only a rule naming it literally grants reading it';
+  } else {
+    why = 'no rule allows it (default deny)';
+  }
+  out(`${c.allowed ? 'ALLOW' : 'DENY'} ${what} for ${values.principal}\n  roles: ${roles}\n  decided by ${why}\n`);
+  return c.allowed ? 0 : 1;
+}
+
+async function lint(args: string[], out: (s: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      topics: { type: 'string' },
+      groups: { type: 'string' },
+      offline: { type: 'boolean' },
+    },
+  });
+  const policy = loadPolicy(values.config, positionals[0]);
+  const known: { topics?: string[]; groups?: string[] } = {};
+  if (values.topics) known.topics = list(values.topics);
+  if (values.groups) known.groups = list(values.groups);
+  if (values.config && !values.offline && !values.topics && !values.groups) {
+    try {
+      Object.assign(known, await clusterNames(loadConfigFile(values.config)));
+    } catch (err) {
+      out(`note: could not read topics and groups from the cluster (${(err as Error).message}); skipping the matches-nothing check\n`);
+    }
+  }
+  const findings = lintPolicy(policy, known as KnownNames);
+  for (const f of findings) out(`${f.kind}: ${f.message}\n`);
+  out(findings.length ? `${findings.length} finding${findings.length > 1 ? 's' : ''}\n` : 'no findings\n');
+  return findings.length ? 1 : 0;
+}
+

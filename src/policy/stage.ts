@@ -1,0 +1,173 @@
+/**
+ * The policy stage: every request after authentication is checked against the policy before it
+ * may reach the broker. The per-API rules (./apis) say which resources a request names and
+ * which operation each needs; this stage supplies the decisions, applies the outcome (forward,
+ * answer, split, filter) and records what was decided for audit.
+ */
+import type { Logger } from 'pino';
+import { ApiKey } from '../../protocol/generated/index.js';
+import type { MetadataResponse } from '../../protocol/generated/metadata-response.js';
+import { getPrincipal } from '../identity/principal.js';
+import type { ConnectionInfo } from '../proxy/connection-info.js';
+import type { InterceptedRequest, InterceptedResponse, RequestDecision as StageDecision, Stage } from '../proxy/stage.js';
+import type { Subject, SubjectPolicy } from './authorizer.js';
+import { genericDenial, ruleFor, topicIdsFromMetadata } from './apis/index.js';
+import type { AuthzContext, Outcome } from './apis/types.js';
+import { ErrorCode, setDecision, type Action, type Check, type RequestDecision } from './model.js';
+import type { PolicySource } from './store.js';
+import { TopicIds } from './topic-ids.js';
+
+/** Requests the identity stage owns; they are never subject to policy. */
+const UNGATED: ReadonlySet<number> = new Set([ApiKey.ApiVersions, ApiKey.SaslHandshake, ApiKey.SaslAuthenticate]);
+
+/** The subject of a connection with no identity stage in front (Kafka's ANONYMOUS). */
+export const ANONYMOUS: Subject = { name: 'ANONYMOUS', groups: [], claims: {} };
+
+export interface PolicyStageOptions {
+  source: PolicySource;
+  topicIds?: TopicIds;
+  log?: Logger;
+}
+
+interface ConnectionPolicy {
+  generation: number;
+  authenticatedAt: number;
+  subject: SubjectPolicy;
+  state: Map<string, unknown>;
+}
+
+const CONN = Symbol('gatehouse.policy.connection');
+
+export class PolicyStage implements Stage {
+  readonly name = 'policy';
+  readonly interest = { requests: 'all' as const, responses: new Set<number>([ApiKey.Metadata]) };
+  readonly topicIds: TopicIds;
+  private readonly source: PolicySource;
+  private readonly log: Logger | undefined;
+
+  constructor(opts: PolicyStageOptions) {
+    this.source = opts.source;
+    this.topicIds = opts.topicIds ?? new TopicIds();
+    this.log = opts.log?.child({ stage: 'policy' });
+  }
+
+  /** The connection's view of the policy, rebuilt when the policy reloads or the client re-authenticates. */
+  private connectionPolicy(conn: ConnectionInfo): ConnectionPolicy {
+    const principal = getPrincipal(conn);
+    const generation = this.source.generation;
+    const authenticatedAt = principal?.authenticatedAt ?? 0;
+    let cp = conn.attributes.get(CONN) as ConnectionPolicy | undefined;
+    if (!cp || cp.generation !== generation || cp.authenticatedAt !== authenticatedAt) {
+      const subject: Subject = principal ? { name: principal.name, groups: principal.groups, claims: principal.claims } : ANONYMOUS;
+      cp = { generation, authenticatedAt, subject: this.source.policy.forSubject(subject), state: cp?.state ?? new Map() };
+      conn.attributes.set(CONN, cp);
+    }
+    return cp;
+  }
+
+  onRequest(req: InterceptedRequest): StageDecision | Promise<StageDecision> {
+    const { apiKey, apiVersion } = req.header;
+    if (UNGATED.has(apiKey)) return;
+    const cp = this.connectionPolicy(req.connection);
+    const rule = ruleFor(apiKey);
+    if (!rule) {
+      const check: Check = { action: { resourceType: 'cluster', name: 'kafka-cluster', operation: 'All' }, allowed: false, rule: 'no-rule-for-api' };
+      return this.apply(req, cp, { kind: 'deny', response: genericDenial(apiKey, apiVersion, ErrorCode.CLUSTER_AUTHORIZATION_FAILED), errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED }, [check]);
+    }
+    const body = req.body();
+    const ids = rule.topicIds?.(body, apiVersion) ?? [];
+    const unknown = ids.filter((id) => this.topicIds.name(id) === undefined);
+    if (unknown.length > 0) {
+      return this.topicIds.resolve(unknown).then(() => this.decide(req, cp, rule.authorize.bind(rule), body));
+    }
+    return this.decide(req, cp, rule.authorize.bind(rule), body);
+  }
+
+  private decide(req: InterceptedRequest, cp: ConnectionPolicy, authorize: (body: unknown, ctx: AuthzContext) => Outcome, body: unknown): StageDecision {
+    const checks: Check[] = [];
+    const subject = cp.subject;
+    const ctx: AuthzContext = {
+      version: req.header.apiVersion,
+      allowed: (action: Action) => {
+        const c = subject.decide(action);
+        checks.push(c);
+        return c.allowed;
+      },
+      allowedOnAny: (type, op) => {
+        const c = subject.decideOnAny(type, op);
+        checks.push(c);
+        return c.allowed;
+      },
+      authorizedOperations: (type, name) => subject.authorizedOperations(type, name),
+      topicName: (id) => this.topicIds.name(id),
+      connectionState: <T>(key: string, init: () => T): T => {
+        let v = cp.state.get(key) as T | undefined;
+        if (v === undefined) {
+          v = init();
+          cp.state.set(key, v);
+        }
+        return v;
+      },
+    };
+    return this.apply(req, cp, authorize(body, ctx), checks);
+  }
+
+  private apply(req: InterceptedRequest, cp: ConnectionPolicy, outcome: Outcome, checks: Check[]): StageDecision {
+    const principal = cp.subject.subject.name;
+    const base = { principal, apiName: req.header.apiName, checks };
+    if (outcome.kind === 'allow') {
+      setDecision(req, { ...base, outcome: 'allow' });
+      return;
+    }
+    if (outcome.kind === 'filter') {
+      setDecision(req, { ...base, outcome: 'filtered' });
+      req.interceptResponse((res) => res.setBody(outcome.filter(res.body())));
+      return;
+    }
+    if (outcome.kind === 'split' && !checks.some((c) => !c.allowed)) {
+      // Nothing denied; the rule only adjusted the request (Metadata without the right to auto-create).
+      setDecision(req, { ...base, outcome: 'allow' });
+      req.setBody(outcome.request);
+      if (req.expectsResponse) req.interceptResponse((res) => res.setBody(outcome.merge(res.body())));
+      return;
+    }
+    const decision: RequestDecision = { ...base, outcome: outcome.kind === 'deny' ? 'deny' : 'partial', errorCode: outcome.errorCode };
+    setDecision(req, decision);
+    this.logDenial(req, decision);
+    if (!req.expectsResponse) {
+      // Produce with acks=0 has no answer to carry an error: like the broker, close the connection.
+      return { close: `Produce (acks=0) denied: ${describeDenied(checks)}` };
+    }
+    if (outcome.kind === 'deny') return { respond: outcome.response };
+    req.setBody(outcome.request);
+    req.interceptResponse((res) => res.setBody(outcome.merge(res.body())));
+    return;
+  }
+
+  private logDenial(req: InterceptedRequest, d: RequestDecision): void {
+    this.log?.info(
+      { conn: req.connection.id, principal: d.principal, api: d.apiName, outcome: d.outcome, errorCode: d.errorCode, denied: describeDenied(d.checks) },
+      'request denied',
+    );
+  }
+
+  /** Learns topic ids from every Metadata answer. */
+  onResponse(res: InterceptedResponse): void {
+    if (res.request.header.apiKey !== ApiKey.Metadata || res.synthetic) return;
+    this.topicIds.learn(topicIdsFromMetadata(res.body<MetadataResponse>()));
+  }
+}
+
+function describeDenied(checks: readonly Check[]): string {
+  const denied = checks.filter((c) => !c.allowed);
+  const seen = new Set<string>();
+  const parts: string[] = [];
+  for (const c of denied) {
+    const s = `${c.action.operation} ${c.action.resourceType}:${c.action.name} (${c.rule})`;
+    if (!seen.has(s)) {
+      seen.add(s);
+      parts.push(s);
+    }
+  }
+  return parts.slice(0, 10).join(', ') + (parts.length > 10 ? `, … ${parts.length - 10} more` : '');
+}
