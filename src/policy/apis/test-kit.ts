@@ -462,6 +462,8 @@ export interface FlatCase {
   before?: string[];
   /** The outcome when nothing is denied (filter where answers are rewritten anyway). */
   allowed?: 'allow' | 'filter';
+  /** What else is decided (default: everything else allowed). */
+  base?: Decide;
 }
 
 /** The answer's [name, errorCode] pairs. */
@@ -482,12 +484,12 @@ export function flatRuleCases(name: string, c: FlatCase, vs: number[]): void {
   };
   describeBlock(name, () => {
     it.each(vs)('v%i: all allowed → no denial, one check per item', (v) => {
-      const r = run(c.apiKey, v, fields(v, ['a', 'b']), { broker: (f) => broker(f, v) });
+      const r = run(c.apiKey, v, fields(v, ['a', 'b']), { decide: c.base, broker: (f) => broker(f, v) });
       expect(r.outcome.kind).toBe(c.allowed ?? 'allow');
       expect(r.asked.filter((a) => !(c.before ?? []).includes(a))).toEqual([c.action('a'), c.action('b')]);
     });
     it.each(vs)('v%i: one denied → split, merged in request order', (v) => {
-      const r = run(c.apiKey, v, fields(v, ['b', 'a']), { decide: denyOnly(c.action('b')), broker: (f) => broker(f, v) });
+      const r = run(c.apiKey, v, fields(v, ['b', 'a']), { decide: and(c.base, denyOnly(c.action('b'))), broker: (f) => broker(f, v) });
       expect(r.outcome.kind).toBe('split');
       expect((r.forwarded![c.list] as unknown[]).map((it) => nameOfItem(it, c, v))).toEqual(['a']);
       expect(entryCodes(c, r.merged!)).toEqual([
@@ -496,7 +498,7 @@ export function flatRuleCases(name: string, c: FlatCase, vs: number[]): void {
       ]);
     });
     it.each(vs)('v%i: all denied → deny', (v) => {
-      const r = run(c.apiKey, v, fields(v, ['a', 'b']), { decide: denyOnly(c.action('a'), c.action('b')) });
+      const r = run(c.apiKey, v, fields(v, ['a', 'b']), { decide: and(c.base, denyOnly(c.action('a'), c.action('b'))) });
       expect(r.outcome.kind).toBe('deny');
       expect(entryCodes(c, r.response!)).toEqual([
         ['a', c.code],
@@ -504,6 +506,10 @@ export function flatRuleCases(name: string, c: FlatCase, vs: number[]): void {
       ]);
     });
   });
+}
+
+function and(a: Decide | undefined, b: Decide): Decide {
+  return a ? (x) => a(x) && b(x) : b;
 }
 
 function nameOfItem(it: unknown, c: FlatCase, v: number): string {
