@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from './load.js';
+import { withResolvedTlsPaths } from './tls-paths.js';
 
 const upstream = { bootstrap: ['127.0.0.1:9092'] };
 const files = { certFile: '/etc/gh/tls.crt', keyFile: '/etc/gh/tls.key' };
@@ -40,5 +41,14 @@ describe('config: TLS', () => {
     const identity = { issuers: [{ issuer: 'https://idp.example', audience: 'a' }], mtls: {} };
     expect(parseConfig({ upstream, identity }).identity!.mtls).toEqual({ principalFrom: 'CN', groupsFrom: 'OU' });
     expect(() => parseConfig({ upstream, identity: { ...identity, mtls: { principalFrom: 'SAN' } } })).toThrow(/identity\.mtls\.principalFrom/);
+  });
+
+  it("resolves relative TLS paths against the config file's folder", () => {
+    const c = parseConfig({ upstream: { ...upstream, tls: { caFile: 'ca/kafka.pem' } }, listen: { tls: { certFile: '/abs/tls.crt', keyFile: 'tls.key' } } });
+    const r = withResolvedTlsPaths(c, '/etc/gatehouse/gatehouse.yaml');
+    expect(r.listen.tls).toMatchObject({ certFile: '/abs/tls.crt', keyFile: '/etc/gatehouse/tls.key' });
+    expect(r.upstream.tls!.caFile).toBe('/etc/gatehouse/ca/kafka.pem');
+    expect(c.listen.tls!.keyFile).toBe('tls.key'); // the parsed config is left as it was
+    expect(withResolvedTlsPaths(parseConfig({ upstream }), undefined)).toEqual(parseConfig({ upstream }));
   });
 });

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { GatehouseConfig } from '../config/schema.js';
+import { withResolvedTlsPaths } from '../config/tls-paths.js';
 import { upstreamConnectorFromConfig } from '../identity/upstream/from-config.js';
 import { createLogger } from '../log.js';
 import { BrokerMap } from './broker-map.js';
@@ -33,6 +34,8 @@ export interface ProxyOptions {
   stages?: Stage[];
   connector?: UpstreamConnector;
   logger?: Logger;
+  /** The config file's path: relative TLS file paths are resolved against its folder (default: the working directory). */
+  configPath?: string;
 }
 
 export class GatehouseProxy {
@@ -54,6 +57,7 @@ export class GatehouseProxy {
   readonly stats: ProxyStats = { clientConnections: 0, upstreamConnections: 0, closedByCode: {} };
 
   constructor(config: GatehouseConfig, opts: ProxyOptions = {}) {
+    config = withResolvedTlsPaths(config, opts.configPath);
     this.config = config;
     this.log = opts.logger ?? createLogger(config.log.level);
     const connector = opts.connector ?? upstreamConnectorFromConfig(config.upstream);
@@ -71,6 +75,9 @@ export class GatehouseProxy {
       // Reads the files now: a missing file or a key that does not fit is a start-up error.
       this.tlsMaterial = new ServerTlsMaterial(tls, this.log);
       this.tlsListeners = new ListenerManager({ host, brokerPortBase: tls.brokerPortBase, tls: this.tlsMaterial }, (s, spec) => this.accept(s, spec), this.log);
+    }
+    if (config.upstream.tls?.insecureSkipVerify) {
+      this.log.warn('upstream.tls.insecureSkipVerify: broker certificates are not verified; anyone on the path can read and change the traffic');
     }
     if (config.identity?.mtls && (!tls || tls.clientAuth === 'none')) {
       this.log.warn('identity.mtls is set but listen.tls does not ask for client certificates (clientAuth none or no listen.tls): no connection is authenticated by a certificate');

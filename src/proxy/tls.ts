@@ -13,6 +13,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import type { Logger } from 'pino';
+import { ConfigError } from '../config/load.js';
 import type { ListenTlsConfig } from '../config/schema.js';
 
 /** What stages know about a TLS connection (absent on plaintext ones). */
@@ -82,8 +83,12 @@ export class ServerTlsMaterial {
     private readonly config: ListenTlsConfig,
     private readonly log: Logger,
   ) {
-    // At start a bad file is a configuration error: let it throw.
-    this.current = this.load();
+    // At start a bad file is a configuration error.
+    try {
+      this.current = this.load();
+    } catch (err) {
+      throw new ConfigError(config.certFile, [`listen.tls: cannot load certFile, keyFile${config.caFile ? ', caFile' : ''}: ${(err as Error).message}`]);
+    }
     this.lastTried = this.current.digest;
     this.log.info({ ...describeCertificate(this.current.cert), clientAuth: config.clientAuth }, 'tls certificate loaded');
   }

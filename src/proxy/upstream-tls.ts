@@ -6,23 +6,29 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP, type Socket } from 'node:net';
-import { connect, type ConnectionOptions } from 'node:tls';
+import { connect, createSecureContext, type ConnectionOptions } from 'node:tls';
+import { ConfigError } from '../config/load.js';
 import type { UpstreamTlsConfig } from '../config/schema.js';
 import { ProxyError } from './errors.js';
 import { formatHostPort, type HostPort, type UpstreamConnector } from './upstream.js';
 
 export class TlsConnector implements UpstreamConnector {
-  private readonly options: ConnectionOptions;
+  private readonly options: ConnectionOptions & { rejectUnauthorized: boolean };
 
   constructor(
     private readonly config: UpstreamTlsConfig,
     private readonly timeoutMs: number,
   ) {
-    this.options = {
-      ...(config.caFile ? { ca: readFileSync(config.caFile, 'utf8') } : {}),
-      ...(config.certFile && config.keyFile ? { cert: readFileSync(config.certFile, 'utf8'), key: readFileSync(config.keyFile, 'utf8') } : {}),
-      rejectUnauthorized: !config.insecureSkipVerify,
-    };
+    try {
+      this.options = {
+        ...(config.caFile ? { ca: readFileSync(config.caFile, 'utf8') } : {}),
+        ...(config.certFile && config.keyFile ? { cert: readFileSync(config.certFile, 'utf8'), key: readFileSync(config.keyFile, 'utf8') } : {}),
+        rejectUnauthorized: !config.insecureSkipVerify,
+      };
+      createSecureContext(this.options); // unparsable PEM, a key that does not fit: fail at start
+    } catch (err) {
+      throw new ConfigError(config.caFile ?? config.certFile ?? 'upstream.tls', [`upstream.tls: ${(err as Error).message}`]);
+    }
   }
 
   connect(target: HostPort): Promise<Socket> {

@@ -10,11 +10,15 @@
  *    authenticates the connection as its CN (identity.mtls) without SASL;
  *  - mTLS requested: no certificate is fine, one from another CA is not;
  *  - upstream.tls with upstream.sasl against a SASL_SSL listener; with the wrong CA the broker's
- *    certificate is refused.
+ *    certificate is refused;
+ *  - `gatehouse run` with TLS file paths relative to the config file: kcat over SSL; a key that
+ *    does not fit stops the start with a configuration error.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -25,12 +29,13 @@ import { getPrincipal, type Principal } from '../../src/identity/index.js';
 import { startBroker, type Broker } from '../../src/kafka/index.js';
 import type { InterceptedRequest, InterceptedResponse, Stage } from '../../src/proxy/stage.js';
 import { createCertificateAuthority, type CertFiles, type CertificateAuthority } from '../../src/sandbox/certs.js';
-import { portOf, requestFrame, uniqueName, waitFor } from '../helpers/e2e.js';
+import { kcat, kcatBrokers, portOf, requestFrame, run, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const { Kafka, logLevel } = kafkajs;
 const kafkaBootstrap = inject('kafkaBootstrap');
+const bin = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'bin', 'gatehouse.mjs');
 
 /** Broker addresses in Metadata responses, by whether the connection came in over TLS; and the principal of each forwarded request. */
 class TlsRecorder implements Stage {
@@ -309,6 +314,53 @@ describe('TLS', () => {
       expect(saslSsl.logs.filter((l) => l.code === 'GH_UPSTREAM_AUTH')).toEqual([]);
     } finally {
       await saslSsl.stop();
+    }
+  });
+
+  it('gatehouse run: TLS files relative to the config file, kcat (SSL) round-trips; a wrong key stops the start', async () => {
+    const etc = join(dir, 'etc');
+    mkdirSync(join(etc, 'tls'), { recursive: true });
+    copyFileSync(server.certFile, join(etc, 'tls', 'proxy.pem'));
+    copyFileSync(server.keyFile, join(etc, 'tls', 'proxy.key'));
+    const config = (keyFile: string) =>
+      [
+        'listen:',
+        '  host: 127.0.0.1',
+        '  advertisedHost: 127.0.0.1',
+        '  bootstrapPort: 0',
+        '  brokerPortBase: 0',
+        `  tls: { bootstrapPort: 0, brokerPortBase: 0, certFile: tls/proxy.pem, keyFile: ${keyFile} }`,
+        `upstream: { bootstrap: ["${kafkaBootstrap}"] }`,
+        '',
+      ].join('\n');
+    writeFileSync(join(etc, 'bad.yaml'), config(server2.keyFile));
+    const bad = await run(process.execPath, [bin, 'run', '--config', join(etc, 'bad.yaml')], { timeoutMs: 30_000 });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/invalid configuration in .*proxy\.pem:\n\s+listen\.tls: cannot load certFile, keyFile: .*key values mismatch/);
+
+    writeFileSync(join(etc, 'gatehouse.yaml'), config('tls/proxy.key'));
+    // From another working directory: the paths are the config file's.
+    const child = spawn(process.execPath, [bin, 'run', '--config', join(etc, 'gatehouse.yaml')], { cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const tlsBootstrap = await waitFor('gatehouse ready', () => /"tlsBootstrap":"([^"]+)".*gatehouse ready/.exec(out)?.[1], { timeoutMs: 30_000 });
+      const ssl = ['-X', 'security.protocol=SSL', '-X', `ssl.ca.location=${ca.certFile}`];
+      const topic = uniqueName('tls-cli');
+      const produced = await kcat(tlsBootstrap, [...ssl, '-P', '-t', topic], { input: 'one\ntwo\n' });
+      expect(produced.code, produced.stderr).toBe(0);
+      const consumed = await kcat(tlsBootstrap, [...ssl, '-C', '-t', topic, '-o', 'beginning', '-c', '2', '-e']);
+      expect(consumed.code, consumed.stderr).toBe(0);
+      expect(consumed.stdout.split('\n').filter(Boolean)).toEqual(['one', 'two']);
+      const md = await kcat(tlsBootstrap, [...ssl, '-L']);
+      const plainBootstrap = /"bootstrap":"([^"]+)"/.exec(out)![1]!;
+      expect(kcatBrokers(md.stdout).map((b) => b.port)).not.toContain(portOf(plainBootstrap));
+      expect(out).toContain('tls certificate loaded');
+    } finally {
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await done;
     }
   });
 
