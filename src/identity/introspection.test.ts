@@ -92,6 +92,11 @@ describe('introspection', () => {
     // Past the expiry the cache does not answer: the issuer is asked again, and exp is checked.
     expect(await reason(v.validate(brief, t.expiresAt + 10))).toMatch(/^expired: token expired at /);
 
+    // Concurrent checks of one token share one introspection.
+    const fresh = await o.token('opaque-app');
+    const [x, y] = await Promise.all([v.validate(fresh), v.validate(fresh)]);
+    expect(x).toBe(y);
+
     const cache = new IntrospectionCache(1_000, 2);
     const ok = (exp: number): ValidatedToken => ({ principal: 'p', groups: [], issuer: 'i', clientId: undefined, expiresAt: exp, claims: {} });
     cache.set('a', ok(5_000), 0);

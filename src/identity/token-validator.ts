@@ -87,6 +87,8 @@ export class TokenValidator {
   private readonly issuers = new Map<string, TrustedIssuer>();
   private readonly introspectors = new Map<string, Introspector>();
   private readonly cache: IntrospectionCache;
+  /** Introspections under way, so that a client opening several connections with one token asks once. */
+  private readonly inflight = new Map<string, Promise<ValidatedToken>>();
 
   constructor(private readonly settings: ValidatorSettings) {
     for (const i of settings.issuers) {
@@ -189,13 +191,23 @@ export class TokenValidator {
     const hit = this.cache.get(key, now);
     if (hit instanceof TokenRejected) throw hit;
     if (hit) return hit;
+    const pending = this.inflight.get(key);
+    if (pending) return pending;
+    const p = ask().then(
+      (t) => {
+        this.cache.set(key, t, now);
+        return t;
+      },
+      (err: unknown) => {
+        if (err instanceof TokenRejected) this.cache.set(key, err, now);
+        throw err;
+      },
+    );
+    this.inflight.set(key, p);
     try {
-      const t = await ask();
-      this.cache.set(key, t, now);
-      return t;
-    } catch (err) {
-      if (err instanceof TokenRejected) this.cache.set(key, err, now);
-      throw err;
+      return await p;
+    } finally {
+      this.inflight.delete(key);
     }
   }
 }
