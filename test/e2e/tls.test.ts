@@ -33,7 +33,7 @@ import { kcat, kcatBrokers, portOf, requestFrame, run, uniqueName, waitFor } fro
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
-const { Kafka, logLevel } = kafkajs;
+const { Kafka, logLevel, ConfigResourceTypes } = kafkajs;
 const kafkaBootstrap = inject('kafkaBootstrap');
 const bin = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'bin', 'gatehouse.mjs');
 
@@ -167,6 +167,12 @@ describe('TLS', () => {
     const admin = kafka.admin();
     await admin.connect();
     await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    // A broker's own listeners, as DescribeConfigs shows them, are the TLS set's too.
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.BROKER, name: '1', configNames: ['listeners', 'advertised.listeners'] }],
+    });
+    const listenerValues = described.resources[0]!.configEntries.map((e) => e.configValue);
     await admin.disconnect();
     const producer = kafka.producer();
     await producer.connect();
@@ -194,6 +200,8 @@ describe('TLS', () => {
     expect([...recorder.ports.plain].every((p) => plainPorts.includes(p)), `plaintext clients were told ${[...recorder.ports.plain]}`).toBe(true);
     expect(recorder.ports.tls.size).toBeGreaterThan(0);
     expect(recorder.ports.plain.size).toBeGreaterThan(0);
+    expect(listenerValues).toHaveLength(2);
+    for (const v of listenerValues) expect(v).toMatch(new RegExp(`^(\\w+://127\\.0\\.0\\.1:(${tlsPorts.join('|')}),?)+$`));
     // Stages see the TLS session; the principal came from SASL.
     const overTls = recorder.forwarded.filter((f) => f.protocol !== undefined && f.api === 'Produce');
     expect(overTls.length).toBeGreaterThan(0);
