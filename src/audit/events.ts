@@ -134,6 +134,8 @@ export interface RequestData {
   latencyMs: number;
   produced?: ProducedPartition[];
   fetched?: FetchedPartition[];
+  /** ApiVersions v3+: the client software it names (clients authenticating with SASL send v0 first, so session.opened may not have it). */
+  clientSoftware?: { name: string; version: string };
 }
 
 export interface SessionClosedData {

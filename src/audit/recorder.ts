@@ -228,7 +228,6 @@ export class AuditRecorder implements Stage {
     if (key === ApiKey.Metadata) {
       for (const t of (body as MetadataResponse).topics) if (t.name && t.topicId) topicNames.set(t.topicId, t.name);
     }
-    if (key === ApiKey.SaslAuthenticate) this.authEvent(conn, sessionId, body as SaslAuthenticateResponse, s);
 
     const bytesOut = res.frame.length + 4;
     s.bytesOut += bytesOut;
@@ -247,7 +246,12 @@ export class AuditRecorder implements Stage {
     };
     if (key === ApiKey.Produce) data.produced = this.produced(req.body<ProduceRequest>(), body as ProduceResponse);
     if (key === ApiKey.Fetch) data.fetched = this.fetched(req.body<FetchRequest>(), res);
+    if (key === ApiKey.ApiVersions && req.header.apiVersion >= 3) {
+      const b = req.body<ApiVersionsRequest>();
+      data.clientSoftware = s.software = { name: b.clientSoftwareName, version: b.clientSoftwareVersion };
+    }
     this.recorder.emit('request', sessionId, data);
+    if (key === ApiKey.SaslAuthenticate) this.authEvent(conn, sessionId, body as SaslAuthenticateResponse, s);
   }
 
   onClose(conn: ConnectionInfo, reason: string): void {
