@@ -1,0 +1,79 @@
+/**
+ * The identity stage with identity.mtls: a connection with a verified client certificate is
+ * authenticated at connect time (session until the certificate expires), one without is not,
+ * and a SASL login on a certificate's connection replaces its principal.
+ */
+import { describe, expect, it } from 'vitest';
+import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
+import type { ConnectionInfo } from '../proxy/connection-info.js';
+import type { InterceptedRequest, RequestDecision } from '../proxy/stage.js';
+import type { TlsInfo } from '../proxy/tls.js';
+import { getPrincipal } from './principal.js';
+import { SaslStage } from './sasl-stage.js';
+
+const NAMES: Record<number, string> = { 3: 'Metadata', 17: 'SaslHandshake', 36: 'SaslAuthenticate' };
+const NOW = 1_000_000;
+const CERT_EXPIRY = NOW + 60_000;
+
+function conn(tls?: TlsInfo): ConnectionInfo {
+  return { id: 'c1', remoteAddress: '127.0.0.1', remotePort: 1, listener: 'tls-bootstrap', nodeId: -1, openedAt: 0, attributes: new Map(), ...(tls ? { tls } : {}) };
+}
+
+function req(c: ConnectionInfo, apiKey: number, body: unknown = {}, apiVersion = 1): InterceptedRequest {
+  return {
+    header: { apiKey, apiVersion, correlationId: 1, clientId: 't', apiName: NAMES[apiKey] ?? `api${apiKey}` },
+    connection: c,
+    frame: Buffer.alloc(0),
+    body: <T>() => body as T,
+    setBody: () => undefined,
+    modified: false,
+    expectsResponse: true,
+    interceptResponse: () => undefined,
+  };
+}
+
+const verified: TlsInfo = {
+  protocol: 'TLSv1.3',
+  cipher: 'TLS_AES_128_GCM_SHA256',
+  peerSubject: 'CN=payments-app,OU=payments-team',
+  peerIssuer: 'CN=CA',
+  peerCertFingerprint: 'AA',
+  peerSerial: '01',
+  peerValidTo: CERT_EXPIRY,
+};
+
+function setup(tls: TlsInfo | undefined, mtls = true) {
+  let now = NOW;
+  const validator = { validate: async (token: string) => ({ principal: token, groups: ['g'], issuer: 'https://idp', clientId: token, expiresAt: now + 3_600_000, claims: {} }) };
+  const stage = new SaslStage({ validator, mechanisms: ['PLAIN'], now: () => now, ...(mtls ? { mtls: { principalFrom: 'CN', groupsFrom: 'OU' } as const } : {}) });
+  const c = conn(tls);
+  stage.onConnect(c);
+  const run = (apiKey: number, body?: unknown, v?: number) => stage.onRequest(req(c, apiKey, body, v)) as RequestDecision | Promise<RequestDecision>;
+  return { c, run, tick: (ms: number) => (now += ms) };
+}
+
+describe('SaslStage with identity.mtls', () => {
+  it('authenticates a verified certificate at connect, until the certificate expires', async () => {
+    const { c, run, tick } = setup(verified);
+    expect(getPrincipal(c)).toMatchObject({ name: 'payments-app', groups: ['payments-team'], mechanism: 'MTLS', issuer: 'CN=CA', expiresAt: CERT_EXPIRY });
+    expect(await run(3)).toBeUndefined();
+    tick(60_000);
+    expect(await run(3)).toEqual({ close: expect.stringMatching(/session of payments-app expired/) });
+  });
+
+  it('does not authenticate without a verified certificate, or without identity.mtls', async () => {
+    const plain = setup(undefined);
+    expect(getPrincipal(plain.c)).toBeUndefined();
+    expect(await plain.run(3)).toEqual({ close: 'Metadata request before authentication' });
+    const unconfigured = setup(verified, false);
+    expect(getPrincipal(unconfigured.c)).toBeUndefined();
+  });
+
+  it('lets a SASL login replace the certificate principal', async () => {
+    const { c, run } = setup(verified);
+    await run(17, { mechanism: 'PLAIN' });
+    const res = ((await run(36, { authBytes: Buffer.from('\0analytics\0analytics') }, 2)) as { respond: SaslAuthenticateResponse }).respond;
+    expect(res.errorCode).toBe(0);
+    expect(getPrincipal(c)).toMatchObject({ name: 'analytics', mechanism: 'PLAIN' });
+  });
+});
