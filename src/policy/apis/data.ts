@@ -8,7 +8,7 @@ import * as listOffsetsRes from '../../../protocol/generated/list-offsets-respon
 import * as epochRes from '../../../protocol/generated/offset-for-leader-epoch-response.js';
 import * as producersRes from '../../../protocol/generated/describe-producers-response.js';
 import * as deleteRecordsRes from '../../../protocol/generated/delete-records-response.js';
-import { ALLOW, Errors, can, idsOf, onCluster, topicSplit, type TopicRule } from './helpers.js';
+import { ALLOW, Errors, can, idsOf, namedTopics, onCluster, perTopicRule, topicSplit, type TopicRule } from './helpers.js';
 import type { ApiRule } from './types.js';
 
 export const PRODUCE: TopicRule = {
@@ -43,25 +43,19 @@ export const produceRule: ApiRule = {
   },
 };
 
-export const LIST_OFFSETS: TopicRule = {
-  apiKey: ApiKey.ListOffsets,
-  op: 'Describe',
-  req: { list: 'topics', name: 'name', parts: 'partitions', part: 'partitionIndex' },
-  res: { list: 'topics', name: 'name', parts: 'partitions', topic: listOffsetsRes.defaultListOffsetsTopicResponse, partition: listOffsetsRes.defaultListOffsetsPartitionResponse },
-};
+export const LIST_OFFSETS = namedTopics(ApiKey.ListOffsets, 'Describe', listOffsetsRes.defaultListOffsetsTopicResponse, listOffsetsRes.defaultListOffsetsPartitionResponse);
 
 /** ListOffsets: Describe on each topic (Kafka does not check the replica id here). */
-export const listOffsetsRule: ApiRule = {
-  apiKey: ApiKey.ListOffsets,
-  authorize: (req, ctx) => topicSplit(req, ctx, LIST_OFFSETS),
-};
+export const listOffsetsRule: ApiRule = perTopicRule(LIST_OFFSETS);
 
-export const OFFSET_FOR_LEADER_EPOCH: TopicRule = {
-  apiKey: ApiKey.OffsetForLeaderEpoch,
-  op: 'Describe',
-  req: { list: 'topics', name: 'topic', parts: 'partitions', part: 'partition' },
-  res: { list: 'topics', name: 'topic', parts: 'partitions', part: 'partition', topic: epochRes.defaultOffsetForLeaderTopicResult, partition: epochRes.defaultEpochEndOffset },
-};
+export const OFFSET_FOR_LEADER_EPOCH = namedTopics(
+  ApiKey.OffsetForLeaderEpoch,
+  'Describe',
+  epochRes.defaultOffsetForLeaderTopicResult,
+  epochRes.defaultEpochEndOffset,
+  { name: 'topic', part: 'partition' },
+  { name: 'topic', part: 'partition' },
+);
 
 /**
  * OffsetForLeaderEpoch: as Kafka, ClusterAction on the cluster covers every topic; it is asked
@@ -76,35 +70,12 @@ export const offsetForLeaderEpochRule: ApiRule = {
   },
 };
 
-export const DESCRIBE_PRODUCERS: TopicRule = {
-  apiKey: ApiKey.DescribeProducers,
-  op: 'Read',
-  req: { list: 'topics', name: 'name', parts: 'partitionIndexes' },
-  res: { list: 'topics', name: 'name', parts: 'partitions', topic: producersRes.defaultTopicResponse, partition: producersRes.defaultPartitionResponse },
-};
+export const DESCRIBE_PRODUCERS = namedTopics(ApiKey.DescribeProducers, 'Read', producersRes.defaultTopicResponse, producersRes.defaultPartitionResponse, { parts: 'partitionIndexes', part: undefined });
 
 /** DescribeProducers: Read on each topic (KIP-664). */
-export const describeProducersRule: ApiRule = {
-  apiKey: ApiKey.DescribeProducers,
-  authorize: (req, ctx) => topicSplit(req, ctx, DESCRIBE_PRODUCERS),
-};
+export const describeProducersRule: ApiRule = perTopicRule(DESCRIBE_PRODUCERS);
 
-export const DELETE_RECORDS: TopicRule = {
-  apiKey: ApiKey.DeleteRecords,
-  op: 'Delete',
-  req: { list: 'topics', name: 'name', parts: 'partitions', part: 'partitionIndex' },
-  res: {
-    list: 'topics',
-    name: 'name',
-    parts: 'partitions',
-    topic: deleteRecordsRes.defaultDeleteRecordsTopicResult,
-    partition: deleteRecordsRes.defaultDeleteRecordsPartitionResult,
-    deniedPartition: { lowWatermark: -1n },
-  },
-};
+export const DELETE_RECORDS = namedTopics(ApiKey.DeleteRecords, 'Delete', deleteRecordsRes.defaultDeleteRecordsTopicResult, deleteRecordsRes.defaultDeleteRecordsPartitionResult, {}, { deniedPartition: { lowWatermark: -1n } });
 
 /** DeleteRecords: Delete on each topic. */
-export const deleteRecordsRule: ApiRule = {
-  apiKey: ApiKey.DeleteRecords,
-  authorize: (req, ctx) => topicSplit(req, ctx, DELETE_RECORDS),
-};
+export const deleteRecordsRule: ApiRule = perTopicRule(DELETE_RECORDS);

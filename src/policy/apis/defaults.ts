@@ -1,6 +1,6 @@
 /**
- * The default response body of every API (the generated default builders), by API key: the
- * start of every answer the proxy builds itself. One line an API, listed from
+ * The default request and response bodies of every API (the generated default builders), by
+ * API key: the start of every answer the proxy builds itself. One line an API, listed from
  * protocol/generated/index.ts; adding an API there means adding it here (index.test.ts checks
  * that every API has a default).
  */
@@ -75,6 +75,77 @@ import { defaultStreamsGroupDescribeResponse } from '../../../protocol/generated
 import { defaultDescribeShareGroupOffsetsResponse } from '../../../protocol/generated/describe-share-group-offsets-response.js';
 import { defaultAlterShareGroupOffsetsResponse } from '../../../protocol/generated/alter-share-group-offsets-response.js';
 import { defaultDeleteShareGroupOffsetsResponse } from '../../../protocol/generated/delete-share-group-offsets-response.js';
+import { defaultProduceRequest } from '../../../protocol/generated/produce-request.js';
+import { defaultFetchRequest } from '../../../protocol/generated/fetch-request.js';
+import { defaultListOffsetsRequest } from '../../../protocol/generated/list-offsets-request.js';
+import { defaultMetadataRequest } from '../../../protocol/generated/metadata-request.js';
+import { defaultOffsetCommitRequest } from '../../../protocol/generated/offset-commit-request.js';
+import { defaultOffsetFetchRequest } from '../../../protocol/generated/offset-fetch-request.js';
+import { defaultFindCoordinatorRequest } from '../../../protocol/generated/find-coordinator-request.js';
+import { defaultJoinGroupRequest } from '../../../protocol/generated/join-group-request.js';
+import { defaultHeartbeatRequest } from '../../../protocol/generated/heartbeat-request.js';
+import { defaultLeaveGroupRequest } from '../../../protocol/generated/leave-group-request.js';
+import { defaultSyncGroupRequest } from '../../../protocol/generated/sync-group-request.js';
+import { defaultDescribeGroupsRequest } from '../../../protocol/generated/describe-groups-request.js';
+import { defaultListGroupsRequest } from '../../../protocol/generated/list-groups-request.js';
+import { defaultSaslHandshakeRequest } from '../../../protocol/generated/sasl-handshake-request.js';
+import { defaultApiVersionsRequest } from '../../../protocol/generated/api-versions-request.js';
+import { defaultCreateTopicsRequest } from '../../../protocol/generated/create-topics-request.js';
+import { defaultDeleteTopicsRequest } from '../../../protocol/generated/delete-topics-request.js';
+import { defaultDeleteRecordsRequest } from '../../../protocol/generated/delete-records-request.js';
+import { defaultInitProducerIdRequest } from '../../../protocol/generated/init-producer-id-request.js';
+import { defaultOffsetForLeaderEpochRequest } from '../../../protocol/generated/offset-for-leader-epoch-request.js';
+import { defaultAddPartitionsToTxnRequest } from '../../../protocol/generated/add-partitions-to-txn-request.js';
+import { defaultAddOffsetsToTxnRequest } from '../../../protocol/generated/add-offsets-to-txn-request.js';
+import { defaultEndTxnRequest } from '../../../protocol/generated/end-txn-request.js';
+import { defaultTxnOffsetCommitRequest } from '../../../protocol/generated/txn-offset-commit-request.js';
+import { defaultDescribeAclsRequest } from '../../../protocol/generated/describe-acls-request.js';
+import { defaultCreateAclsRequest } from '../../../protocol/generated/create-acls-request.js';
+import { defaultDeleteAclsRequest } from '../../../protocol/generated/delete-acls-request.js';
+import { defaultDescribeConfigsRequest } from '../../../protocol/generated/describe-configs-request.js';
+import { defaultAlterConfigsRequest } from '../../../protocol/generated/alter-configs-request.js';
+import { defaultAlterReplicaLogDirsRequest } from '../../../protocol/generated/alter-replica-log-dirs-request.js';
+import { defaultDescribeLogDirsRequest } from '../../../protocol/generated/describe-log-dirs-request.js';
+import { defaultSaslAuthenticateRequest } from '../../../protocol/generated/sasl-authenticate-request.js';
+import { defaultCreatePartitionsRequest } from '../../../protocol/generated/create-partitions-request.js';
+import { defaultCreateDelegationTokenRequest } from '../../../protocol/generated/create-delegation-token-request.js';
+import { defaultRenewDelegationTokenRequest } from '../../../protocol/generated/renew-delegation-token-request.js';
+import { defaultExpireDelegationTokenRequest } from '../../../protocol/generated/expire-delegation-token-request.js';
+import { defaultDescribeDelegationTokenRequest } from '../../../protocol/generated/describe-delegation-token-request.js';
+import { defaultDeleteGroupsRequest } from '../../../protocol/generated/delete-groups-request.js';
+import { defaultElectLeadersRequest } from '../../../protocol/generated/elect-leaders-request.js';
+import { defaultIncrementalAlterConfigsRequest } from '../../../protocol/generated/incremental-alter-configs-request.js';
+import { defaultAlterPartitionReassignmentsRequest } from '../../../protocol/generated/alter-partition-reassignments-request.js';
+import { defaultListPartitionReassignmentsRequest } from '../../../protocol/generated/list-partition-reassignments-request.js';
+import { defaultOffsetDeleteRequest } from '../../../protocol/generated/offset-delete-request.js';
+import { defaultDescribeClientQuotasRequest } from '../../../protocol/generated/describe-client-quotas-request.js';
+import { defaultAlterClientQuotasRequest } from '../../../protocol/generated/alter-client-quotas-request.js';
+import { defaultDescribeUserScramCredentialsRequest } from '../../../protocol/generated/describe-user-scram-credentials-request.js';
+import { defaultAlterUserScramCredentialsRequest } from '../../../protocol/generated/alter-user-scram-credentials-request.js';
+import { defaultDescribeQuorumRequest } from '../../../protocol/generated/describe-quorum-request.js';
+import { defaultUpdateFeaturesRequest } from '../../../protocol/generated/update-features-request.js';
+import { defaultDescribeClusterRequest } from '../../../protocol/generated/describe-cluster-request.js';
+import { defaultDescribeProducersRequest } from '../../../protocol/generated/describe-producers-request.js';
+import { defaultUnregisterBrokerRequest } from '../../../protocol/generated/unregister-broker-request.js';
+import { defaultDescribeTransactionsRequest } from '../../../protocol/generated/describe-transactions-request.js';
+import { defaultListTransactionsRequest } from '../../../protocol/generated/list-transactions-request.js';
+import { defaultConsumerGroupHeartbeatRequest } from '../../../protocol/generated/consumer-group-heartbeat-request.js';
+import { defaultConsumerGroupDescribeRequest } from '../../../protocol/generated/consumer-group-describe-request.js';
+import { defaultGetTelemetrySubscriptionsRequest } from '../../../protocol/generated/get-telemetry-subscriptions-request.js';
+import { defaultPushTelemetryRequest } from '../../../protocol/generated/push-telemetry-request.js';
+import { defaultListConfigResourcesRequest } from '../../../protocol/generated/list-config-resources-request.js';
+import { defaultDescribeTopicPartitionsRequest } from '../../../protocol/generated/describe-topic-partitions-request.js';
+import { defaultShareGroupHeartbeatRequest } from '../../../protocol/generated/share-group-heartbeat-request.js';
+import { defaultShareGroupDescribeRequest } from '../../../protocol/generated/share-group-describe-request.js';
+import { defaultShareFetchRequest } from '../../../protocol/generated/share-fetch-request.js';
+import { defaultShareAcknowledgeRequest } from '../../../protocol/generated/share-acknowledge-request.js';
+import { defaultAddRaftVoterRequest } from '../../../protocol/generated/add-raft-voter-request.js';
+import { defaultRemoveRaftVoterRequest } from '../../../protocol/generated/remove-raft-voter-request.js';
+import { defaultStreamsGroupHeartbeatRequest } from '../../../protocol/generated/streams-group-heartbeat-request.js';
+import { defaultStreamsGroupDescribeRequest } from '../../../protocol/generated/streams-group-describe-request.js';
+import { defaultDescribeShareGroupOffsetsRequest } from '../../../protocol/generated/describe-share-group-offsets-request.js';
+import { defaultAlterShareGroupOffsetsRequest } from '../../../protocol/generated/alter-share-group-offsets-request.js';
+import { defaultDeleteShareGroupOffsetsRequest } from '../../../protocol/generated/delete-share-group-offsets-request.js';
 
 const DEFAULTS: Array<(() => object) | undefined> = [];
 DEFAULTS[0] = defaultProduceResponse;
@@ -148,6 +219,86 @@ DEFAULTS[89] = defaultStreamsGroupDescribeResponse;
 DEFAULTS[90] = defaultDescribeShareGroupOffsetsResponse;
 DEFAULTS[91] = defaultAlterShareGroupOffsetsResponse;
 DEFAULTS[92] = defaultDeleteShareGroupOffsetsResponse;
+
+const REQUESTS: Array<(() => object) | undefined> = [];
+REQUESTS[0] = defaultProduceRequest;
+REQUESTS[1] = defaultFetchRequest;
+REQUESTS[2] = defaultListOffsetsRequest;
+REQUESTS[3] = defaultMetadataRequest;
+REQUESTS[8] = defaultOffsetCommitRequest;
+REQUESTS[9] = defaultOffsetFetchRequest;
+REQUESTS[10] = defaultFindCoordinatorRequest;
+REQUESTS[11] = defaultJoinGroupRequest;
+REQUESTS[12] = defaultHeartbeatRequest;
+REQUESTS[13] = defaultLeaveGroupRequest;
+REQUESTS[14] = defaultSyncGroupRequest;
+REQUESTS[15] = defaultDescribeGroupsRequest;
+REQUESTS[16] = defaultListGroupsRequest;
+REQUESTS[17] = defaultSaslHandshakeRequest;
+REQUESTS[18] = defaultApiVersionsRequest;
+REQUESTS[19] = defaultCreateTopicsRequest;
+REQUESTS[20] = defaultDeleteTopicsRequest;
+REQUESTS[21] = defaultDeleteRecordsRequest;
+REQUESTS[22] = defaultInitProducerIdRequest;
+REQUESTS[23] = defaultOffsetForLeaderEpochRequest;
+REQUESTS[24] = defaultAddPartitionsToTxnRequest;
+REQUESTS[25] = defaultAddOffsetsToTxnRequest;
+REQUESTS[26] = defaultEndTxnRequest;
+REQUESTS[28] = defaultTxnOffsetCommitRequest;
+REQUESTS[29] = defaultDescribeAclsRequest;
+REQUESTS[30] = defaultCreateAclsRequest;
+REQUESTS[31] = defaultDeleteAclsRequest;
+REQUESTS[32] = defaultDescribeConfigsRequest;
+REQUESTS[33] = defaultAlterConfigsRequest;
+REQUESTS[34] = defaultAlterReplicaLogDirsRequest;
+REQUESTS[35] = defaultDescribeLogDirsRequest;
+REQUESTS[36] = defaultSaslAuthenticateRequest;
+REQUESTS[37] = defaultCreatePartitionsRequest;
+REQUESTS[38] = defaultCreateDelegationTokenRequest;
+REQUESTS[39] = defaultRenewDelegationTokenRequest;
+REQUESTS[40] = defaultExpireDelegationTokenRequest;
+REQUESTS[41] = defaultDescribeDelegationTokenRequest;
+REQUESTS[42] = defaultDeleteGroupsRequest;
+REQUESTS[43] = defaultElectLeadersRequest;
+REQUESTS[44] = defaultIncrementalAlterConfigsRequest;
+REQUESTS[45] = defaultAlterPartitionReassignmentsRequest;
+REQUESTS[46] = defaultListPartitionReassignmentsRequest;
+REQUESTS[47] = defaultOffsetDeleteRequest;
+REQUESTS[48] = defaultDescribeClientQuotasRequest;
+REQUESTS[49] = defaultAlterClientQuotasRequest;
+REQUESTS[50] = defaultDescribeUserScramCredentialsRequest;
+REQUESTS[51] = defaultAlterUserScramCredentialsRequest;
+REQUESTS[55] = defaultDescribeQuorumRequest;
+REQUESTS[57] = defaultUpdateFeaturesRequest;
+REQUESTS[60] = defaultDescribeClusterRequest;
+REQUESTS[61] = defaultDescribeProducersRequest;
+REQUESTS[64] = defaultUnregisterBrokerRequest;
+REQUESTS[65] = defaultDescribeTransactionsRequest;
+REQUESTS[66] = defaultListTransactionsRequest;
+REQUESTS[68] = defaultConsumerGroupHeartbeatRequest;
+REQUESTS[69] = defaultConsumerGroupDescribeRequest;
+REQUESTS[71] = defaultGetTelemetrySubscriptionsRequest;
+REQUESTS[72] = defaultPushTelemetryRequest;
+REQUESTS[74] = defaultListConfigResourcesRequest;
+REQUESTS[75] = defaultDescribeTopicPartitionsRequest;
+REQUESTS[76] = defaultShareGroupHeartbeatRequest;
+REQUESTS[77] = defaultShareGroupDescribeRequest;
+REQUESTS[78] = defaultShareFetchRequest;
+REQUESTS[79] = defaultShareAcknowledgeRequest;
+REQUESTS[80] = defaultAddRaftVoterRequest;
+REQUESTS[81] = defaultRemoveRaftVoterRequest;
+REQUESTS[88] = defaultStreamsGroupHeartbeatRequest;
+REQUESTS[89] = defaultStreamsGroupDescribeRequest;
+REQUESTS[90] = defaultDescribeShareGroupOffsetsRequest;
+REQUESTS[91] = defaultAlterShareGroupOffsetsRequest;
+REQUESTS[92] = defaultDeleteShareGroupOffsetsRequest;
+
+/** A fresh default request body for an API key (tests build requests from it). */
+export function defaultRequest(apiKey: number): Record<string, unknown> {
+  const make = REQUESTS[apiKey];
+  if (!make) throw new Error(`no codec for API key ${apiKey}`);
+  return make() as Record<string, unknown>;
+}
 
 /** A fresh default response body for an API key (undefined for a key the proxy has no codec for). */
 export function defaultResponse(apiKey: number): Record<string, unknown> | undefined {

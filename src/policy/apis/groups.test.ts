@@ -126,36 +126,26 @@ describe('FindCoordinator', () => {
       expect(r.response!.nodeId).toBe(-1);
     });
   }
-  flatRuleCases(
-    'FindCoordinator batched (v4+) groups',
-    {
-      apiKey: ApiKey.FindCoordinator,
-      list: 'coordinatorKeys',
-      item: (n) => n,
-      resList: 'coordinators',
-      resName: 'key',
-      result: findCoordinatorRes.defaultCoordinator,
-      action: (n) => `Describe group:${n}`,
-      code: G,
-      fields: () => ({ keyType: 0 }),
-    },
-    versions(ApiKey.FindCoordinator, 4),
-  );
-  flatRuleCases(
-    'FindCoordinator batched (v4+) transactions',
-    {
-      apiKey: ApiKey.FindCoordinator,
-      list: 'coordinatorKeys',
-      item: (n) => n,
-      resList: 'coordinators',
-      resName: 'key',
-      result: findCoordinatorRes.defaultCoordinator,
-      action: (n) => `Describe transactionalId:${n}`,
-      code: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-      fields: () => ({ keyType: 1 }),
-    },
-    versions(ApiKey.FindCoordinator, 4),
-  );
+  for (const [keyType, type, code] of [
+    [0, 'group', G],
+    [1, 'transactionalId', ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED],
+  ] as const) {
+    flatRuleCases(
+      `FindCoordinator batched (v4+), key type ${keyType}`,
+      {
+        apiKey: ApiKey.FindCoordinator,
+        list: 'coordinatorKeys',
+        item: (n) => n,
+        resList: 'coordinators',
+        resName: 'key',
+        result: findCoordinatorRes.defaultCoordinator,
+        action: (n) => `Describe ${type}:${n}`,
+        code,
+        fields: () => ({ keyType }),
+      },
+      versions(ApiKey.FindCoordinator, 4),
+    );
+  }
 });
 
 flatRuleCases(

@@ -28,6 +28,7 @@ import {
   gate,
   genericDenial,
   idsOf,
+  namedTopics,
   onCluster,
   requireAll,
   splitItems,
@@ -298,12 +299,7 @@ export const deleteGroupsRule: ApiRule = {
   authorize: (req, ctx) => flatSplit(req, ctx, DELETE_GROUPS, byName(ctx, 'group', 'Delete')),
 };
 
-export const OFFSET_DELETE: TopicRule = {
-  apiKey: ApiKey.OffsetDelete,
-  op: 'Read',
-  req: { list: 'topics', name: 'name', parts: 'partitions', part: 'partitionIndex' },
-  res: { list: 'topics', name: 'name', parts: 'partitions', topic: offsetDeleteRes.defaultOffsetDeleteResponseTopic, partition: offsetDeleteRes.defaultOffsetDeleteResponsePartition },
-};
+export const OFFSET_DELETE = namedTopics(ApiKey.OffsetDelete, 'Read', offsetDeleteRes.defaultOffsetDeleteResponseTopic, offsetDeleteRes.defaultOffsetDeleteResponsePartition);
 
 /** OffsetDelete: Delete on the group (top-level GROUP_AUTHORIZATION_FAILED), Read on each topic. */
 export const offsetDeleteRule: ApiRule = {

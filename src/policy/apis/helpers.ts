@@ -203,6 +203,27 @@ export interface TopicRule {
   byId?: (version: number) => boolean;
 }
 
+/**
+ * The common shape: request and answer both list `topics` of { name, partitions: [{ partitionIndex }] };
+ * `req` and `res` name what differs.
+ */
+export function namedTopics(
+  apiKey: number,
+  op: Operation,
+  topic: () => Obj,
+  partition: () => Obj,
+  req: Partial<TopicShape> = {},
+  res: Partial<TopicResultShape> = {},
+): TopicRule {
+  const shape = { list: 'topics', name: 'name', parts: 'partitions', part: 'partitionIndex' };
+  return { apiKey, op, req: { ...shape, ...req }, res: { ...shape, topic, partition, ...res } };
+}
+
+/** An API whose only rule is the per-topic split of `rule`. */
+export function perTopicRule(rule: TopicRule): { apiKey: number; authorize: (req: any, ctx: AuthzContext) => Outcome } {
+  return { apiKey: rule.apiKey, authorize: (req, ctx) => topicSplit(req, ctx, rule) };
+}
+
 /** Topic ids a request names, for rule.topicIds(). */
 export function idsOf(req: Obj, shape: TopicShape): string[] {
   const list: Obj[] | null = req[shape.list];

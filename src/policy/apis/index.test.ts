@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { allApis, ApiKey } from '../../../protocol/generated/index.js';
 import { ErrorCode } from '../model.js';
-import { defaultResponse } from './defaults.js';
+import { defaultRequest, defaultResponse } from './defaults.js';
 import { API_RULES, genericDenial, ruleFor } from './index.js';
 import { responseRoundTrip, run, versions } from './test-kit.js';
 
@@ -17,6 +17,7 @@ describe('the rules table', () => {
   it('genericDenial answers every API at every version with its top-level errorCode set', () => {
     for (const c of allApis()) {
       expect(defaultResponse(c.apiKey), c.name).toBeDefined();
+      expect(defaultRequest(c.apiKey), c.name).toBeDefined();
       for (const v of versions(c.apiKey)) {
         const body = genericDenial(c.apiKey, v, ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
         const back = responseRoundTrip(c.apiKey, v, body);

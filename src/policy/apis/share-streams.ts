@@ -13,7 +13,7 @@ import * as shareDescribeRes from '../../../protocol/generated/share-group-descr
 import * as streamsDescribeRes from '../../../protocol/generated/streams-group-describe-response.js';
 import * as alterShareOffsetsRes from '../../../protocol/generated/alter-share-group-offsets-response.js';
 import * as deleteShareOffsetsRes from '../../../protocol/generated/delete-share-group-offsets-response.js';
-import { byName, can, deny, flatSplit, genericDenial, idsOf, Errors, topicSplit, type FlatRule, type TopicRule } from './helpers.js';
+import { byName, can, deny, flatSplit, genericDenial, idsOf, Errors, namedTopics, topicSplit, type FlatRule, type TopicRule } from './helpers.js';
 import { describeGroupsRule, groupHeartbeatRule } from './groups.js';
 import type { ApiRule, Outcome } from './types.js';
 
@@ -83,12 +83,14 @@ export const shareGroupDescribeRule = describeGroupsRule(ApiKey.ShareGroupDescri
 
 export const streamsGroupDescribeRule = describeGroupsRule(ApiKey.StreamsGroupDescribe, 'groupIds', streamsDescribeRes.defaultDescribedGroup, (g) => topologyTopics(g.topology));
 
-export const ALTER_SHARE_OFFSETS: TopicRule = {
-  apiKey: ApiKey.AlterShareGroupOffsets,
-  op: 'Read',
-  req: { list: 'topics', name: 'topicName', parts: 'partitions', part: 'partitionIndex' },
-  res: { list: 'responses', name: 'topicName', parts: 'partitions', topic: alterShareOffsetsRes.defaultAlterShareGroupOffsetsResponseTopic, partition: alterShareOffsetsRes.defaultAlterShareGroupOffsetsResponsePartition },
-};
+export const ALTER_SHARE_OFFSETS = namedTopics(
+  ApiKey.AlterShareGroupOffsets,
+  'Read',
+  alterShareOffsetsRes.defaultAlterShareGroupOffsetsResponseTopic,
+  alterShareOffsetsRes.defaultAlterShareGroupOffsetsResponsePartition,
+  { name: 'topicName' },
+  { list: 'responses', name: 'topicName' },
+);
 
 /** AlterShareGroupOffsets: Read on the group (top-level), Read on each topic. */
 export const alterShareGroupOffsetsRule: ApiRule = {

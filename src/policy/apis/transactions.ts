@@ -7,7 +7,7 @@ import * as addPartitionsRes from '../../../protocol/generated/add-partitions-to
 import * as txnCommitRes from '../../../protocol/generated/txn-offset-commit-response.js';
 import * as describeTxnRes from '../../../protocol/generated/describe-transactions-response.js';
 import type { Action } from '../model.js';
-import { ALLOW, Errors, byName, can, clusterAction, deny, flatSplit, gate, genericDenial, onCluster, requireAll, topicSplit, type FlatRule, type TopicRule } from './helpers.js';
+import { ALLOW, Errors, byName, can, clusterAction, deny, flatSplit, gate, genericDenial, namedTopics, onCluster, requireAll, topicSplit, type FlatRule } from './helpers.js';
 import type { ApiRule } from './types.js';
 
 type Obj = Record<string, any>;
@@ -84,12 +84,7 @@ export const endTxnRule: ApiRule = {
   authorize: requireAll(ApiKey.EndTxn, (req) => [txnWrite(req.transactionalId)]),
 };
 
-export const TXN_OFFSET_COMMIT: TopicRule = {
-  apiKey: ApiKey.TxnOffsetCommit,
-  op: 'Read',
-  req: { list: 'topics', name: 'name', parts: 'partitions', part: 'partitionIndex' },
-  res: { list: 'topics', name: 'name', parts: 'partitions', topic: txnCommitRes.defaultTxnOffsetCommitResponseTopic, partition: txnCommitRes.defaultTxnOffsetCommitResponsePartition },
-};
+export const TXN_OFFSET_COMMIT = namedTopics(ApiKey.TxnOffsetCommit, 'Read', txnCommitRes.defaultTxnOffsetCommitResponseTopic, txnCommitRes.defaultTxnOffsetCommitResponsePartition);
 
 /**
  * TxnOffsetCommit: Write on the transactional id, then Read on the group (either denied: every
