@@ -7,7 +7,6 @@
  * reaches a running consumer without reconnecting.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ConfigResourceTypes, Kafka, logLevel, ResourcePatternTypes, type KafkaConfig } from 'kafkajs';
@@ -21,25 +20,13 @@ import { runTool } from '../../src/kafka/index.js';
 import { demoPolicy, demoPolicyYaml } from '../../src/sandbox/demo-policy.js';
 import { kafkaClient, kcat, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
+import { errorOf, kafkaErrorType } from '../helpers/kafka-errors.js';
 import { RawClient } from '../helpers/sasl-client.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const kafkaBootstrap = inject('kafkaBootstrap');
 const classpath = inject('kafkaClasspath');
 const AUDIT_TOPIC = '__gatehouse_audit';
-
-const require = createRequire(import.meta.url);
-const { errorCodes } = require('kafkajs/src/protocol/error.js') as { errorCodes: Array<{ type: string; code: number; message: string }> };
-
-function kafkaErrorType(err: unknown): string {
-  const e = err as { type?: string; errors?: unknown[]; cause?: unknown; name?: string; message?: string };
-  if (e.type) return e.type;
-  const byMessage = errorCodes.find((c) => c.message === e.message);
-  if (byMessage) return byMessage.type;
-  if (e.cause) return kafkaErrorType(e.cause);
-  const inner = e.errors?.map(kafkaErrorType).find((t) => /^[A-Z_]+$/.test(t));
-  return inner ?? `${e.name}: ${e.message}`;
-}
 
 type ClientName = 'admin' | 'payments-app' | 'analytics' | 'auditor';
 
@@ -61,16 +48,6 @@ describe('policy: the demo roles through the proxy', () => {
       sasl: { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: await oidc.token(name) }) },
       ...extra,
     });
-  }
-
-  /** The Kafka error type a kafkajs call failed with (kafkajs's non-retriable wrapper keeps only the message, so map it back). */
-  async function errorOf(p: Promise<unknown>): Promise<string | undefined> {
-    try {
-      await p;
-      return undefined;
-    } catch (err) {
-      return kafkaErrorType(err);
-    }
   }
 
   beforeAll(async () => {
