@@ -1,0 +1,60 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { demoPolicyYaml } from '../sandbox/demo-policy.js';
+import { policyCommand, UsageError } from './policy.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gh-policy-cli-'));
+writeFileSync(join(dir, 'policy.yaml'), demoPolicyYaml('__gatehouse_audit'));
+const config = join(dir, 'gatehouse.yaml');
+writeFileSync(config, 'upstream: { bootstrap: ["127.0.0.1:1"] }\npolicy: { file: policy.yaml }\naudit: { topic: __gatehouse_audit }\n');
+
+async function cli(args: string[]): Promise<{ code: number; out: string }> {
+  let out = '';
+  const code = await policyCommand(args, (s) => void (out += s));
+  return { code, out };
+}
+
+describe('gatehouse policy check', () => {
+  it('prints allow and the deciding rule, exit 0', async () => {
+    const r = await cli(['check', '--config', config, '--principal', 'alice', '--groups', 'payments-team', '--op', 'Read', '--topic', 'payments_in']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('ALLOW Read topic:payments_in for alice');
+    expect(r.out).toContain('roles: payments-app');
+    expect(r.out).toContain('rule payments-app/0: allow All on topic payments_*');
+  });
+
+  it('prints deny and why, exit 1', async () => {
+    const r = await cli(['check', '--config', config, '--principal', 'bob', '--groups', 'analytics', '--op', 'write', '--topic', 'payments_in']);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('DENY Write topic:payments_in for bob');
+    expect(r.out).toContain('no rule allows it (default deny)');
+    const audit = await cli(['check', '--config', config, '--principal', 'root', '--groups', 'platform-admins', '--op', 'Read', '--topic', '__gatehouse_audit']);
+    expect(audit.code).toBe(1);
+    expect(audit.out).toContain('protected topic');
+    const cluster = await cli(['check', '--config', config, '--principal', 'root', '--groups', 'platform-admins', '--op', 'Alter', '--cluster']);
+    expect(cluster.out).toContain('ALLOW Alter cluster for root');
+  });
+
+  it('refuses incomplete questions with usage errors', async () => {
+    await expect(cli(['check', '--config', config, '--op', 'Read', '--topic', 't'])).rejects.toThrow(UsageError);
+    await expect(cli(['check', '--config', config, '--principal', 'p', '--op', 'Fly', '--topic', 't'])).rejects.toThrow(/--op must be one of/);
+    await expect(cli(['check', '--config', config, '--principal', 'p', '--op', 'Read'])).rejects.toThrow(/exactly one of/);
+  });
+});
+
+describe('gatehouse policy lint', () => {
+  it('lints the demo policy against known names: patterns that match nothing, exit 1', async () => {
+    const r = await cli(['lint', join(dir, 'policy.yaml'), '--topics', 'payments_in,orders', '--groups', 'payments-workers']);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('matches-nothing: analytics/1');
+    expect(r.out).toContain('matches no group');
+  });
+
+  it('says so when there is nothing to report', async () => {
+    const r = await cli(['lint', join(dir, 'policy.yaml'), '--topics', 'payments_in,__gatehouse_audit', '--groups', 'payments-a,analytics-b,auditors-c']);
+    expect(r.out).toBe('no findings\n');
+    expect(r.code).toBe(0);
+  });
+});
