@@ -22,7 +22,6 @@ import {
   Errors,
   byName,
   can,
-  clusterAction,
   deny,
   flatSplit,
   gate,
@@ -245,7 +244,7 @@ function describedGroupsFinish(ctx: AuthzContext, includeOps: boolean, extra?: (
  * A per-group describe (DescribeGroups, ConsumerGroupDescribe, ShareGroupDescribe,
  * StreamsGroupDescribe): Describe on each group; `topicsOf` lists the topics a described group
  * uses, and a group using a topic the principal may not Describe is answered
- * TOPIC_AUTHORIZATION_FAILED instead.
+ * TOPIC_AUTHORIZATION_FAILED instead (Kafka's check on the members' assignments).
  */
 export function describeGroupsRule(apiKey: number, list: string, result: () => Obj, topicsOf?: (g: Obj) => Iterable<string>): ApiRule {
   const rule: FlatRule = { apiKey, list, resList: 'groups', resName: 'groupId', result };
@@ -257,7 +256,7 @@ export function describeGroupsRule(apiKey: number, list: string, result: () => O
         ? (g: Obj): Obj => {
             const denied = [...new Set(topicsOf(g))].filter((t) => !describable(t));
             if (denied.length === 0) return g;
-            return { ...result(), groupId: g.groupId, errorCode: Errors.TOPIC_AUTHORIZATION_FAILED, errorMessage: 'The group uses topics that the client is not authorized to describe.' };
+            return { ...result(), groupId: g.groupId, errorCode: Errors.TOPIC_AUTHORIZATION_FAILED, errorMessage: 'The group has described topic(s) that the client is not authorized to describe.' };
           }
         : undefined;
       const finish = describedGroupsFinish(ctx, req.includeAuthorizedOperations === true, hidesTopics);
@@ -269,17 +268,14 @@ export function describeGroupsRule(apiKey: number, list: string, result: () => O
 /** DescribeGroups v3+ has includeAuthorizedOperations; earlier versions never ask. */
 export const describeGroupsRuleClassic = describeGroupsRule(ApiKey.DescribeGroups, 'groups', describeGroupsRes.defaultDescribedGroup);
 
-/** The topics a KIP-848 consumer group's members subscribe to and are assigned. */
-export function consumerGroupTopics(g: Obj): string[] {
+/** The topics a described group's members are assigned (current and target assignments), as Kafka checks them. */
+export function assignedTopics(g: Obj): string[] {
   const out: string[] = [];
-  for (const m of g.members as Obj[]) {
-    out.push(...((m.subscribedTopicNames ?? []) as string[]));
-    for (const a of [m.assignment, m.targetAssignment]) if (a) for (const tp of a.topicPartitions as Obj[]) out.push(tp.topicName);
-  }
+  for (const m of g.members as Obj[]) for (const a of [m.assignment, m.targetAssignment]) if (a) for (const tp of a.topicPartitions as Obj[]) out.push(tp.topicName);
   return out;
 }
 
-export const consumerGroupDescribeRule = describeGroupsRule(ApiKey.ConsumerGroupDescribe, 'groupIds', consumerDescribeRes.defaultDescribedGroup, consumerGroupTopics);
+export const consumerGroupDescribeRule = describeGroupsRule(ApiKey.ConsumerGroupDescribe, 'groupIds', consumerDescribeRes.defaultDescribedGroup, assignedTopics);
 
 /** ListGroups: Describe on the cluster lists every group; otherwise only groups with Describe. */
 export const listGroupsRule: ApiRule = {

@@ -69,8 +69,8 @@ for (const [apiKey, result] of [
   );
 }
 describe('ShareGroupDescribe topics', () => {
-  it('a group whose members use a topic the principal may not Describe → TOPIC_AUTHORIZATION_FAILED', () => {
-    const member = { ...shareDescribeRes.defaultMember(), subscribedTopicNames: ['secret'] };
+  it('a group whose members are assigned a topic the principal may not Describe → TOPIC_AUTHORIZATION_FAILED', () => {
+    const member = { ...shareDescribeRes.defaultMember(), assignment: { topicPartitions: [{ ...shareDescribeRes.defaultTopicPartitions(), topicName: 'secret', partitions: [0] }] } };
     const r = run(ApiKey.ShareGroupDescribe, 1, { groupIds: ['g', 'h'] }, {
       decide: denyOnly('Describe topic:secret'),
       broker: () => ({ ...shareDescribeRes.defaultShareGroupDescribeResponse(), groups: [{ ...shareDescribeRes.defaultDescribedGroup(), groupId: 'g', members: [member] }, { ...shareDescribeRes.defaultDescribedGroup(), groupId: 'h' }] }),

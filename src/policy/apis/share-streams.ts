@@ -14,7 +14,7 @@ import * as streamsDescribeRes from '../../../protocol/generated/streams-group-d
 import * as alterShareOffsetsRes from '../../../protocol/generated/alter-share-group-offsets-response.js';
 import * as deleteShareOffsetsRes from '../../../protocol/generated/delete-share-group-offsets-response.js';
 import { byName, can, deny, flatSplit, genericDenial, idsOf, Errors, namedTopics, topicSplit, type FlatRule, type TopicRule } from './helpers.js';
-import { describeGroupsRule, groupHeartbeatRule } from './groups.js';
+import { assignedTopics, describeGroupsRule, groupHeartbeatRule } from './groups.js';
 import type { ApiRule, Outcome } from './types.js';
 
 type Obj = Record<string, any>;
@@ -77,9 +77,7 @@ export function topologyTopics(topology: Obj | null): string[] {
  */
 export const streamsGroupHeartbeatRule = groupHeartbeatRule(ApiKey.StreamsGroupHeartbeat, (req) => topologyTopics(req.topology));
 
-export const shareGroupDescribeRule = describeGroupsRule(ApiKey.ShareGroupDescribe, 'groupIds', shareDescribeRes.defaultDescribedGroup, (g) =>
-  (g.members as Obj[]).flatMap((m) => [...(m.subscribedTopicNames as string[]), ...(m.assignment.topicPartitions as Obj[]).map((tp) => tp.topicName as string)]),
-);
+export const shareGroupDescribeRule = describeGroupsRule(ApiKey.ShareGroupDescribe, 'groupIds', shareDescribeRes.defaultDescribedGroup, assignedTopics);
 
 export const streamsGroupDescribeRule = describeGroupsRule(ApiKey.StreamsGroupDescribe, 'groupIds', streamsDescribeRes.defaultDescribedGroup, (g) => topologyTopics(g.topology));
 

@@ -30,14 +30,26 @@ flatRuleCases(
     code: T,
     before: ['Create cluster:kafka-cluster'],
     base: noClusterCreate,
+    allowed: (v) => (v >= 5 ? 'filter' : 'allow'),
   },
   versions(ApiKey.CreateTopics),
 );
 describe('CreateTopics with Create on the cluster', () => {
   it.each(versions(ApiKey.CreateTopics))('v%i: covers every topic', (v) => {
     const r = run(ApiKey.CreateTopics, v, { topics: [{ ...createTopicsReq.defaultCreatableTopic(), name: 'a' }] });
-    expect(r.outcome.kind).toBe('allow');
+    expect(r.outcome.kind).toBe(v >= 5 ? 'filter' : 'allow');
     expect(r.asked).toEqual(['Create cluster:kafka-cluster']);
+  });
+  it.each(versions(ApiKey.CreateTopics, 5))('v%i: configs of a created topic only with DescribeConfigs on it', (v) => {
+    const created = (name: string) => ({ ...createTopicsRes.defaultCreatableTopicResult(), name, numPartitions: 1, replicationFactor: 1, configs: [{ ...createTopicsRes.defaultCreatableTopicConfigs(), name: 'retention.ms', value: '1' }] });
+    const r = run(ApiKey.CreateTopics, v, { topics: ['a', 'b'].map((name) => ({ ...createTopicsReq.defaultCreatableTopic(), name })) }, {
+      decide: denyOnly('DescribeConfigs topic:b'),
+      broker: () => ({ ...createTopicsRes.defaultCreateTopicsResponse(), topics: [created('a'), created('b')] }),
+    });
+    expect((r.merged!.topics as Obj[]).map((t) => [t.name, t.errorCode, t.topicConfigErrorCode, t.configs.length])).toEqual([
+      ['a', 0, 0, 1],
+      ['b', 0, T, 0],
+    ]);
   });
 });
 

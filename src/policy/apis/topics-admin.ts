@@ -12,7 +12,7 @@ import * as describeConfigsRes from '../../../protocol/generated/describe-config
 import * as alterConfigsRes from '../../../protocol/generated/alter-configs-response.js';
 import * as incrementalRes from '../../../protocol/generated/incremental-alter-configs-response.js';
 import { CLUSTER_NAME, denialCode, type Operation, type ResourceType } from '../model.js';
-import { ALLOW, Errors, byName, can, flatSplit, onCluster, type FlatRule } from './helpers.js';
+import { ALLOW, Errors, byName, can, flatSplit, gate, onCluster, type FlatRule } from './helpers.js';
 import type { ApiRule, AuthzContext } from './types.js';
 
 type Obj = Record<string, any>;
@@ -20,14 +20,28 @@ type Obj = Record<string, any>;
 const CREATE_TOPICS: FlatRule = { apiKey: ApiKey.CreateTopics, list: 'topics', name: 'name', resList: 'topics', resName: 'name', result: createTopicsRes.defaultCreatableTopicResult };
 
 /**
- * CreateTopics: Create on the cluster covers every topic; otherwise Create on each topic.
- * (Kafka also hides a created topic's configs without DescribeConfigs on it; the proxy leaves
- * the broker's answer as it is.)
+ * CreateTopics: Create on the cluster covers every topic; otherwise Create on each topic. As
+ * Kafka, a created topic's configs (v5+) are shown only with DescribeConfigs on it, else
+ * topicConfigErrorCode TOPIC_AUTHORIZATION_FAILED and no configs.
  */
 export const createTopicsRule: ApiRule = {
   apiKey: ApiKey.CreateTopics,
-  authorize: (req, ctx) => (onCluster(ctx, 'Create') ? ALLOW : flatSplit(req, ctx, CREATE_TOPICS, byName(ctx, 'topic', 'Create'))),
+  authorize(req, ctx) {
+    const finish = ctx.version >= 5 ? hideConfigs(ctx) : undefined;
+    if (onCluster(ctx, 'Create')) return finish ? { kind: 'filter', filter: finish } : ALLOW;
+    return flatSplit(req, ctx, CREATE_TOPICS, byName(ctx, 'topic', 'Create'), { finish });
+  },
 };
+
+function hideConfigs(ctx: AuthzContext): (res: Obj) => Obj {
+  const describable = gate(ctx, 'topic', 'DescribeConfigs');
+  return (res) => ({
+    ...res,
+    topics: (res.topics as Obj[]).map((t) =>
+      t.errorCode !== 0 || describable(t.name) ? t : { ...t, topicConfigErrorCode: Errors.TOPIC_AUTHORIZATION_FAILED, configs: [] },
+    ),
+  });
+}
 
 const DELETE_TOPICS_BY_NAME: FlatRule = { apiKey: ApiKey.DeleteTopics, list: 'topicNames', resList: 'responses', resName: 'name', result: deleteTopicsRes.defaultDeletableTopicResult };
 const DELETE_TOPICS: FlatRule = { ...DELETE_TOPICS_BY_NAME, list: 'topics', name: 'name' };
