@@ -113,7 +113,7 @@ export class AuditIntake implements Stage {
       }
       openSession(this.recorder, this.instance, req.connection, s);
     }
-    if (req.header.apiKey !== ApiKey.ApiVersions && this.recorder.refusing()) {
+    if (this.recorder.refusing() && refusedWhenFailClosed(req.header.apiName)) {
       STAMPS.get(req)!.refused = true;
       if (req.header.apiKey === ApiKey.Produce && req.expectsResponse) {
         const body = req.body<ProduceRequest>();
@@ -148,6 +148,18 @@ export class AuditIntake implements Stage {
     }
     return undefined;
   }
+}
+
+/**
+ * What fail-closed refuses while events cannot reach the audit topic: every request that writes,
+ * changes state, or reads data or settings. Protocol housekeeping (ApiVersions, SASL, Metadata,
+ * FindCoordinator, group heartbeats…) passes, so that clients keep their connections and retry
+ * the refused requests; its events wait in the spool like all others.
+ */
+const DATA_READS = new Set(['Fetch', 'ShareFetch', 'ListOffsets', 'OffsetFetch', 'DescribeConfigs', 'DescribeAcls', 'DescribeGroups', 'ConsumerGroupDescribe', 'DescribeProducers', 'DescribeTransactions', 'DescribeUserScramCredentials', 'DescribeDelegationToken', 'DescribeClientQuotas', 'DescribeLogDirs']);
+
+export function refusedWhenFailClosed(apiName: string): boolean {
+  return isMutation(apiName) || DATA_READS.has(apiName);
 }
 
 function openSession(recorder: Recorder, instance: string, conn: ConnectionInfo, s: SessionState): void {

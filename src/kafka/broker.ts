@@ -44,6 +44,14 @@ export interface StartBrokerOptions {
   logDir?: string;
   /** How long to wait for "Kafka Server started" and an open port; default 90 s. */
   startTimeoutMs?: number;
+  /** Fixed PLAINTEXT and controller ports (default: free ones), e.g. to restart a broker where it was. */
+  port?: number;
+  controllerPort?: number;
+  /**
+   * A folder to use (and keep after stop) instead of a fresh temp one: a broker started again
+   * with the same folder and ports comes back with its data (the storage is formatted once).
+   */
+  workDir?: string;
 }
 
 export interface Broker {
@@ -246,12 +254,14 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     if (['PLAINTEXT', 'CONTROLLER'].includes(l.name.toUpperCase())) throw new Error(`listener name ${l.name} is reserved`);
   }
   const ports = await freePorts(2 + extraListeners.filter((l) => l.port === undefined).length);
-  const port = ports[0]!;
-  const controllerPort = ports[1]!;
+  const port = opts.port ?? ports[0]!;
+  const controllerPort = opts.controllerPort ?? ports[1]!;
   let next = 2;
   const extra = extraListeners.map((listener) => ({ listener, port: listener.port ?? ports[next++]! }));
 
-  const workDir = await mkdtemp(join(tmpdir(), 'gatehouse-kafka-'));
+  const keepWorkDir = opts.workDir !== undefined;
+  const workDir = opts.workDir ?? (await mkdtemp(join(tmpdir(), 'gatehouse-kafka-')));
+  if (keepWorkDir) await mkdir(workDir, { recursive: true });
   const dataDir = join(workDir, 'data');
   const logDir = opts.logDir ?? join(workDir, 'logs');
   const logFile = join(logDir, 'server.log');
@@ -259,7 +269,9 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
   try {
     await mkdir(logDir, { recursive: true });
     await writeFile(propsFile, formatProperties(brokerProperties({ port, controllerPort, dataDir, extra, serverProps: opts.serverProps })));
-    const format = await runOnce(java, [
+    // A kept folder that was formatted before keeps its cluster id and data.
+    const formatted = keepWorkDir && existsSync(join(dataDir, 'meta.properties'));
+    const format = formatted ? { code: 0, output: '' } : await runOnce(java, [
       ...toolJvmArgs(version),
       `-Dkafka.logs.dir=${logDir}`,
       '-cp', classpath, 'kafka.tools.StorageTool',
@@ -270,7 +282,7 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
       throw new Error(`Kafka ${version} StorageTool format failed (exit ${format.code}):\n${format.output.trim()}`);
     }
   } catch (err) {
-    await rm(workDir, { recursive: true, force: true });
+    if (!keepWorkDir) await rm(workDir, { recursive: true, force: true });
     throw err;
   }
 
@@ -307,7 +319,7 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
       }
       stopWatchdog();
       await new Promise<void>((resolve) => consoleLog.end(() => resolve()));
-      await rm(workDir, { recursive: true, force: true, maxRetries: 3 });
+      if (!keepWorkDir) await rm(workDir, { recursive: true, force: true, maxRetries: 3 });
       untrack();
     })();
     return stopping;

@@ -1,0 +1,122 @@
+/**
+ * Delivery without loss: the audit topic lives on a dedicated second broker, which is stopped in
+ * the middle of a client's session and started again on the same ports and data. Meanwhile the
+ * proxy (fail-closed) spools its events and refuses Produce with a retriable error (a producer
+ * with enough retries gets through once the audit topic is back) and closes other requests;
+ * afterwards every event is in the topic exactly once, in order (`gatehouse audit verify`).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import kafkajs from 'kafkajs';
+import { freePorts, startBroker, type Broker } from '../../src/kafka/broker.js';
+import { kafkaClient, uniqueName, waitFor } from '../helpers/e2e.js';
+import { startProxy, type TestProxy } from '../helpers/proxy.js';
+
+const { Kafka, logLevel } = kafkajs;
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const bin = join(root, 'bin', 'gatehouse.mjs');
+const kafkaBootstrap = inject('kafkaBootstrap');
+const kafkaVersion = inject('kafkaVersion');
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+describe('audit delivery while the audit broker is away', () => {
+  let auditBroker: Broker | undefined;
+  let gh: TestProxy;
+  let dir: string;
+  let ports: number[];
+  const auditTopic = uniqueName('audit-delivery');
+  const topic = uniqueName('audit-delivery-data');
+  const brokerOpts = () => ({ version: kafkaVersion, port: ports[0]!, controllerPort: ports[1]!, workDir: join(dir, 'kafka') });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gh-audit-delivery-'));
+    ports = await freePorts(2);
+    auditBroker = await startBroker(brokerOpts());
+    gh = await startProxy(kafkaBootstrap, {
+      audit: {
+        topic: auditTopic,
+        bootstrap: [auditBroker.bootstrap],
+        mode: 'fail-closed',
+        spool: { dir: join(dir, 'spool') },
+        retryMaxMs: 500,
+        createTopic: { partitions: 2, replicationFactor: 1 },
+      },
+    });
+  });
+  afterAll(async () => {
+    await gh?.stop();
+    await auditBroker?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('spools, refuses (fail-closed) and then delivers every event once, in order', async () => {
+    const client = (retries: number) =>
+      new Kafka({ clientId: 'audit-delivery', brokers: [gh.bootstrap], logLevel: logLevel.NOTHING, retry: { retries, initialRetryTime: 100, maxRetryTime: 1000 } });
+    const admin = kafkaClient(gh.bootstrap).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await admin.disconnect();
+    const producer = client(1).producer();
+    await producer.connect();
+    await producer.send({ topic, messages: [{ value: 'before' }] });
+
+    await auditBroker!.stop();
+    // The next request's event cannot be delivered: it goes to the spool, and the proxy knows.
+    await producer.send({ topic, messages: [{ value: 'as it went down' }] }).catch(() => undefined);
+    await waitFor('the audit topic to be reported unreachable', () => gh.logs.some((l) => l.code === 'GH_AUDIT_UNREACHABLE'), { timeoutMs: 30_000 });
+
+    // fail-closed: Produce is refused with a retriable error; other requests are cut off.
+    const refused = await producer.send({ topic, messages: [{ value: 'refused' }] }).then(() => 'accepted', (err: Error & { originalError?: { type?: string } }) => `${err.message} ${err.originalError?.type ?? ''}`);
+    expect(refused).toMatch(/NOT_ENOUGH_REPLICAS|replicas/i);
+    const probe = kafkaClient(gh.bootstrap).admin({ retry: { retries: 0 } });
+    await probe.connect();
+    expect(await probe.listTopics()).toContain(topic); // housekeeping (Metadata) passes
+    await expect(probe.createTopics({ topics: [{ topic: `${topic}-2` }] })).rejects.toThrow(); // a mutation is cut off
+    await probe.disconnect().catch(() => undefined);
+    expect(gh.logs.some((l) => typeof l.reason === 'string' && l.reason.includes('audit trail unavailable (fail-closed)'))).toBe(true);
+
+    // A producer with patience: it retries until the audit topic is back.
+    const patient = client(40).producer();
+    await patient.connect().catch(() => undefined);
+    const patientSend = patient.send({ topic, messages: [{ value: 'after' }] });
+
+    auditBroker = await startBroker(brokerOpts());
+    await waitFor('the spool to be sent', () => gh.logs.some((l) => l.code === 'GH_AUDIT_RECOVERED'), { timeoutMs: 60_000 });
+    await patientSend;
+    await producer.send({ topic, messages: [{ value: 'again' }] });
+    await producer.disconnect();
+    await patient.disconnect();
+    await gh.stop();
+
+    // Every event once, in order: seq 0..n-1 with no gap or duplicate, chain intact.
+    const configFile = join(dir, 'gatehouse.yaml');
+    writeFileSync(configFile, [`upstream: { bootstrap: ["${kafkaBootstrap}"] }`, `audit: { topic: ${auditTopic}, bootstrap: ["${auditBroker.bootstrap}"] }`, ''].join('\n'));
+    const verify = await cli(['audit', 'verify', '--config', configFile, '--json']);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    const report = JSON.parse(verify.stdout) as { ok: boolean; events: number; instances: Record<string, { first: number; last: number; events: number }> };
+    expect(report.ok).toBe(true);
+    const [chain] = Object.values(report.instances);
+    expect(chain!.first).toBe(0);
+    expect(chain!.events).toBe(chain!.last + 1);
+    expect(report.events).toBe(chain!.events);
+
+    // The refusals are on record too.
+    const sessions = await cli(['audit', 'sessions', '--config', configFile, '--json', '--outcome', 'denied']);
+    expect(sessions.code, sessions.stderr).toBe(0);
+    expect(sessions.stdout.trim().split('\n').length).toBeGreaterThanOrEqual(1);
+  });
+});
