@@ -17,8 +17,8 @@
  */
 import { ApiKey } from '../../../protocol/generated/index.js';
 import * as fetchRes from '../../../protocol/generated/fetch-response.js';
-import type { FetchRequest, FetchTopic, ForgottenTopic } from '../../../protocol/generated/fetch-request.js';
-import type { FetchResponse, FetchableTopicResponse } from '../../../protocol/generated/fetch-response.js';
+import type { FetchRequest } from '../../../protocol/generated/fetch-request.js';
+import type { FetchResponse } from '../../../protocol/generated/fetch-response.js';
 import { ALLOW, Errors, deniedTopic, gate, idsOf, onCluster, topicSplit, type TopicRule } from './helpers.js';
 import type { ApiRule, AuthzContext, Outcome } from './types.js';
 
@@ -54,10 +54,6 @@ export interface FetchSession {
 
 export const FETCH_SESSION_KEY = 'fetch.session';
 
-function session(ctx: AuthzContext): FetchSession {
-  return ctx.connectionState<FetchSession>(FETCH_SESSION_KEY, () => ({ topics: new Map(), revoked: new Map() }));
-}
-
 function addPartitions(map: Map<string, SessionTopic>, key: string, name: string, id: string, parts: Iterable<number>): void {
   let st = map.get(key);
   if (!st) map.set(key, (st = { name, id, partitions: new Set() }));
@@ -71,6 +67,97 @@ function removePartitions(map: Map<string, SessionTopic>, key: string, parts: re
   if (st.partitions.size === 0) map.delete(key);
 }
 
+type Obj = Record<string, any>;
+
+/** How a fetch-like request names its session, topics and forgotten topics. */
+export interface SessionShape {
+  rule: TopicRule;
+  /** The connection-state key of the tracked session. */
+  stateKey: string;
+  /** The session epoch: <= 0 starts (or ends) a session with a full request, > 0 is incremental. */
+  epoch(req: Obj): number;
+  /** A forgotten-topics entry. */
+  forgotten(name: string, id: string, partitions: number[]): Obj;
+}
+
+/**
+ * Read on each topic of a fetch-like request (Fetch, ShareFetch), with the session tracked in
+ * connection state (see the file comment). `tracked` false: no sessions at this version.
+ */
+export function sessionFetch(req: Obj, ctx: AuthzContext, shape: SessionShape, tracking: boolean): Outcome {
+  const { rule } = shape;
+  const byId = rule.byId?.(ctx.version) ?? false;
+  const part = rule.req.part!;
+  const readable = gate(ctx, 'topic', 'Read');
+  const keyOf = (t: Obj): string => (byId ? t[rule.req.id!] : t[rule.req.name]);
+  const nameOf = (t: Obj): string | undefined => (byId ? ctx.topicName(t[rule.req.id!]) : t[rule.req.name]);
+  const partsOf = (t: Obj): number[] => (t[rule.req.parts] as Obj[]).map((p) => p[part] as number);
+  const tracked = tracking ? ctx.connectionState<FetchSession>(shape.stateKey, () => ({ topics: new Map(), revoked: new Map() })) : undefined;
+  const track = (topics: readonly Obj[]): void => {
+    if (!tracked) return;
+    for (const t of topics) addPartitions(tracked.topics, keyOf(t), nameOf(t) ?? keyOf(t), t[rule.req.id!] ?? '', partsOf(t));
+  };
+
+  if (!tracked || shape.epoch(req) <= 0) {
+    // A full fetch (or sessionless): the session starts again from what is forwarded.
+    tracked?.topics.clear();
+    tracked?.revoked.clear();
+    const outcome = topicSplit(req, ctx, rule, { check: (name) => (readable(name) ? 0 : Errors.TOPIC_AUTHORIZATION_FAILED) });
+    if (outcome.kind === 'allow') track(req[rule.req.list]);
+    else if (outcome.kind === 'split') track((outcome.request as Obj)[rule.req.list]);
+    return outcome;
+  }
+
+  // Incremental fetch.
+  for (const f of req.forgottenTopicsData as Obj[]) {
+    removePartitions(tracked.topics, keyOf(f), f.partitions);
+    removePartitions(tracked.revoked, keyOf(f), f.partitions);
+  }
+  const errors: Obj[] = [];
+  const forward: Obj[] = [];
+  const forget: Obj[] = [];
+  for (const t of req[rule.req.list] as Obj[]) {
+    const name = nameOf(t);
+    const code = name === undefined ? Errors.UNKNOWN_TOPIC_ID : readable(name) ? 0 : Errors.TOPIC_AUTHORIZATION_FAILED;
+    if (code === 0) {
+      // Sent again and allowed again: the broker takes it back into the session.
+      forward.push(t);
+      removePartitions(tracked.revoked, keyOf(t), partsOf(t));
+    } else if (code === Errors.UNKNOWN_TOPIC_ID) errors.push(deniedTopic(rule, t, code, byId, name));
+    else addPartitions(tracked.revoked, keyOf(t), name!, t[rule.req.id!] ?? '', partsOf(t));
+  }
+  for (const [key, st] of tracked.topics) {
+    if (readable(st.name)) continue;
+    forget.push(shape.forgotten(st.name, st.id, [...st.partitions]));
+    addPartitions(tracked.revoked, key, st.name, st.id, st.partitions);
+    tracked.topics.delete(key);
+  }
+  for (const st of tracked.revoked.values()) {
+    const t = { [rule.req.name]: st.name, [rule.req.id!]: st.id, [rule.req.parts]: [...st.partitions].map((p) => ({ [part]: p })) };
+    errors.push(deniedTopic(rule, t, Errors.TOPIC_AUTHORIZATION_FAILED, byId, st.name));
+  }
+  if (errors.length === 0) {
+    track(req[rule.req.list]);
+    return ALLOW;
+  }
+  track(forward);
+  const request = { ...req, [rule.req.list]: forward, forgottenTopicsData: [...req.forgottenTopicsData, ...forget] };
+  const first = errors.find((e) => e[rule.res.parts].length > 0)?.[rule.res.parts][0]?.errorCode ?? Errors.TOPIC_AUTHORIZATION_FAILED;
+  return {
+    kind: 'split',
+    request,
+    errorCode: first,
+    merge: (res: Obj) => ({ ...res, [rule.res.list]: [...res[rule.res.list], ...errors] }),
+  };
+}
+
+const FETCH_SESSION: SessionShape = {
+  rule: FETCH,
+  stateKey: FETCH_SESSION_KEY,
+  epoch: (req) => req.sessionEpoch,
+  forgotten: (topic, topicId, partitions) => ({ topic, topicId, partitions }),
+};
+
 export const fetchRule: ApiRule<FetchRequest, FetchResponse> = {
   apiKey: ApiKey.Fetch,
   topicIds: (req, v) => (v >= 13 ? [...idsOf(req, FETCH.req), ...req.forgottenTopicsData.map((f) => f.topicId)] : []),
@@ -81,67 +168,6 @@ export const fetchRule: ApiRule<FetchRequest, FetchResponse> = {
       if (onCluster(ctx, 'ClusterAction')) return ALLOW;
       return topicSplit(req, ctx, FETCH, { all: Errors.CLUSTER_AUTHORIZATION_FAILED });
     }
-    const byId = v >= 13;
-    const readable = gate(ctx, 'topic', 'Read');
-    const keyOf = (t: { topic: string; topicId: string }): string => (byId ? t.topicId : t.topic);
-    const nameOf = (t: FetchTopic): string | undefined => (byId ? ctx.topicName(t.topicId) : t.topic);
-    const tracked = v >= 7 ? session(ctx) : undefined;
-    const track = (topics: readonly FetchTopic[]): void => {
-      if (!tracked) return;
-      for (const t of topics) addPartitions(tracked.topics, keyOf(t), nameOf(t) ?? t.topic, t.topicId, t.partitions.map((p) => p.partition));
-    };
-
-    if (!tracked || req.sessionEpoch <= 0) {
-      // A full fetch (or sessionless): the session starts again from what is forwarded.
-      tracked?.topics.clear();
-      tracked?.revoked.clear();
-      const outcome = topicSplit(req, ctx, FETCH, { check: (name) => (readable(name) ? 0 : Errors.TOPIC_AUTHORIZATION_FAILED) });
-      if (outcome.kind === 'allow') track(req.topics);
-      else if (outcome.kind === 'split') track((outcome.request as FetchRequest).topics);
-      return outcome;
-    }
-
-    // Incremental fetch.
-    for (const f of req.forgottenTopicsData) {
-      removePartitions(tracked.topics, keyOf(f), f.partitions);
-      removePartitions(tracked.revoked, keyOf(f), f.partitions);
-    }
-    const errors: FetchableTopicResponse[] = [];
-    const forward: FetchTopic[] = [];
-    const forget: ForgottenTopic[] = [];
-    for (const t of req.topics) {
-      const name = nameOf(t);
-      const code = name === undefined ? Errors.UNKNOWN_TOPIC_ID : readable(name) ? 0 : Errors.TOPIC_AUTHORIZATION_FAILED;
-      if (code === 0) {
-        // Sent again and allowed again: the broker takes it back into the session.
-        forward.push(t);
-        removePartitions(tracked.revoked, keyOf(t), t.partitions.map((p) => p.partition));
-      }
-      else if (code === Errors.UNKNOWN_TOPIC_ID) errors.push(deniedTopic(FETCH, t, code, byId, name) as FetchableTopicResponse);
-      else addPartitions(tracked.revoked, keyOf(t), name!, t.topicId, t.partitions.map((p) => p.partition));
-    }
-    for (const [key, st] of tracked.topics) {
-      if (readable(st.name)) continue;
-      forget.push({ topic: st.name, topicId: st.id, partitions: [...st.partitions] });
-      addPartitions(tracked.revoked, key, st.name, st.id, st.partitions);
-      tracked.topics.delete(key);
-    }
-    for (const st of tracked.revoked.values()) {
-      const t = { topic: st.name, topicId: st.id, partitions: [...st.partitions].map((partition) => ({ partition })) };
-      errors.push(deniedTopic(FETCH, t, Errors.TOPIC_AUTHORIZATION_FAILED, byId, st.name) as FetchableTopicResponse);
-    }
-    if (errors.length === 0) {
-      track(req.topics);
-      return ALLOW;
-    }
-    track(forward);
-    const request: FetchRequest = { ...req, topics: forward, forgottenTopicsData: [...req.forgottenTopicsData, ...forget] };
-    const first = errors.find((e) => e.partitions.length > 0)?.partitions[0]?.errorCode ?? Errors.TOPIC_AUTHORIZATION_FAILED;
-    return {
-      kind: 'split',
-      request,
-      errorCode: first,
-      merge: (res: FetchResponse) => ({ ...res, responses: [...res.responses, ...errors] }),
-    };
+    return sessionFetch(req, ctx, FETCH_SESSION, v >= 7);
   },
 };

@@ -11,7 +11,7 @@ import * as describeShareRes from '../../../protocol/generated/describe-share-gr
 import * as deleteShareRes from '../../../protocol/generated/delete-share-group-offsets-response.js';
 import { ErrorCode } from '../model.js';
 import { ALTER_SHARE_OFFSETS, SHARE_ACKNOWLEDGE, SHARE_FETCH } from './share-streams.js';
-import { IDS, denyOnly, entryCodes, flatRuleCases, run, topicRuleCases, versions, wholeRuleCases } from './test-kit.js';
+import { ID_B, IDS, denyOnly, entryCodes, flatRuleCases, run, topicCodes, topicRuleCases, topicsFor, versions, wholeRuleCases } from './test-kit.js';
 
 type Obj = Record<string, any>;
 const G = ErrorCode.GROUP_AUTHORIZATION_FAILED;
@@ -132,5 +132,19 @@ describe('DescribeShareGroupOffsets', () => {
   });
   it.each(versions(ApiKey.DescribeShareGroupOffsets))('v%i: everything allowed → allow', (v) => {
     expect(run(ApiKey.DescribeShareGroupOffsets, v, { groups: [group('g1', ['a'])] }).outcome.kind).toBe('allow');
+  });
+});
+
+describe('ShareFetch share sessions', () => {
+  it.each(versions(ApiKey.ShareFetch))('v%i: an incremental ShareFetch re-authorizes the session; a revoked topic is forgotten upstream and answered', (v) => {
+    const state = new Map<string, unknown>();
+    const topics = (names: string[]) => topicsFor({ rule: SHARE_FETCH, topic: shareFetchReq.defaultFetchTopic, partition: shareFetchReq.defaultFetchPartition }, v, names);
+    const open = run(ApiKey.ShareFetch, v, { groupId: 'g', shareSessionEpoch: 0, topics: topics(['a', 'b']) }, { ids: IDS, state });
+    expect(open.outcome.kind).toBe('allow');
+    const next = run(ApiKey.ShareFetch, v, { groupId: 'g', shareSessionEpoch: 1, topics: [] }, { ids: IDS, state, decide: denyOnly('Read topic:b') });
+    expect(next.authorizeAsked).toEqual(['Read group:g', 'Read topic:a', 'Read topic:b']);
+    expect(next.outcome.kind).toBe('split');
+    expect(next.forwarded!.forgottenTopicsData).toEqual([{ topicId: ID_B, partitions: [0, 1] }]);
+    expect(topicCodes(SHARE_FETCH, next.merged!, v)).toEqual([['b', [T, T]]]);
   });
 });

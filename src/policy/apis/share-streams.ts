@@ -3,8 +3,7 @@
  *
  * ShareFetch and ShareAcknowledge need Read on the group (top-level GROUP_AUTHORIZATION_FAILED)
  * and Read on each topic (by id; denied partitions TOPIC_AUTHORIZATION_FAILED, unknown ids
- * UNKNOWN_TOPIC_ID). Share sessions are not tracked the way fetch sessions are (see fetch.ts):
- * an incremental ShareFetch is authorized on the topics it names.
+ * UNKNOWN_TOPIC_ID); ShareFetch tracks share sessions as Fetch tracks fetch sessions.
  */
 import { ApiKey } from '../../../protocol/generated/index.js';
 import * as shareFetchRes from '../../../protocol/generated/share-fetch-response.js';
@@ -15,6 +14,7 @@ import * as alterShareOffsetsRes from '../../../protocol/generated/alter-share-g
 import * as deleteShareOffsetsRes from '../../../protocol/generated/delete-share-group-offsets-response.js';
 import { byName, can, deny, flatSplit, genericDenial, idsOf, Errors, namedTopics, topicSplit, type FlatRule, type TopicRule } from './helpers.js';
 import { assignedTopics, describeGroupsRule, groupHeartbeatRule } from './groups.js';
+import { sessionFetch, type SessionShape } from './fetch.js';
 import type { ApiRule, Outcome } from './types.js';
 
 type Obj = Record<string, any>;
@@ -43,10 +43,24 @@ function withGroup(apiKey: number, op: 'Read' | 'Delete', then: (req: any, ctx: 
   };
 }
 
+export const SHARE_SESSION_KEY = 'share-fetch.session';
+
+const SHARE_SESSION: SessionShape = {
+  rule: SHARE_FETCH,
+  stateKey: SHARE_SESSION_KEY,
+  epoch: (req) => req.shareSessionEpoch,
+  forgotten: (_name, topicId, partitions) => ({ topicId, partitions }),
+};
+
+/**
+ * ShareFetch: Read on the group, then Read on each topic with the share session (KIP-932,
+ * shareSessionEpoch) tracked as fetch sessions are (fetch.ts): an incremental ShareFetch
+ * re-authorizes every topic of the session.
+ */
 export const shareFetchRule: ApiRule = {
   apiKey: ApiKey.ShareFetch,
   topicIds: (req) => [...idsOf(req, SHARE_FETCH.req), ...(req.forgottenTopicsData as Obj[]).map((f) => f.topicId as string)],
-  authorize: withGroup(ApiKey.ShareFetch, 'Read', (req, ctx) => topicSplit(req, ctx, SHARE_FETCH)),
+  authorize: withGroup(ApiKey.ShareFetch, 'Read', (req, ctx) => sessionFetch(req, ctx, SHARE_SESSION, true)),
 };
 
 export const shareAcknowledgeRule: ApiRule = {
