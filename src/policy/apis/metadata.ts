@@ -11,7 +11,11 @@
  * the proxy's principal, so unless the principal may Create on the cluster or on every allowed
  * topic it names, the request is forwarded with allowAutoTopicCreation false (missing topics then
  * answer UNKNOWN_TOPIC_OR_PARTITION, as Kafka does without Create). v0-3 requests cannot say
- * so: there the broker's auto.create.topics.enable decides.
+ * so: there the broker's auto.create.topics.enable decides. Turning auto-creation off is a
+ * split with errorCode 0 (the request is rewritten, nothing is denied).
+ *
+ * DescribeTopicPartitions pages with a cursor; an all-topics answer's nextCursor may name a
+ * topic the principal cannot describe (left as the broker set it, or paging would stop).
  */
 import { ApiKey } from '../../../protocol/generated/index.js';
 import { ZERO_UUID } from '../../../protocol/runtime/index.js';

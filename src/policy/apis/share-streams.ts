@@ -69,7 +69,13 @@ export const shareAcknowledgeRule: ApiRule = {
   authorize: withGroup(ApiKey.ShareAcknowledge, 'Read', (req, ctx) => topicSplit(req, ctx, SHARE_ACKNOWLEDGE)),
 };
 
-/** ConsumerGroupHeartbeat (KIP-848): Read on the group, Describe on each subscribed topic name. */
+/**
+ * ConsumerGroupHeartbeat (KIP-848): Read on the group, Describe on each subscribed topic name.
+ * A regex subscription (subscribedTopicRegex) is resolved by the group coordinator, which
+ * filters the matches by the authorization of the principal it sees: through the proxy that
+ * is the proxy's own, so the proxy cannot narrow regex matches to the client's topics (the
+ * assignment names topics by id only). Known limitation.
+ */
 export const consumerGroupHeartbeatRule = groupHeartbeatRule(ApiKey.ConsumerGroupHeartbeat, (req) => req.subscribedTopicNames ?? []);
 
 /** ShareGroupHeartbeat: Read on the group, Describe on each subscribed topic name. */
@@ -86,8 +92,9 @@ export function topologyTopics(topology: Obj | null): string[] {
 }
 
 /**
- * StreamsGroupHeartbeat: Read on the group, Describe on every topic of the topology (as Kafka;
- * creating missing internal topics is the broker's business and is not checked here).
+ * StreamsGroupHeartbeat: Read on the group, Describe on every topic of the topology (as Kafka).
+ * Kafka also needs Create (cluster or topic) to create missing internal topics; the broker
+ * checks that against the proxy's principal, so the proxy does not (known limitation).
  */
 export const streamsGroupHeartbeatRule = groupHeartbeatRule(ApiKey.StreamsGroupHeartbeat, (req) => topologyTopics(req.topology));
 

@@ -18,7 +18,8 @@ const groupRead = (name: string): Action => ({ resourceType: 'group', name, oper
 /**
  * InitProducerId: a transactional id needs Write on it; an idempotent producer (no id) needs
  * IdempotentWrite on the cluster or Write on some topic (Kafka's authorizeByResourceType), else
- * CLUSTER_AUTHORIZATION_FAILED.
+ * CLUSTER_AUTHORIZATION_FAILED. (KIP-939's enable2Pc needs TwoPhaseCommit on the transactional
+ * id in Kafka; the policy model has no such operation, so Write is what is asked.)
  */
 export const initProducerIdRule: ApiRule = {
   apiKey: ApiKey.InitProducerId,
