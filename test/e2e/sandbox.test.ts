@@ -159,6 +159,15 @@ describe('the gatehouse command', () => {
       expect(denied.code).not.toBe(0);
       expect(denied.stderr).toMatch(/authoriz/i);
 
+      // The audit trail: the state file names its topic, and `gatehouse audit sessions` with the
+      // generated config finds the session that produced the records, as payments-app.
+      expect(state.audit).toEqual({ topic: '__gatehouse_audit' });
+      expect(output).toContain(`gatehouse audit sessions --config ${state.config}`);
+      await waitFor('the producing session in the audit trail', async () => {
+        const r = await run(process.execPath, [bin, 'audit', 'sessions', '--config', state.config, '--json', '--topic', topic]);
+        return r.code === 0 && r.stdout.split('\n').filter(Boolean).some((l) => (JSON.parse(l) as { principal: string | null }).principal === 'payments-app');
+      }, { timeoutMs: 30_000, intervalMs: 1000 });
+
       // Kafka's Java tools with the generated properties file (OIDC login handler) and the printed JVM flag.
       const props = join(sandboxDir, 'payments-app.properties');
       expect(output).toContain(props);
