@@ -7,6 +7,8 @@ declare module 'vitest' {
     kafkaClasspath: string;
     /** That broker's Kafka version, e.g. "4.3.1". */
     kafkaVersion: string;
+    /** The same broker's SASL_PLAINTEXT listener (PLAIN / SCRAM-SHA-512 for the proxy's account). */
+    kafkaSaslBootstrap: string;
   }
 }
 

@@ -7,13 +7,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kcat, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
+import { saslUpstream } from '../helpers/upstream-account.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = join(root, 'bin', 'gatehouse.mjs');
-const kafkaBootstrap = inject('kafkaBootstrap');
+/** The proxy logs in to the broker's SASL listener with its own account. */
+const upstream = saslUpstream();
 
 describe('gatehouse run with identity', () => {
   let oidc: TestOidc;
@@ -30,7 +32,8 @@ describe('gatehouse run with identity', () => {
       config,
       [
         'listen: { host: 127.0.0.1, advertisedHost: 127.0.0.1, bootstrapPort: 0, brokerPortBase: 0 }',
-        `upstream: { bootstrap: ["${kafkaBootstrap}"] }`,
+        // The proxy's own login to the broker's SASL listener, its password from the environment.
+        `upstream: { bootstrap: ["${upstream.bootstrap}"], sasl: { mechanism: ${upstream.sasl.mechanism}, username: ${upstream.sasl.username}, password: "\${GH_UPSTREAM_PASSWORD}" } }`,
         'identity:',
         '  issuers:',
         `    - issuer: ${oidc.issuer}`,
@@ -39,7 +42,7 @@ describe('gatehouse run with identity', () => {
         '',
       ].join('\n'),
     );
-    child = spawn(process.execPath, [bin, 'run', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [bin, 'run', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GH_UPSTREAM_PASSWORD: upstream.sasl.password } });
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     bootstrap = await waitFor('gatehouse ready', () => /"bootstrap":"([^"]+)".*gatehouse ready/.exec(out)?.[1], { timeoutMs: 30_000 });

@@ -8,9 +8,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kafkaMajor, runTool } from '../../src/kafka/index.js';
 import { kcat, uniqueName } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
+import { saslUpstream } from '../helpers/upstream-account.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
-const kafkaBootstrap = inject('kafkaBootstrap');
+/** The proxy logs in to the broker's SASL listener with its own account. */
+const upstream = saslUpstream();
 const classpath = inject('kafkaClasspath');
 const formatterProperty = kafkaMajor(inject('kafkaVersion')) >= 4 ? '--formatter-property' : '--property';
 
@@ -20,7 +22,7 @@ describe('identity: real clients fetch their own tokens', () => {
 
   beforeAll(async () => {
     oidc = await startOidc();
-    gh = await startProxy(kafkaBootstrap, { identity: { issuers: [{ issuer: oidc.issuer, audience: oidc.audience }] } });
+    gh = await startProxy(upstream.bootstrap, { upstream: { sasl: upstream.sasl }, identity: { issuers: [{ issuer: oidc.issuer, audience: oidc.audience }] } });
   });
   afterAll(async () => {
     await gh?.stop();

@@ -5,17 +5,19 @@
  * kafkajs authenticates with one and round-trips records; expired, revoked and unknown tokens
  * are refused with their reason.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { ApiKey } from '../../protocol/generated/index.js';
 import { SaslError } from '../../src/identity/index.js';
 import { uniqueName, waitFor } from '../helpers/e2e.js';
 import { DEMO_CLIENTS, startOidc, type TestOidc } from '../helpers/oidc.js';
+import { saslUpstream } from '../helpers/upstream-account.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 import { RawClient } from '../helpers/sasl-client.js';
 
 const { Kafka, logLevel } = kafkajs;
-const kafkaBootstrap = inject('kafkaBootstrap');
+/** The proxy logs in to the broker's SASL listener with its own account. */
+const upstream = saslUpstream();
 const introspector = { clientId: 'gatehouse', clientSecret: 'gatehouse-introspection-secret' };
 const CACHE_MS = 300;
 
@@ -32,7 +34,7 @@ describe('identity: opaque tokens by introspection', () => {
         { clientId: 'brief-app', clientSecret: 'brief-secret', groups: [], accessTokenFormat: 'opaque', accessTokenTtlSec: 1 },
       ],
     });
-    gh = await startProxy(kafkaBootstrap, {
+    gh = await startProxy(upstream.bootstrap, { upstream: { sasl: upstream.sasl },
       identity: {
         issuers: [{ issuer: oidc.issuer, audience: oidc.audience, principalClaim: 'client_id', introspection: introspector }],
         introspectionCacheMs: CACHE_MS,

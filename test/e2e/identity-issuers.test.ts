@@ -4,17 +4,19 @@
  * tokens from either authenticate and round-trip records, and the principal records which issuer
  * vouched for it. A third, unconfigured provider's tokens are an untrusted issuer.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { getPrincipal, SaslError, type Principal } from '../../src/identity/index.js';
 import type { InterceptedRequest, Stage } from '../../src/proxy/stage.js';
 import { uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
+import { saslUpstream } from '../helpers/upstream-account.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 import { RawClient } from '../helpers/sasl-client.js';
 
 const { Kafka, logLevel } = kafkajs;
-const kafkaBootstrap = inject('kafkaBootstrap');
+/** The proxy logs in to the broker's SASL listener with its own account. */
+const upstream = saslUpstream();
 
 /** The principals of the requests that reached the broker. */
 class PrincipalRecorder implements Stage {
@@ -36,8 +38,8 @@ describe('identity: several trusted issuers', () => {
   beforeAll(async () => {
     [corp, partner, stranger] = await Promise.all([startOidc({ audience: 'gatehouse' }), startOidc({ audience: 'kafka-partners' }), startOidc()]);
     gh = await startProxy(
-      kafkaBootstrap,
-      { identity: { issuers: [{ issuer: corp.issuer, audience: corp.audience }, { issuer: partner.issuer, audience: partner.audience }] } },
+      upstream.bootstrap,
+      { upstream: { sasl: upstream.sasl }, identity: { issuers: [{ issuer: corp.issuer, audience: corp.audience }, { issuer: partner.issuer, audience: partner.audience }] } },
       { extraStages: [recorder] },
     );
   });

@@ -13,10 +13,12 @@ import { runTool } from '../../src/kafka/index.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { uniqueName } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
+import { saslUpstream } from '../helpers/upstream-account.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const { Kafka, logLevel } = kafkajs;
-const kafkaBootstrap = inject('kafkaBootstrap');
+/** The proxy logs in to the broker's SASL listener with its own account. */
+const upstream = saslUpstream();
 const classpath = inject('kafkaClasspath');
 const TTL_SEC = 14;
 
@@ -26,7 +28,7 @@ describe('identity: sessions end with their tokens (KIP-368)', () => {
 
   beforeAll(async () => {
     oidc = await startOidc({ accessTokenTtlSec: TTL_SEC });
-    gh = await startProxy(kafkaBootstrap, { identity: { issuers: [{ issuer: oidc.issuer, audience: oidc.audience }], clockToleranceSec: 0 } });
+    gh = await startProxy(upstream.bootstrap, { upstream: { sasl: upstream.sasl }, identity: { issuers: [{ issuer: oidc.issuer, audience: oidc.audience }], clockToleranceSec: 0 } });
   });
   afterAll(async () => {
     await gh?.stop();

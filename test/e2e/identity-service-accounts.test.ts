@@ -5,12 +5,14 @@
  * that is not an account still takes an access token.
  */
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kcat, run, uniqueName } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
+import { saslUpstream } from '../helpers/upstream-account.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
-const kafkaBootstrap = inject('kafkaBootstrap');
+/** The proxy logs in to the broker's SASL listener with its own account. */
+const upstream = saslUpstream();
 const gatehouseBin = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
 const SECRET = 'billing-batch-secret-7f3a';
 
@@ -24,7 +26,7 @@ describe('identity: local service accounts', () => {
     const secretHash = hashed.stdout.trim();
     expect(secretHash).toMatch(/^scrypt\$32768\$8\$1\$/);
     oidc = await startOidc();
-    gh = await startProxy(kafkaBootstrap, {
+    gh = await startProxy(upstream.bootstrap, { upstream: { sasl: upstream.sasl },
       identity: {
         issuers: [{ issuer: oidc.issuer, audience: oidc.audience }],
         serviceAccounts: [{ name: 'billing-batch', secretHash, groups: ['payments-team', 'batch'] }],

@@ -5,7 +5,7 @@
  * key rotation at the provider. A recorder placed after the identity stage proves that nothing
  * from a rejected connection reaches the broker.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { MetadataResponse } from '../../protocol/generated/metadata-response.js';
 import { getPrincipal, SaslError, type Principal } from '../../src/identity/index.js';
@@ -13,12 +13,14 @@ import type { ConnectionInfo } from '../../src/proxy/connection-info.js';
 import type { InterceptedRequest, Stage } from '../../src/proxy/stage.js';
 import { connIdOf, kafkaClient, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
+import { saslUpstream } from '../helpers/upstream-account.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 import { RawClient } from '../helpers/sasl-client.js';
 import kafkajs from 'kafkajs';
 
 const { Kafka, logLevel } = kafkajs;
-const kafkaBootstrap = inject('kafkaBootstrap');
+/** The proxy logs in to the broker's SASL listener with its own account. */
+const upstream = saslUpstream();
 
 /** Every request that got past the identity stage, i.e. went to the broker, with its principal. */
 class ForwardRecorder implements Stage {
@@ -50,7 +52,7 @@ describe('identity: OIDC tokens over SASL', () => {
       clockToleranceSec: 5,
       jwksCooldownMs: 300,
     };
-    gh = await startProxy(kafkaBootstrap, { identity }, { extraStages: [recorder] });
+    gh = await startProxy(upstream.bootstrap, { upstream: { sasl: upstream.sasl }, identity }, { extraStages: [recorder] });
   });
   afterAll(async () => {
     await gh?.stop();

@@ -22,9 +22,12 @@ import { kafkaClient, kcat, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
 import { errorOf, kafkaErrorType } from '../helpers/kafka-errors.js';
 import { RawClient } from '../helpers/sasl-client.js';
+import { saslUpstream } from '../helpers/upstream-account.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const kafkaBootstrap = inject('kafkaBootstrap');
+/** The proxy logs in to the broker's SASL listener with its own account. */
+const upstream = saslUpstream();
 const classpath = inject('kafkaClasspath');
 const AUDIT_TOPIC = '__gatehouse_audit';
 
@@ -55,7 +58,7 @@ describe('policy: the demo roles through the proxy', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gh-policy-e2e-'));
     policyFile = join(dir, 'policy.yaml');
     writeFileSync(policyFile, demoPolicyYaml(AUDIT_TOPIC));
-    gh = await startProxy(kafkaBootstrap, {
+    gh = await startProxy(upstream.bootstrap, { upstream: { sasl: upstream.sasl },
       identity: { issuers: [{ issuer: oidc.issuer, audience: oidc.audience }] },
       policy: { file: policyFile },
     });

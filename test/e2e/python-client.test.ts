@@ -5,13 +5,15 @@
  * produces and consumes; the proxy sees the client authenticated as that OIDC client.
  */
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, uniqueName } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
+import { saslUpstream } from '../helpers/upstream-account.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 import { pythonWithConfluentKafka } from '../helpers/python.js';
 
-const kafkaBootstrap = inject('kafkaBootstrap');
+/** The proxy logs in to the broker's SASL listener with its own account. */
+const upstream = saslUpstream();
 const script = fileURLToPath(new URL('../python/oidc_round_trip.py', import.meta.url));
 
 describe('Python confluent-kafka with sasl.oauthbearer.method=oidc', () => {
@@ -22,7 +24,7 @@ describe('Python confluent-kafka with sasl.oauthbearer.method=oidc', () => {
   beforeAll(async () => {
     python = await pythonWithConfluentKafka();
     oidc = await startOidc();
-    gh = await startProxy(kafkaBootstrap, { identity: { issuers: [{ issuer: oidc.issuer, audience: oidc.audience }] } });
+    gh = await startProxy(upstream.bootstrap, { upstream: { sasl: upstream.sasl }, identity: { issuers: [{ issuer: oidc.issuer, audience: oidc.audience }] } });
   }, 300_000);
   afterAll(async () => {
     await gh?.stop();
