@@ -45,7 +45,7 @@ export interface SessionOpenedData {
   listener: string;
   nodeId: number;
   /** TLS details of the client connection; null on a plaintext listener. */
-  tls: { protocol?: string; cipher?: string; peerSubject?: string } | null;
+  tls: { protocol: string; cipher: string; peerSubject?: string; peerIssuer?: string; peerCertFingerprint?: string } | null;
   /** From the client's ApiVersions request (v3+), when it sent one first. */
   clientSoftware: { name: string; version: string } | null;
   openedAt: string;

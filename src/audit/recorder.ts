@@ -169,7 +169,15 @@ function openSession(recorder: Recorder, instance: string, conn: ConnectionInfo,
     client: { address: conn.remoteAddress, port: conn.remotePort },
     listener: conn.listener,
     nodeId: conn.nodeId,
-    tls: null,
+    tls: conn.tls
+      ? {
+          protocol: conn.tls.protocol,
+          cipher: conn.tls.cipher,
+          ...(conn.tls.peerSubject ? { peerSubject: conn.tls.peerSubject } : {}),
+          ...(conn.tls.peerIssuer ? { peerIssuer: conn.tls.peerIssuer } : {}),
+          ...(conn.tls.peerCertFingerprint ? { peerCertFingerprint: conn.tls.peerCertFingerprint } : {}),
+        }
+      : null,
     clientSoftware: s.software,
     openedAt: new Date(conn.openedAt).toISOString(),
   }, conn.openedAt);
