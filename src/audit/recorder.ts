@@ -243,7 +243,8 @@ export class AuditRecorder implements Stage {
     if (stamp?.refused && req.header.apiKey !== ApiKey.Produce) return;
     const sessionId = sessionIdOf(this.instance, conn);
     const key = req.header.apiKey;
-    const body = key === ApiKey.Fetch ? res.skim<unknown>() : res.body<unknown>();
+    // Fetch too: the offsets handed out need the record batches' headers (records stay views).
+    const body = res.body<unknown>();
 
     if (key === ApiKey.Metadata) {
       for (const t of (body as MetadataResponse).topics) if (t.name && t.topicId) topicNames.set(t.topicId, t.name);
