@@ -60,4 +60,20 @@ describe('policy files', () => {
     expect(logs.at(-1)).toMatchObject({ msg: 'policy reload rejected; the previous policy stays in force' });
     expect(JSON.stringify(logs.at(-1))).toContain("operations: Required");
   });
+
+  it('rereads the file on SIGHUP', () => {
+    const p = write('hup.yaml', 'roles:\n  a:\n    rules: []\n');
+    const log = pino({ level: 'silent' });
+    // A watch interval far away, so only the signal can reload.
+    const store = new PolicyStore({ location: { path: p, inline: false }, log, watchIntervalMs: 3_600_000 });
+    store.start();
+    try {
+      writeFileSync(p, 'roles:\n  a:\n    rules: []\n  hup:\n    rules: []\n');
+      process.emit('SIGHUP', 'SIGHUP');
+      expect(store.generation).toBe(2);
+      expect([...store.policy.roles.keys()]).toEqual(['a', 'hup']);
+    } finally {
+      store.close();
+    }
+  });
 });
