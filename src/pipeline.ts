@@ -47,7 +47,7 @@ export class Pipeline {
 
 /** The topics no client may write whatever the policy says: the audit topic and the proxy's internal ones. */
 export function protectedTopics(config: GatehouseConfig): ProtectedTopics {
-  const audit = (config as { audit?: { topic?: string } }).audit?.topic;
+  const audit = config.audit?.topic;
   return { names: audit ? [audit] : [], prefixes: DEFAULT_PROTECTED.prefixes };
 }
 
