@@ -10,8 +10,8 @@ import type { StoredMessage } from './chain.js';
 
 export interface ReadOptions {
   topic: string;
-  /** Start at the first event at or after this time (ms since epoch); undefined: from the start. */
-  since?: number | undefined;
+  /** Start at the first event at or after this time (ms since epoch), or at the start; undefined: the start, or the end with `follow`. */
+  since?: number | 'start' | undefined;
   /** Keep reading new events until the signal aborts. */
   follow?: boolean;
   signal?: AbortSignal;
@@ -66,7 +66,7 @@ export async function* readAuditTopic(kafka: Kafka, opts: ReadOptions): AsyncGen
       end.set(o.partition, BigInt(o.high));
       start.set(o.partition, BigInt(o.low));
     }
-    if (opts.since !== undefined) {
+    if (typeof opts.since === 'number') {
       const byTime = await admin.fetchTopicOffsetsByTimestamp(opts.topic, opts.since);
       for (const o of byTime) {
         const at = BigInt(o.offset);
@@ -97,6 +97,16 @@ export async function* readAuditTopic(kafka: Kafka, opts: ReadOptions): AsyncGen
   const done = () => queue.end();
   opts.signal?.addEventListener('abort', done, { once: true });
   try {
+    // Seek at every group join: a consumer that crashed and restarted (say, while the group
+    // coordinator was still loading) starts over from the committed position otherwise.
+    const seekAll = () => {
+      try {
+        for (const [partition, offset] of start) consumer.seek({ topic: opts.topic, partition, offset: offset.toString() });
+      } catch {
+        // not running yet: the next GROUP_JOIN seeks
+      }
+    };
+    consumer.on(consumer.events.GROUP_JOIN, seekAll);
     await consumer.connect();
     await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
     await consumer.run({
@@ -122,7 +132,7 @@ export async function* readAuditTopic(kafka: Kafka, opts: ReadOptions): AsyncGen
         }
       },
     });
-    for (const [partition, offset] of start) consumer.seek({ topic: opts.topic, partition, offset: offset.toString() });
+    seekAll();
     for (;;) {
       const r = await queue.next();
       if (r.done) break;

@@ -40,7 +40,7 @@ export function parseTime(s: string, now = Date.now()): number | undefined {
 
 interface Common {
   config: string;
-  since: number | undefined;
+  since: number | 'start' | undefined;
   json: boolean;
   topic: string;
 }
@@ -261,7 +261,8 @@ async function replay(args: string[]): Promise<number> {
 
 async function tail(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: COMMON_OPTIONS });
-  const c = { ...common(values, 'all'), since: typeof values.since === 'string' ? parseTime(values.since) : undefined };
+  // Without --since: new events only; --since all: from the start.
+  const c = { ...common(values, 'all'), since: typeof values.since === 'string' ? (parseTime(values.since) ?? ('start' as const)) : undefined };
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.once('SIGINT', stop);

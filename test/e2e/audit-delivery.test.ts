@@ -114,6 +114,16 @@ describe('audit delivery while the audit broker is away', () => {
     expect(chain!.events).toBe(chain!.last + 1);
     expect(report.events).toBe(chain!.events);
 
+    // tail follows the topic: from the start here, printing every event, until Ctrl-C.
+    const tail = spawn(process.execPath, [bin, 'audit', 'tail', '--config', configFile, '--json', '--since', 'all'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let tailed = '';
+    tail.stdout.on('data', (d: Buffer) => (tailed += d.toString()));
+    await waitFor('tail to print every event', () => tailed.split('\n').filter(Boolean).length >= report.events, { timeoutMs: 30_000 });
+    const exited = new Promise<number | null>((r) => tail.once('exit', r));
+    tail.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(tailed.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { seq: number }).seq).sort((a, b) => a - b)).toEqual(Array.from({ length: report.events }, (_, i) => i));
+
     // The refusals are on record too.
     const sessions = await cli(['audit', 'sessions', '--config', configFile, '--json', '--outcome', 'denied']);
     expect(sessions.code, sessions.stderr).toBe(0);
