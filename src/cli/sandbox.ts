@@ -21,6 +21,7 @@ import { GatehouseProxy } from '../proxy/server.js';
 import { demoClientsWithGeneratedSecrets, startOidcProvider, type OidcProvider } from '../sandbox/oidc-provider.js';
 import { startBroker, type Broker } from '../kafka/broker.js';
 import { createCertificateAuthority } from '../sandbox/certs.js';
+import { oidcClientProperties } from '../sandbox/client-properties.js';
 import { demoPolicyYaml } from '../sandbox/demo-policy.js';
 
 /** The audit topic the sandbox's policy protects (and its audit stage writes). */
@@ -71,22 +72,15 @@ function consumerConfigOption(kafkaVersion: string): string {
 /** Access tokens of the sandbox's provider live an hour: long enough to paste one into kcat. */
 const SANDBOX_TOKEN_TTL_SEC = 3600;
 
-/** librdkafka/Java client properties for OAUTHBEARER with the OIDC client-credentials login (KIP-768). */
+/** Java client properties for OAUTHBEARER with the OIDC client-credentials login (KIP-768). */
 function javaClientProperties(tokenEndpoint: string, clientId: string, clientSecret: string): string {
-  return [
-    'security.protocol=SASL_PLAINTEXT',
-    'sasl.mechanism=OAUTHBEARER',
-    'sasl.login.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler',
-    `sasl.oauthbearer.token.endpoint.url=${tokenEndpoint}`,
-    `sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId="${clientId}" clientSecret="${clientSecret}";`,
-    '',
-  ].join('\n');
+  return `${oidcClientProperties(tokenEndpoint, clientId, clientSecret).join('\n')}\n`;
 }
 
 /** The same over TLS (SASL_SSL), trusting the sandbox's CA as a PEM trust store. */
 function javaSslClientProperties(tokenEndpoint: string, clientId: string, clientSecret: string, caFile: string): string {
-  const plain = javaClientProperties(tokenEndpoint, clientId, clientSecret).replace('security.protocol=SASL_PLAINTEXT', 'security.protocol=SASL_SSL');
-  return `${plain}ssl.truststore.type=PEM\nssl.truststore.location=${caFile}\n`;
+  const lines = oidcClientProperties(tokenEndpoint, clientId, clientSecret, 'SASL_SSL');
+  return `${[...lines, 'ssl.truststore.type=PEM', `ssl.truststore.location=${caFile}`].join('\n')}\n`;
 }
 
 export async function sandbox(args: string[]): Promise<void> {

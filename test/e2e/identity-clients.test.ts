@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kafkaMajor, runTool } from '../../src/kafka/index.js';
 import { kcat, uniqueName } from '../helpers/e2e.js';
-import { startOidc, type TestOidc } from '../helpers/oidc.js';
+import { javaOidcProperties, startOidc, type TestOidc } from '../helpers/oidc.js';
 import { saslUpstream } from '../helpers/upstream-account.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
@@ -31,14 +31,7 @@ describe('identity: real clients fetch their own tokens', () => {
 
   /** Client properties for Kafka's Java tools: OAUTHBEARER with the OIDC client-credentials login. */
   function javaOauth(flag: '--producer-property' | '--consumer-property', clientId: string): string[] {
-    const c = oidc.clients.find((x) => x.clientId === clientId)!;
-    return [
-      'security.protocol=SASL_PLAINTEXT',
-      'sasl.mechanism=OAUTHBEARER',
-      'sasl.login.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler',
-      `sasl.oauthbearer.token.endpoint.url=${oidc.tokenEndpoint}`,
-      `sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId="${c.clientId}" clientSecret="${c.clientSecret}";`,
-    ].flatMap((p) => [flag, p]);
+    return javaOidcProperties(oidc, clientId).flatMap((p) => [flag, p]);
   }
 
   it("Kafka's console producer and consumer log in with client credentials and round-trip records", async () => {

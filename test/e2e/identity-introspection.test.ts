@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { ApiKey } from '../../protocol/generated/index.js';
 import { SaslError } from '../../src/identity/index.js';
-import { uniqueName, waitFor } from '../helpers/e2e.js';
+import { kafkajsRoundTrip, uniqueName, waitFor } from '../helpers/e2e.js';
 import { DEMO_CLIENTS, startOidc, type TestOidc } from '../helpers/oidc.js';
 import { saslUpstream } from '../helpers/upstream-account.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
@@ -59,22 +59,8 @@ describe('identity: opaque tokens by introspection', () => {
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
       sasl: { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: token }) },
     });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-    await admin.disconnect();
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({ topic, messages: [{ key: 'a', value: 'posted' }, { key: 'b', value: 'settled' }] });
-    await producer.disconnect();
-    const consumer = kafka.consumer({ groupId: uniqueName('introspected-group') });
-    const got: string[] = [];
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void got.push(`${message.key}=${message.value}`) });
-    await waitFor('both records', () => got.length >= 2);
-    await consumer.disconnect();
-    expect(got.sort()).toEqual(['a=posted', 'b=settled']);
+    const got = await kafkajsRoundTrip(kafka, topic, [{ key: 'a', value: 'posted' }, { key: 'b', value: 'settled' }]);
+    expect(got).toEqual(['a=posted', 'b=settled']);
     const authed = gh.logs.filter((l) => l.msg === 'client authenticated' && l.principal === 'ledger-app');
     expect(authed.length).toBeGreaterThan(0);
     expect(authed[0]).toMatchObject({ groups: ['payments-team'], issuer: oidc.issuer, mechanism: 'OAUTHBEARER' });

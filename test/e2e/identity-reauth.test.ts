@@ -12,7 +12,7 @@ import kafkajs from 'kafkajs';
 import { runTool } from '../../src/kafka/index.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { uniqueName } from '../helpers/e2e.js';
-import { startOidc, type TestOidc } from '../helpers/oidc.js';
+import { javaOidcProperties, startOidc, type TestOidc } from '../helpers/oidc.js';
 import { saslUpstream } from '../helpers/upstream-account.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
@@ -84,15 +84,10 @@ describe('identity: sessions end with their tokens (KIP-368)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gh-reauth-'));
     try {
       const props = join(dir, 'producer.properties');
-      const c = oidc.clients.find((x) => x.clientId === 'auditor')!;
       writeFileSync(
         props,
         [
-          'security.protocol=SASL_PLAINTEXT',
-          'sasl.mechanism=OAUTHBEARER',
-          'sasl.login.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler',
-          `sasl.oauthbearer.token.endpoint.url=${oidc.tokenEndpoint}`,
-          `sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId="${c.clientId}" clientSecret="${c.clientSecret}";`,
+          ...javaOidcProperties(oidc, 'auditor'),
           // Tokens live 14 s: let the login thread refresh them long before they expire.
           'sasl.login.refresh.min.period.seconds=1',
           'sasl.login.refresh.buffer.seconds=1',

@@ -11,7 +11,7 @@ import type { MetadataResponse } from '../../protocol/generated/metadata-respons
 import { getPrincipal, SaslError, type Principal } from '../../src/identity/index.js';
 import type { ConnectionInfo } from '../../src/proxy/connection-info.js';
 import type { InterceptedRequest, Stage } from '../../src/proxy/stage.js';
-import { connIdOf, kafkaClient, uniqueName, waitFor } from '../helpers/e2e.js';
+import { connIdOf, kafkaClient, kafkajsRoundTrip, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
 import { saslUpstream } from '../helpers/upstream-account.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
@@ -77,22 +77,8 @@ describe('identity: OIDC tokens over SASL', () => {
         },
       },
     });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-    await admin.disconnect();
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({ topic, messages: [{ key: 'k1', value: 'paid' }, { key: 'k2', value: 'refunded' }] });
-    await producer.disconnect();
-    const consumer = kafka.consumer({ groupId: uniqueName('identity-group') });
-    const got: string[] = [];
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void got.push(`${message.key}=${message.value}`) });
-    await waitFor('both records', () => got.length >= 2);
-    await consumer.disconnect();
-    expect(got.sort()).toEqual(['k1=paid', 'k2=refunded']);
+    const got = await kafkajsRoundTrip(kafka, topic, [{ key: 'k1', value: 'paid' }, { key: 'k2', value: 'refunded' }]);
+    expect(got).toEqual(['k1=paid', 'k2=refunded']);
     expect(fetched).toBeGreaterThan(0);
 
     const authed = gh.logs.filter((l) => l.msg === 'client authenticated' && l.principal === 'payments-app');

@@ -19,7 +19,7 @@ import { ZERO_UUID } from '../../protocol/runtime/index.js';
 import { runTool } from '../../src/kafka/index.js';
 import { demoPolicy, demoPolicyYaml } from '../../src/sandbox/demo-policy.js';
 import { kafkaClient, kcat, uniqueName, waitFor } from '../helpers/e2e.js';
-import { startOidc, type TestOidc } from '../helpers/oidc.js';
+import { javaOidcProperties, startOidc, type TestOidc } from '../helpers/oidc.js';
 import { errorOf, kafkaErrorType } from '../helpers/kafka-errors.js';
 import { RawClient } from '../helpers/sasl-client.js';
 import { saslUpstream } from '../helpers/upstream-account.js';
@@ -169,14 +169,7 @@ describe('policy: the demo roles through the proxy', () => {
   });
 
   it("denials reach Kafka's Java tools and kcat as the normal authorization error", async () => {
-    const c = oidc.clients.find((x) => x.clientId === 'payments-app')!;
-    const props = [
-      'security.protocol=SASL_PLAINTEXT',
-      'sasl.mechanism=OAUTHBEARER',
-      'sasl.login.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler',
-      `sasl.oauthbearer.token.endpoint.url=${oidc.tokenEndpoint}`,
-      `sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId="${c.clientId}" clientSecret="${c.clientSecret}";`,
-    ];
+    const props = javaOidcProperties(oidc, 'payments-app');
     const propsFile = join(mkdtempSync(join(tmpdir(), 'gh-policy-java-')), 'client.properties');
     writeFileSync(propsFile, props.join('\n') + '\n');
     const jvmArgs = [`-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=${oidc.tokenEndpoint}`];

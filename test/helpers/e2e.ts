@@ -82,6 +82,32 @@ export function kafkaClient(bootstrap: string, clientId = 'gatehouse-e2e'): Inst
   });
 }
 
+/**
+ * A full round trip with one kafkajs client: creates `topic`, produces `records`, consumes them
+ * back with a fresh consumer group; returns what was consumed as sorted "key=value" strings.
+ */
+export async function kafkajsRoundTrip(kafka: InstanceType<typeof Kafka>, topic: string, records: Array<{ key: string; value: string }>): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  await admin.disconnect();
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic, messages: records });
+  await producer.disconnect();
+  const consumer = kafka.consumer({ groupId: uniqueName(`${topic}-group`) });
+  const got: string[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void got.push(`${message.key}=${message.value}`) });
+    await waitFor(`${records.length} records`, () => got.length >= records.length, { timeoutMs: 60_000 });
+  } finally {
+    await consumer.disconnect();
+  }
+  return got.sort();
+}
+
 /** Proves a proxy serves requests: a kafkajs admin connects, lists topics, disconnects. */
 export async function adminListTopics(bootstrap: string): Promise<string[]> {
   const admin = kafkaClient(bootstrap, 'gatehouse-e2e-probe').admin();

@@ -4,9 +4,17 @@
  * private key and any claims/header, for the rejection tests.
  */
 import { SignJWT, type JWTPayload } from 'jose';
+import { oidcClientProperties } from '../../src/sandbox/client-properties.js';
 import { DEMO_IDENTITIES, startOidcProvider, type DemoClient, type OidcProvider } from '../../src/sandbox/oidc-provider.js';
 
 export type { DemoClient };
+
+/** Kafka Java client properties for a demo client: OAUTHBEARER with the OIDC client-credentials login (KIP-768). */
+export function javaOidcProperties(oidc: Pick<OidcProvider, 'tokenEndpoint' | 'clients'>, clientId: string): string[] {
+  const c = oidc.clients.find((x) => x.clientId === clientId);
+  if (!c) throw new Error(`no demo client ${clientId}`);
+  return oidcClientProperties(oidc.tokenEndpoint, c.clientId, c.clientSecret);
+}
 
 export const DEMO_CLIENTS: DemoClient[] = DEMO_IDENTITIES.map((c) => ({ clientId: c.clientId, clientSecret: `${c.clientId}-secret`, groups: [...c.groups] }));
 
