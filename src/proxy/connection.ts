@@ -5,7 +5,9 @@
  * one request at a time so the broker sees them in the client's order) and forwarded. The
  * broker answers in order on its connection, so each response is matched against the oldest
  * forwarded request by correlation id. Responses, including those stages make up, leave for the
- * client in request order. Frames no stage wants pass as their original bytes.
+ * client in request order. Frames no stage wants pass as their original bytes, and a response no
+ * stage wants that is next in line for the client is cut through: written on chunk by chunk as
+ * it arrives rather than once complete.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -15,7 +17,7 @@ import type { ProduceRequest } from '../../protocol/generated/produce-request.js
 import type { ConnectionInfo } from './connection-info.js';
 import { ProxyError, type CloseCode } from './errors.js';
 import { API_VERSIONS_KEY, Exchange, ResponseView } from './exchange.js';
-import { FrameReader, frameLength, type Frame } from './frame-reader.js';
+import { FrameReader, frameLength, type Frame, type FrameHandler } from './frame-reader.js';
 import { readInt32At } from '../../protocol/runtime/index.js';
 import { wantsRequest, wantsResponse, type RequestDecision, type Stage } from './stage.js';
 import type { HostPort, UpstreamConnector } from './upstream.js';
@@ -32,6 +34,8 @@ export interface ConnectionOptions {
   idleTimeoutMs: number;
   log: Logger;
   onClosed: (conn: ProxyConnection, code: CloseCode) => void;
+  /** A response is being cut through (counted in the proxy's stats). */
+  onCutThrough?: () => void;
 }
 
 const UNSUPPORTED_VERSION = 35;
@@ -57,6 +61,8 @@ export class ProxyConnection {
   private busy = true; // until the upstream is connected and onConnect stages ran
   private closed = false;
   private draining = false;
+  /** The request whose response is being cut through to the client, if any. */
+  private streaming: Exchange | null = null;
   requestsSeen = 0;
 
   constructor(opts: ConnectionOptions) {
@@ -264,28 +270,71 @@ export class ProxyConnection {
 
   private onUpstreamData(chunk: Buffer): void {
     if (this.closed) return;
-    let frames: Frame[];
     try {
-      frames = this.upstreamFrames.push(chunk);
+      this.upstreamFrames.pushStreaming(chunk, this.responses);
     } catch (err) {
       return this.close('GH_UPSTREAM_PROTOCOL', (err as Error).message);
     }
-    for (const wire of frames) {
-      const ex = this.awaiting.shift();
-      const correlationId = frameLength(wire) < 8 ? NaN : Buffer.isBuffer(wire) ? wire.readInt32BE(4) : readInt32At(wire, 4);
-      if (!ex || ex.header.correlationId !== correlationId) {
-        return this.close('GH_UPSTREAM_PROTOCOL', `broker answered correlation id ${correlationId}, expected ${ex?.header.correlationId ?? 'none'}`);
-      }
-      if (!ex.hooks && !this.opts.stages.some((s) => wantsResponse(s, ex.header.apiKey, ex.header.apiVersion))) {
-        ex.out = wire; // fast path: the broker's bytes, untouched
-        continue;
-      }
-      try {
-        this.finishResponse(ex, new ResponseView(ex, wire, false));
-      } catch (err) {
-        return this.fail(err);
-      }
+    this.flush();
+  }
+
+  /** What the broker connection's frame reader reports to. */
+  private readonly responses: FrameHandler = {
+    frame: (wire) => this.onResponseFrame(wire),
+    start: (_size, correlationId) => this.startCutThrough(correlationId),
+    chunk: (part) => {
+      if (!this.closed && !this.client.write(part)) this.upstream?.pause();
+    },
+    end: () => this.endCutThrough(),
+  };
+
+  /** The response is for the client as the broker sent it: no stage asked to see it. */
+  private untouched(ex: Exchange): boolean {
+    return !ex.hooks && !this.opts.stages.some((s) => wantsResponse(s, ex.header.apiKey, ex.header.apiVersion));
+  }
+
+  /** A whole response frame from the broker. */
+  private onResponseFrame(wire: Frame): void {
+    if (this.closed) return;
+    const ex = this.awaiting.shift();
+    const correlationId = frameLength(wire) < 8 ? NaN : Buffer.isBuffer(wire) ? wire.readInt32BE(4) : readInt32At(wire, 4);
+    if (!ex || ex.header.correlationId !== correlationId) {
+      return this.close('GH_UPSTREAM_PROTOCOL', `broker answered correlation id ${correlationId}, expected ${ex?.header.correlationId ?? 'none'}`);
     }
+    if (this.untouched(ex)) {
+      ex.out = wire; // fast path: the broker's bytes, untouched
+      return;
+    }
+    try {
+      this.finishResponse(ex, new ResponseView(ex, wire, false));
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /**
+   * A response has begun to arrive and is not complete. Cut-through: when no stage wants it and
+   * every earlier response has been written, its bytes go to the client as they arrive instead
+   * of after its last byte (a large Fetch response otherwise waits for all of it). Anything else,
+   * including a mismatched correlation id (reported when the frame is complete), is buffered.
+   */
+  private startCutThrough(correlationId: number): boolean {
+    if (this.closed) return false;
+    const ex = this.awaiting[0];
+    if (!ex || ex.header.correlationId !== correlationId || !this.untouched(ex)) return false;
+    this.flush(); // responses completed in the same chunk, ahead of this one
+    if (this.closed || this.inflight[0] !== ex) return false;
+    this.awaiting.shift();
+    this.streaming = ex;
+    this.opts.onCutThrough?.();
+    return true;
+  }
+
+  private endCutThrough(): void {
+    const ex = this.streaming;
+    this.streaming = null;
+    if (!ex || this.closed) return;
+    ex.out = null; // all written; flush() drops it from the head of the queue
     this.flush();
   }
 

@@ -5,6 +5,11 @@
  * A frame inside one chunk is a view of that chunk. A frame spread over several chunks is either
  * joined (one copy: what requests get, being small and always decoded) or, in `segmented` mode,
  * handed on as its list of chunk views, never copied: large Fetch responses pass through that way.
+ *
+ * `pushStreaming` adds cut-through: when a frame is not complete in what has arrived, the handler
+ * is asked (once its size and correlation id are known) whether it wants the frame as a stream;
+ * if so the frame's bytes, size prefix first, are handed on chunk by chunk as they arrive and then
+ * its end is signalled, so the frame can be written on before its last byte is in.
  */
 import { ProxyError } from './errors.js';
 
@@ -22,10 +27,30 @@ export function joinFrame(f: Frame): Buffer {
   return Buffer.isBuffer(f) ? f : Buffer.concat(f);
 }
 
+/** What `pushStreaming` reports to. */
+export interface FrameHandler {
+  /** A complete frame (size prefix included), as `push` would return it. */
+  frame(f: Frame): void;
+  /**
+   * A frame of `size` payload bytes has begun and is not complete yet. Return true to receive it
+   * as a stream (`chunk`… then `end`), false to receive it whole through `frame` once complete.
+   * Asked once per frame.
+   */
+  start(size: number, correlationId: number): boolean;
+  /** The next bytes of the streamed frame; the first chunk starts with its size prefix. */
+  chunk(part: Buffer): void;
+  /** The streamed frame's last byte has been handed on. */
+  end(): void;
+}
+
 export class FrameReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private need = -1;
+  /** Bytes of the frame being streamed still to come; 0 when not streaming. */
+  private streamLeft = 0;
+  /** The handler declined to stream the incomplete frame at the head of the buffer. */
+  private declined = false;
 
   constructor(
     private readonly maxFrameBytes: number,
@@ -76,8 +101,40 @@ export class FrameReader {
       }
       this.buffered -= total;
       this.need = -1;
+      this.declined = false;
     }
     return frames;
+  }
+
+  /**
+   * Feeds a chunk in streaming mode (see `FrameHandler`). Frames complete in what has arrived are
+   * handed on whole, exactly as `push` returns them; an incomplete one is offered as a stream.
+   */
+  pushStreaming(chunk: Buffer, h: FrameHandler): void {
+    if (this.streamLeft > 0) {
+      const use = Math.min(this.streamLeft, chunk.length);
+      this.streamLeft -= use;
+      h.chunk(use === chunk.length ? chunk : chunk.subarray(0, use));
+      if (this.streamLeft > 0) return;
+      h.end();
+      if (use === chunk.length) return;
+      chunk = chunk.subarray(use);
+    }
+    for (const f of this.push(chunk)) h.frame(f);
+    // What is left (if anything) is the start of one incomplete frame.
+    if (this.declined || this.buffered < 8) return;
+    const size = this.need >= 0 ? this.need : this.checkSize(this.peekSize());
+    const head = this.chunks[0]!.length >= 8 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+    if (!h.start(size, head.readInt32BE(4))) {
+      this.declined = true;
+      return;
+    }
+    const parts = this.chunks;
+    this.streamLeft = 4 + size - this.buffered;
+    this.chunks = [];
+    this.buffered = 0;
+    this.need = -1;
+    for (const p of parts) h.chunk(p);
   }
 
   /** Bytes of an incomplete frame still held. */

@@ -27,6 +27,8 @@ export interface ProxyStats {
   /** Connections this proxy opened to brokers (client traffic and its own discovery). */
   upstreamConnections: number;
   closedByCode: Record<string, number>;
+  /** Broker responses written to clients while still arriving (cut-through, no stage wanted them). */
+  cutThroughResponses: number;
 }
 
 export interface ProxyOptions {
@@ -54,7 +56,7 @@ export class GatehouseProxy {
   private bootstrapPort = -1;
   private tlsBootstrapPort = -1;
   private stopping: Promise<void> | null = null;
-  readonly stats: ProxyStats = { clientConnections: 0, upstreamConnections: 0, closedByCode: {} };
+  readonly stats: ProxyStats = { clientConnections: 0, upstreamConnections: 0, closedByCode: {}, cutThroughResponses: 0 };
 
   constructor(config: GatehouseConfig, opts: ProxyOptions = {}) {
     config = withResolvedTlsPaths(config, opts.configPath);
@@ -208,6 +210,7 @@ export class GatehouseProxy {
       maxFrameBytes: this.config.limits.maxFrameBytes,
       idleTimeoutMs: this.config.limits.idleTimeoutMs,
       log: this.log,
+      onCutThrough: () => this.stats.cutThroughResponses++,
       onClosed: (c, code) => {
         this.connections.delete(c);
         this.stats.closedByCode[code] = (this.stats.closedByCode[code] ?? 0) + 1;

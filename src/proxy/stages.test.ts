@@ -12,6 +12,8 @@ import type { CreateTopicsRequest } from '../../protocol/generated/create-topics
 import { defaultListGroupsResponse, type ListGroupsResponse } from '../../protocol/generated/list-groups-response.js';
 import { defaultDescribeClusterRequest, writeDescribeClusterRequest } from '../../protocol/generated/describe-cluster-request.js';
 import { readDescribeClusterResponse, type DescribeClusterResponse } from '../../protocol/generated/describe-cluster-response.js';
+import { defaultFetchPartition, defaultFetchRequest, defaultFetchTopic, writeFetchRequest } from '../../protocol/generated/fetch-request.js';
+import { readFetchResponse } from '../../protocol/generated/fetch-response.js';
 import { Reader, Writer } from '../../protocol/runtime/index.js';
 import { kafkaClient, uniqueName, waitFor } from '../../test/helpers/e2e.js';
 import { startProxy, type TestProxy } from '../../test/helpers/proxy.js';
@@ -68,6 +70,27 @@ const apiVersionsFrame = (corr: number, version = 3) =>
       w.uvarint(0);
     }
   });
+
+/** Fetch v12 (topic names) of one partition from offset 0, up to 8 MiB. */
+const fetchFrame = (corr: number, topic: string) =>
+  RawClient.frame(ApiKey.Fetch, 12, corr, (w) => {
+    const f = defaultFetchRequest();
+    Object.assign(f, { replicaId: -1, maxWaitMs: 500, minBytes: 1, maxBytes: 8 << 20, sessionEpoch: -1 });
+    const partition = { ...defaultFetchPartition(), partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, partitionMaxBytes: 8 << 20 };
+    f.topics = [{ ...defaultFetchTopic(), topic, partitions: [partition] }];
+    writeFetchRequest(w, 12, f);
+  });
+
+function decodeFetchRecordBytes(frame: Buffer): number {
+  const r = new Reader(frame, 4);
+  readResponseHeader(r, 1);
+  const body = readFetchResponse(r, 12);
+  r.done('fetch response');
+  expect(body.errorCode).toBe(0);
+  const p = body.responses[0]!.partitions[0]!;
+  expect(p.errorCode).toBe(0);
+  return p.records?.length ?? 0;
+}
 
 function decodeApiVersions(frame: Buffer, version: number): ApiVersionsResponse {
   const r = new Reader(frame, 4);
@@ -148,6 +171,47 @@ describe('stages', () => {
     await waitFor('c.responses.length === 5', () => c.responses.length === 5, { timeoutMs: 10_000 });
     expect(c.correlationIds()).toEqual([1, 2, 3, 4, 5]);
     c.socket.destroy();
+  });
+
+  it('cuts a large Fetch response through when it is next in line, and keeps it behind an earlier response a stage delays', async () => {
+    const topic = uniqueName('stage-cut-through');
+    const admin = kafkaClient(gh.bootstrap).admin();
+    await admin.connect();
+    const producer = kafkaClient(kafkaBootstrap).producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    try {
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+      const value = Buffer.alloc(1024, 'x');
+      for (let i = 0; i < 4; i++) await producer.send({ topic, acks: -1, messages: Array.from({ length: 500 }, () => ({ value })) });
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+
+    // Next in line: the response goes to the client while it is still arriving from the broker.
+    const before = gh.proxy.stats.cutThroughResponses;
+    const a = await RawClient.open(gh.bootstrap);
+    a.socket.write(fetchFrame(1, topic));
+    await waitFor('a.responses.length === 1', () => a.responses.length === 1, { timeoutMs: 10_000 });
+    expect(decodeFetchRecordBytes(a.responses[0]!)).toBeGreaterThan(2_000_000);
+    expect(gh.proxy.stats.cutThroughResponses).toBe(before + 1);
+    a.socket.destroy();
+
+    // Behind a Metadata response the delay-metadata stage holds for 150 ms: the Fetch response
+    // (which the broker sends meanwhile) waits its turn, whole, and so does what follows it; a
+    // client that reads slowly (paused for a while) still gets every byte in order.
+    const b = await RawClient.open(gh.bootstrap);
+    b.socket.pause();
+    b.socket.write(Buffer.concat([metadataFrame(1), fetchFrame(2, topic), metadataFrame(3), fetchFrame(4, topic), apiVersionsFrame(5)]));
+    await sleep(400);
+    b.socket.resume();
+    await waitFor('b.responses.length === 5', () => b.responses.length === 5, { timeoutMs: 10_000 });
+    expect(b.correlationIds()).toEqual([1, 2, 3, 4, 5]);
+    const first = decodeFetchRecordBytes(b.responses[1]!);
+    expect(first).toBeGreaterThan(2_000_000);
+    expect(decodeFetchRecordBytes(b.responses[3]!)).toBe(first);
+    expect(b.responses[1]!.subarray(8).equals(a.responses[0]!.subarray(8))).toBe(true); // the same bytes after the correlation id
+    b.socket.destroy();
   });
 
   it('lets a stage see one request\'s response without declaring interest in the API', async () => {
@@ -249,6 +313,8 @@ describe('stages', () => {
       expect(k.minVersion).toBeGreaterThanOrEqual(codec!.minVersion);
       expect(k.maxVersion).toBeLessThanOrEqual(codec!.maxVersion);
     }
+    // Fetch is offered up to v15 so that its responses need no leader-hint rewriting (see api-versions.ts).
+    expect(capped.apiKeys.find((k) => k.apiKey === ApiKey.Fetch)?.maxVersion).toBe(15);
     const future = decodeApiVersions(c.responses[1]!, 0);
     expect(future.errorCode).toBe(35); // UNSUPPORTED_VERSION
     expect(future.apiKeys).toEqual([{ apiKey: 18, minVersion: apiCodec(18)!.minVersion, maxVersion: apiCodec(18)!.maxVersion }]);
