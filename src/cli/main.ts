@@ -13,6 +13,9 @@ import { pipelineFromConfig } from '../pipeline.js';
 import { policyLocation, PolicyError, readPolicyFile } from '../policy/load.js';
 import { POLICY_HELP, policyCommand, UsageError } from './policy.js';
 import { createLogger } from '../log.js';
+import { withResolvedTlsPaths } from '../config/tls-paths.js';
+import { ServerTlsMaterial } from '../proxy/tls.js';
+import { TlsConnector } from '../proxy/upstream-tls.js';
 import { AUDIT_HELP } from './audit.js';
 import { GatehouseProxy } from '../proxy/server.js';
 
@@ -124,6 +127,10 @@ export async function main(argv: string[]): Promise<void> {
         const config = loadConfigFile(rest[0]);
         const loc = policyLocation(config, rest[0]);
         if (loc) readPolicyFile(loc);
+        // The files the config names must load too: certificates and keys.
+        const resolved = withResolvedTlsPaths(config, rest[0]);
+        if (resolved.listen.tls) new ServerTlsMaterial(resolved.listen.tls, createLogger('silent'));
+        if (resolved.upstream.tls) new TlsConnector(resolved.upstream.tls, resolved.upstream.connectTimeoutMs);
         process.stdout.write(`${rest[0]}: ok\n`);
         return;
       }

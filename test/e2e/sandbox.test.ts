@@ -7,7 +7,7 @@
  * generated configuration; SIGINT stops everything, broker JVM and provider included.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,26 @@ describe('the gatehouse command', () => {
     for (const cmd of ['gatehouse run --config FILE', 'gatehouse sandbox', 'gatehouse check-config FILE', '--state-file FILE', '--port N']) {
       expect(r.stdout).toContain(cmd);
     }
+  });
+
+  it('check-config validates the config, its policy file and its TLS files, naming what is wrong', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-check-config-'));
+    const config = join(dir, 'gatehouse.yaml');
+    writeFileSync(join(dir, 'policy.yaml'), 'roles:\n  app:\n    rules:\n      - { resource: topic, name: t, operations: [Reed] }\n');
+    writeFileSync(config, 'upstream: { bootstrap: ["127.0.0.1:9092"] }\npolicy: { file: policy.yaml }\n');
+    const badPolicy = await run(process.execPath, [bin, 'check-config', config]);
+    expect(badPolicy.code).toBe(2);
+    expect(badPolicy.stderr).toMatch(/policy\.yaml[\s\S]*line 4: roles\.app\.rules\.0\.operations\.0/);
+    writeFileSync(join(dir, 'policy.yaml'), 'roles:\n  app:\n    rules:\n      - { resource: topic, name: t, operations: [Read] }\n');
+    const good = await run(process.execPath, [bin, 'check-config', config]);
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stdout).toBe(`${config}: ok\n`);
+    writeFileSync(config, 'upstream: { bootstrap: ["127.0.0.1:9092"], tls: { caFile: missing-ca.pem } }\n');
+    const badTls = await run(process.execPath, [bin, 'check-config', config]);
+    expect(badTls.code).toBe(2);
+    expect(badTls.stderr).toContain('upstream.tls');
+    expect(badTls.stderr).toContain('missing-ca.pem');
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('sandbox refuses a --port that is not a port number, before starting anything', async () => {
