@@ -211,6 +211,12 @@ function requestBase(req: InterceptedRequest, s: SessionState, sessionId: string
   };
 }
 
+/** The rule that decided: for an allow, the first allowing check's; otherwise the first denying one's. */
+function decidingRule(d: NonNullable<ReturnType<typeof getDecision>>): string | null {
+  const wanted = d.outcome === 'allow' || d.outcome === 'filtered';
+  return d.checks.find((c) => c.allowed === wanted)?.rule ?? d.checks[0]?.rule ?? null;
+}
+
 /** Non-zero errorCode fields anywhere in a (skimmed) response, distinct, in order. */
 function errorCodes(body: unknown, out = new Set<number>(), depth = 0): Set<number> {
   if (depth > 6 || body === null || typeof body !== 'object' || Buffer.isBuffer(body)) return out;
@@ -258,7 +264,7 @@ export class AuditRecorder implements Stage {
       decision: stamp?.refused
         ? { outcome: 'refused-audit', rule: null }
         : decision
-          ? { outcome: decision.outcome, rule: decision.checks.find((c) => !c.allowed)?.rule ?? decision.checks[0]?.rule ?? null }
+          ? { outcome: decision.outcome, rule: decidingRule(decision) }
           : { outcome: 'none', rule: null },
       errorCodes: [...errorCodes(body)],
       synthetic: res.synthetic,
