@@ -5,6 +5,7 @@
  *   npm run bench                      default sizes
  *   npm run bench -- --records 500000  more records per run
  *   npm run bench -- --update-readme   also write the table into README.md
+ *   npm run bench -- --only consume    only the measurements whose name starts so (comma-separated)
  *
  * Each measurement runs direct and proxied back to back, alternating which goes first, and the
  * median of the rounds is reported. This is a benchmark, not a test: nothing here fails on speed.
@@ -25,12 +26,15 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'latency-rate': { type: 'string', default: '2000' },
     'update-readme': { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
 const RECORDS = Number(values.records);
 const ROUNDS = Number(values.rounds);
 const LATENCY_RATE = Number(values['latency-rate']);
 const RECORD_SIZE = 1024;
+const ONLY = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
+if (ONLY && values['update-readme']) throw new Error('--update-readme needs every measurement; drop --only');
 
 interface Result {
   recordsPerSec: number;
@@ -124,6 +128,11 @@ async function main(): Promise<void> {
     const rows: Array<{ name: string; direct: Result; proxied: Result }> = [];
 
     const measure = async (name: string, run: (bs: string, round: number) => Promise<Result>) => {
+      if (ONLY && !ONLY.some((o) => name.startsWith(o))) {
+        // Consumption reads what the max-rate producer wrote: write it once, unmeasured.
+        if (name === 'produce, max rate' && ONLY.includes('consume')) await run(targets.direct, 0);
+        return;
+      }
       const got: Record<'direct' | 'proxied', Result[]> = { direct: [], proxied: [] };
       for (let round = 0; round < ROUNDS; round++) {
         const order = round % 2 === 0 ? (['direct', 'proxied'] as const) : (['proxied', 'direct'] as const);
