@@ -5,7 +5,9 @@
  * Responses that carry broker addresses: Metadata, FindCoordinator (one node before v4, a list
  * after), DescribeCluster, and the KIP-951 NodeEndpoints leader hints of Produce (v10+), Fetch
  * (v16+), ShareFetch and ShareAcknowledge. The hints are tagged fields after all the records;
- * when a response has none (the usual case) it is not re-encoded and leaves as it came.
+ * when a response has none (the usual case) it is not re-encoded and leaves as it came. Fetch is
+ * offered to clients up to v15 only (routing/api-versions.ts), so Fetch responses are normally
+ * not asked for here and are cut through to the consumer as they arrive.
  *
  * A client is always given addresses of the listener set it came in on: a connection to the TLS
  * set sees the TLS set's broker ports, one to the plaintext set the plaintext ports.
