@@ -2,6 +2,7 @@
  * The audit trail from the config's `audit` section: the chain, the sink (kafkajs producer to the
  * audit topic, disk spool), webhooks and alerts, and the two stages (intake first, recorder last).
  */
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -37,6 +38,8 @@ export class AuditTrail implements Recorder {
   private readonly listeners = new Set<(e: AuditEvent) => void>();
   private checkpointTimer: NodeJS.Timeout | undefined;
   private sinceCheckpoint = 0;
+  /** A spool folder made up for this process (no config file, no spool.dir): removed at close when empty. */
+  private readonly tempSpoolDir: string | undefined;
 
   constructor(
     readonly config: AuditConfig,
@@ -59,6 +62,7 @@ export class AuditTrail implements Recorder {
         create: config.createTopic ? { partitions: config.createTopic.partitions, replicationFactor: config.createTopic.replicationFactor, configs: config.createTopic.configs } : undefined,
         log,
       });
+    this.tempSpoolDir = config.spool.dir || opts.configPath ? undefined : spoolDir;
     this.sink = new AuditSink({ transport, mode: config.mode, spoolDir, spoolMaxBytes: config.spool.maxBytes, retryMaxMs: config.retryMaxMs, log });
     const destinations: WebhookDestination[] = config.webhooks.map((w) => ({ ...w }));
     const fromEnv = webhookFromEnv(env);
@@ -130,6 +134,7 @@ export class AuditTrail implements Recorder {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     if (this.sinceCheckpoint > 0) this.checkpoint();
     await this.sink.close();
+    if (this.tempSpoolDir && this.sink.spooled === 0) rmSync(this.tempSpoolDir, { recursive: true, force: true });
     await this.webhooks.idle(2000);
   }
 }

@@ -18,6 +18,7 @@ import type { MetadataResponse } from '../../protocol/generated/metadata-respons
 import type { ProduceRequest } from '../../protocol/generated/produce-request.js';
 import { defaultPartitionProduceResponse, defaultTopicProduceResponse, type ProduceResponse } from '../../protocol/generated/produce-response.js';
 import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
+import type { SaslHandshakeRequest } from '../../protocol/generated/sasl-handshake-request.js';
 import { batches } from '../../protocol/runtime/record-batch.js';
 import { getPrincipal } from '../identity/principal.js';
 import { getDecision } from '../policy/model.js';
@@ -59,6 +60,7 @@ interface SessionState {
   software: { name: string; version: string } | null;
   principal: string | null;
   /** The mechanism of the last SaslHandshake (for failure events). */
+  mechanism: string | null;
   closed: boolean;
 }
 
@@ -79,7 +81,7 @@ export function sessionIdOf(instance: string, conn: ConnectionInfo): string {
 function session(conn: ConnectionInfo): SessionState {
   let s = conn.attributes.get(SESSION) as SessionState | undefined;
   if (!s) {
-    s = { opened: false, openedAt: conn.openedAt, requests: 0, bytesIn: 0, bytesOut: 0, software: null, principal: null, closed: false };
+    s = { opened: false, openedAt: conn.openedAt, requests: 0, bytesIn: 0, bytesOut: 0, software: null, principal: null, mechanism: null, closed: false };
     conn.attributes.set(SESSION, s);
   }
   return s;
@@ -113,6 +115,7 @@ export class AuditIntake implements Stage {
       }
       openSession(this.recorder, this.instance, req.connection, s);
     }
+    if (req.header.apiKey === ApiKey.SaslHandshake) s.mechanism = req.body<SaslHandshakeRequest>().mechanism.slice(0, 40);
     if (this.recorder.refusing() && refusedWhenFailClosed(req.header.apiName)) {
       STAMPS.get(req)!.refused = true;
       if (req.header.apiKey === ApiKey.Produce && req.expectsResponse) {
@@ -319,7 +322,7 @@ export class AuditRecorder implements Stage {
     } else if (body.errorCode !== 0) {
       this.recorder.emit('session.authentication_failed', sessionId, {
         sessionId,
-        mechanism: null,
+        mechanism: s.mechanism,
         errorCode: body.errorCode,
         reason: body.errorMessage ?? 'authentication failed',
       });
