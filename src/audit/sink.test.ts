@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Chain } from './chain.js';
 import type { AuditEvent } from './events.js';
+import { auditMetrics } from './metrics.js';
 import { AuditSink, type AuditTransport } from './sink.js';
 import { Spool, type SpoolEntry } from './spool.js';
 
@@ -71,6 +72,9 @@ describe('audit sink', () => {
     expect(sink.degraded).toBe(true);
     expect(sink.spooled).toBeGreaterThan(0);
     expect(sink.accepting).toBe(false);
+    const metrics = await auditMetrics.registry.metrics();
+    expect(Number(/^gatehouse_audit_spool_events (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^gatehouse_audit_topic_unreachable 1/m);
     topic.up = true;
     expect(await sink.flush()).toBe(true);
     expect(sink.degraded).toBe(false);

@@ -56,6 +56,7 @@ export class AuditSink {
   private closed = false;
   private wake: (() => void) | undefined;
   private lastLoud = 0;
+  private lastBacklogLog = 0;
   readonly stats = { appended: 0, delivered: 0, dropped: 0, failures: 0 };
 
   constructor(private readonly opts: SinkOptions) {
@@ -188,6 +189,10 @@ export class AuditSink {
           this.memory = [];
           batch.from = 'spool';
           this.spool.peek(batch.entries.length);
+        }
+        if (Date.now() - this.lastBacklogLog >= 10_000) {
+          this.lastBacklogLog = Date.now();
+          this.opts.log?.warn({ code: 'GH_AUDIT_BACKLOG', backlog: this.backlog, spoolBytes: this.spool.pendingBytes, downMs: Date.now() - this.degradedSince }, 'audit events waiting for the audit topic');
         }
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, this.opts.retryMaxMs ?? 5_000);
