@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { ApiKey } from '../../protocol/generated/index.js';
+import { encodeBatch, encodeRecords } from '../../protocol/runtime/record-batch.js';
+import { setPrincipal, type Principal } from '../identity/principal.js';
+import type { ConnectionInfo } from '../proxy/connection-info.js';
+import type { InterceptedRequest, InterceptedResponse } from '../proxy/stage.js';
+import { CapturePolicy } from './capture.js';
+import { Chain } from './chain.js';
+import { kindOf, type AuditEvent, type AuditKind, type RequestData } from './events.js';
+import { AuditErrorCode, AuditIntake, AuditRecorder, type Recorder } from './recorder.js';
+
+class Events implements Recorder {
+  readonly chain = new Chain('t');
+  readonly list: AuditEvent[] = [];
+  refuse = false;
+  emit(kind: AuditKind, subject: string, data: unknown): AuditEvent {
+    const e = this.chain.stamp({ kind, subject, data }) as AuditEvent;
+    this.list.push(e);
+    return e;
+  }
+  refusing(): boolean {
+    return this.refuse;
+  }
+  kinds(): string[] {
+    return this.list.map((e) => kindOf(e.type)!);
+  }
+}
+
+const conn = (): ConnectionInfo => ({ id: 'c1', remoteAddress: '10.0.0.5', remotePort: 40000, listener: 'bootstrap', nodeId: -1, openedAt: Date.now() - 5, attributes: new Map() });
+
+function request(c: ConnectionInfo, apiName: string, apiKey: number, apiVersion: number, body: unknown): InterceptedRequest {
+  return {
+    header: { apiKey, apiVersion, correlationId: 7, clientId: 'test', apiName },
+    connection: c,
+    frame: Buffer.alloc(40),
+    body: <T>() => body as T,
+    setBody: () => undefined,
+    modified: false,
+    expectsResponse: true,
+    interceptResponse: () => undefined,
+  };
+}
+
+function response(req: InterceptedRequest, body: unknown, synthetic = false): InterceptedResponse {
+  return { request: req, connection: req.connection, frame: Buffer.alloc(60), synthetic, body: <T>() => body as T, skim: <T>() => body as T, setBody: () => undefined, modified: false };
+}
+
+const principal = (name: string): Principal => ({ name, groups: ['g'], issuer: 'http://idp', clientId: name, mechanism: 'OAUTHBEARER', expiresAt: Date.now() + 60_000, authenticatedAt: Date.now(), claims: { sub: name } });
+
+describe('audit stages', () => {
+  it('a session: opened, authentication failure, authenticated, re-authenticated, requests, closed with totals', () => {
+    const ev = new Events();
+    const intake = new AuditIntake(ev, 't');
+    const rec = new AuditRecorder(ev, 't', new CapturePolicy());
+    const c = conn();
+    intake.onConnect(c);
+    const run = (name: string, key: number, v: number, body: unknown, resBody: unknown, before?: () => void) => {
+      const req = request(c, name, key, v, body);
+      intake.onRequest(req);
+      before?.();
+      rec.onResponse(response(req, resBody, true));
+    };
+    run('ApiVersions', ApiKey.ApiVersions, 3, { clientSoftwareName: 'librdkafka', clientSoftwareVersion: '2.3.0' }, { errorCode: 0, apiKeys: [] });
+    run('SaslHandshake', ApiKey.SaslHandshake, 1, { mechanism: 'OAUTHBEARER' }, { errorCode: 0, mechanisms: [] });
+    run('SaslAuthenticate', ApiKey.SaslAuthenticate, 2, {}, { errorCode: 58, errorMessage: 'Authentication failed: token expired' });
+    run('SaslAuthenticate', ApiKey.SaslAuthenticate, 2, {}, { errorCode: 0, errorMessage: null }, () => setPrincipal(c, principal('alice')));
+    run('SaslAuthenticate', ApiKey.SaslAuthenticate, 2, {}, { errorCode: 0, errorMessage: null }, () => setPrincipal(c, principal('alice')));
+    rec.onClose(c, 'GH_CLIENT_CLOSED');
+    expect(ev.kinds()).toEqual([
+      'session.opened', 'request', 'request', 'request', 'session.authentication_failed', 'request', 'session.authenticated', 'request', 'session.reauthenticated', 'session.closed',
+    ]);
+    const opened = ev.list[0]!.data as { clientSoftware: unknown; client: unknown };
+    expect(opened).toMatchObject({ clientSoftware: { name: 'librdkafka', version: '2.3.0' }, client: { address: '10.0.0.5', port: 40000 } });
+    expect(ev.list[4]!.data).toMatchObject({ mechanism: 'OAUTHBEARER', errorCode: 58, reason: 'Authentication failed: token expired' });
+    expect(ev.list[6]!.data).toMatchObject({ principal: 'alice', subject: 'alice', groups: ['g'] });
+    expect(ev.list.at(-1)!.data).toMatchObject({ principal: 'alice', reason: 'GH_CLIENT_CLOSED', requests: 5, bytesIn: 5 * 44, bytesOut: 5 * 64 });
+    expect(new Set(ev.list.map((e) => e.subject))).toEqual(new Set(['t/c1']));
+  });
+
+  it('Fetch: the offset range handed out, counted from the fetch offset; Produce: the assigned base offset', () => {
+    const ev = new Events();
+    const intake = new AuditIntake(ev, 't');
+    const rec = new AuditRecorder(ev, 't', new CapturePolicy());
+    const c = conn();
+    intake.onConnect(c);
+    const recs = [0, 1, 2].map((i) => ({ attributes: 0, timestampDelta: 0n, offsetDelta: i, key: null, value: Buffer.from(`v${i}`), headers: [] }));
+    const batch = encodeBatch({ baseOffset: 5n, partitionLeaderEpoch: 0, magic: 2, crc: 0, attributes: 0, lastOffsetDelta: 2, baseTimestamp: 0n, maxTimestamp: 0n, producerId: -1n, producerEpoch: -1, baseSequence: -1, recordCount: 3 }, encodeRecords(recs));
+    const fetchReq = request(c, 'Fetch', ApiKey.Fetch, 12, { topics: [{ topic: 'orders', topicId: '', partitions: [{ partition: 0, fetchOffset: 6n }] }] });
+    intake.onRequest(fetchReq);
+    rec.onResponse(response(fetchReq, { errorCode: 0, responses: [{ topic: 'orders', topicId: '', partitions: [{ partitionIndex: 0, errorCode: 0, highWatermark: 8n, records: batch }] }] }));
+    const produceReq = request(c, 'Produce', ApiKey.Produce, 9, { acks: -1, topicData: [{ name: 'orders', topicId: '', partitionData: [{ index: 0, records: batch }] }] });
+    intake.onRequest(produceReq);
+    rec.onResponse(response(produceReq, { responses: [{ name: 'orders', topicId: '', partitionResponses: [{ index: 0, errorCode: 0, baseOffset: 42n }] }] }));
+    const [fetch, produce] = ev.list.filter((e) => kindOf(e.type) === 'request').map((e) => e.data as RequestData);
+    expect(fetch!.fetched).toEqual([{ topic: 'orders', partition: 0, fetchOffset: 6, firstOffset: 6, lastOffset: 7, records: 2, highWatermark: 8, errorCode: 0 }]);
+    expect(fetch!.category).toBe('query');
+    expect(produce!.produced).toEqual([{ topic: 'orders', partition: 0, records: 3, baseOffset: 42, errorCode: 0 }]);
+    expect(produce!).toMatchObject({ category: 'mutation', operation: 'Write', resources: [{ type: 'topic', name: 'orders', operation: 'Write' }] });
+  });
+
+  it('fail-closed: Produce answered with a retriable error per partition, a data read closes, housekeeping passes', () => {
+    const ev = new Events();
+    ev.refuse = true;
+    const intake = new AuditIntake(ev, 't');
+    const c = conn();
+    intake.onConnect(c);
+    const produce = intake.onRequest(request(c, 'Produce', ApiKey.Produce, 9, { acks: -1, topicData: [{ name: 'orders', topicId: '', partitionData: [{ index: 0, records: null }, { index: 1, records: null }] }] }));
+    const parts = (produce as { respond: { responses: Array<{ partitionResponses: Array<{ errorCode: number }> }> } }).respond.responses[0]!.partitionResponses;
+    expect(parts.map((p) => p.errorCode)).toEqual([AuditErrorCode.NOT_ENOUGH_REPLICAS, AuditErrorCode.NOT_ENOUGH_REPLICAS]);
+    expect(intake.onRequest(request(c, 'Fetch', ApiKey.Fetch, 12, { topics: [] }))).toEqual({ close: expect.stringContaining('fail-closed') });
+    expect(intake.onRequest(request(c, 'Metadata', ApiKey.Metadata, 12, { topics: [] }))).toBeUndefined();
+    expect((ev.list.at(-1)!.data as RequestData).decision.outcome).toBe('refused-audit');
+  });
+});
