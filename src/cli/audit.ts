@@ -304,6 +304,18 @@ async function verify(args: string[]): Promise<number> {
 }
 
 export async function auditCommand(args: string[]): Promise<number> {
+  try {
+    return await auditSubcommand(args);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) throw new AuditUsageError(e.message);
+    // The audit cluster cannot be read: one line, not a stack trace.
+    if (typeof e.name === 'string' && e.name.startsWith('KafkaJS')) throw new AuditUsageError(`cannot read the audit topic: ${e.message}`);
+    throw err;
+  }
+}
+
+async function auditSubcommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   switch (sub) {
     case 'sessions':
