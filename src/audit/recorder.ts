@@ -274,8 +274,13 @@ export class AuditRecorder implements Stage {
       bytesOut,
       latencyMs: stamp ? Math.round((performance.now() - stamp.at) * 1000) / 1000 : 0,
     };
-    if (key === ApiKey.Produce) data.produced = this.produced(req.body<ProduceRequest>(), body as ProduceResponse);
-    if (key === ApiKey.Fetch) data.fetched = this.fetched(req.body<FetchRequest>(), res);
+    // What was written or read: never worth the client's connection if it cannot be worked out.
+    try {
+      if (key === ApiKey.Produce) data.produced = this.produced(req.body<ProduceRequest>(), body as ProduceResponse);
+      if (key === ApiKey.Fetch) data.fetched = this.fetched(req.body<FetchRequest>(), res);
+    } catch {
+      // recorded without the per-partition details
+    }
     if (key === ApiKey.ApiVersions && req.header.apiVersion >= 3) {
       const b = req.body<ApiVersionsRequest>();
       data.clientSoftware = s.software = { name: b.clientSoftwareName, version: b.clientSoftwareVersion };
@@ -329,6 +334,14 @@ export class AuditRecorder implements Stage {
     }
   }
 
+  private safeCapture(topic: string, records: Buffer | null): CapturedRecord[] | undefined {
+    try {
+      return this.capture.capture(topic, records);
+    } catch {
+      return undefined;
+    }
+  }
+
   private produced(req: ProduceRequest, res: ProduceResponse): ProducedPartition[] {
     const out: ProducedPartition[] = [];
     for (const t of req.topicData) {
@@ -344,7 +357,7 @@ export class AuditRecorder implements Stage {
         const pr = tr?.partitionResponses.find((x) => x.index === p.index);
         const baseOffset = pr && pr.errorCode === 0 ? Number(pr.baseOffset) : -1;
         const entry: ProducedPartition = { topic: name, partition: p.index, records, baseOffset, errorCode: pr?.errorCode ?? -1 };
-        const captured = this.capture.capture(name, p.records);
+        const captured = this.safeCapture(name, p.records);
         if (captured) entry.captured = captured.map((c) => (baseOffset >= 0 && c.offset !== undefined ? { ...c, offset: baseOffset + c.offset } : c));
         out.push(entry);
       }
@@ -394,7 +407,7 @@ export class AuditRecorder implements Stage {
           highWatermark: Number(p.highWatermark),
           errorCode: p.errorCode,
         };
-        const captured = this.capture.capture(name, p.records);
+        const captured = this.safeCapture(name, p.records);
         if (captured) entry.captured = captured.filter((c: CapturedRecord) => c.offset === undefined || c.offset >= fetchOffset);
         out.push(entry);
       }

@@ -2,7 +2,8 @@
  * The audit spool: a bounded, append-only file of events waiting for the audit topic, read back
  * in order. `spool.jsonl` holds one entry per line; `spool.pos` the byte offset up to which
  * entries were delivered (written after each delivered batch, so a restart resends at most one
- * batch). When everything is delivered both files are removed. Appends are fsync'ed.
+ * batch). When everything is delivered both files are removed. Appends are fsync'ed; the files
+ * are owner-only (events may hold captured record keys and values).
  */
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, rmSync, writeFileSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,7 +28,7 @@ export class Spool {
     readonly dir: string,
     readonly maxBytes: number,
   ) {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.file = join(dir, 'spool.jsonl');
     this.posFile = join(dir, 'spool.pos');
     if (existsSync(this.file)) {
@@ -67,7 +68,7 @@ export class Spool {
     const text = entries.map((e) => `${JSON.stringify({ k: e.key, v: e.value })}\n`).join('');
     const buf = Buffer.from(text, 'utf8');
     if (this.size - this.pos + buf.length > this.maxBytes) return false;
-    this.fd ??= openSync(this.file, 'a+');
+    this.fd ??= openSync(this.file, 'a+', 0o600);
     writeSync(this.fd, buf, 0, buf.length, this.size);
     fsyncSync(this.fd);
     this.size += buf.length;
