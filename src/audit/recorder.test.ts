@@ -107,7 +107,12 @@ describe('audit stages', () => {
     const produce = intake.onRequest(request(c, 'Produce', ApiKey.Produce, 9, { acks: -1, topicData: [{ name: 'orders', topicId: '', partitionData: [{ index: 0, records: null }, { index: 1, records: null }] }] }));
     const parts = (produce as { respond: { responses: Array<{ partitionResponses: Array<{ errorCode: number }> }> } }).respond.responses[0]!.partitionResponses;
     expect(parts.map((p) => p.errorCode)).toEqual([AuditErrorCode.NOT_ENOUGH_REPLICAS, AuditErrorCode.NOT_ENOUGH_REPLICAS]);
-    expect(intake.onRequest(request(c, 'Fetch', ApiKey.Fetch, 12, { topics: [] }))).toEqual({ close: expect.stringContaining('fail-closed') });
+    const fetch = intake.onRequest(request(c, 'Fetch', ApiKey.Fetch, 12, { sessionId: 5, topics: [{ topic: 'orders', topicId: '', partitions: [{ partition: 3, fetchOffset: 10n }] }] }));
+    const fr = (fetch as { respond: { sessionId: number; responses: Array<{ topic: string; partitions: Array<{ partitionIndex: number; errorCode: number }> }> } }).respond;
+    expect(fr.sessionId).toBe(0);
+    expect(fr.responses[0]!.partitions).toEqual([expect.objectContaining({ partitionIndex: 3, errorCode: AuditErrorCode.KAFKA_STORAGE_ERROR })]);
+    expect(intake.onRequest(request(c, 'DescribeConfigs', ApiKey.DescribeConfigs, 4, { resources: [] }))).toEqual({ close: expect.stringContaining('fail-closed') });
+    expect(intake.onRequest(request(c, 'ListOffsets', ApiKey.ListOffsets, 7, { topics: [] }))).toBeUndefined();
     expect(intake.onRequest(request(c, 'Metadata', ApiKey.Metadata, 12, { topics: [] }))).toBeUndefined();
     expect((ev.list.at(-1)!.data as RequestData).decision.outcome).toBe('refused-audit');
   });

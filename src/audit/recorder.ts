@@ -13,7 +13,7 @@
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { ApiVersionsRequest } from '../../protocol/generated/api-versions-request.js';
 import type { FetchRequest } from '../../protocol/generated/fetch-request.js';
-import type { FetchResponse } from '../../protocol/generated/fetch-response.js';
+import { defaultFetchableTopicResponse, defaultFetchResponse, defaultPartitionData, type FetchResponse } from '../../protocol/generated/fetch-response.js';
 import type { MetadataResponse } from '../../protocol/generated/metadata-response.js';
 import type { ProduceRequest } from '../../protocol/generated/produce-request.js';
 import { defaultPartitionProduceResponse, defaultTopicProduceResponse, type ProduceResponse } from '../../protocol/generated/produce-response.js';
@@ -42,6 +42,8 @@ import { extractResources, operationOf } from './resources.js';
 export const AuditErrorCode = {
   /** Retriable: producers retry; chosen because the write could not be made durable as required. */
   NOT_ENOUGH_REPLICAS: 19,
+  /** Retriable: consumers refresh metadata and fetch again. */
+  KAFKA_STORAGE_ERROR: 56,
 } as const;
 
 export interface Recorder {
@@ -138,6 +140,22 @@ export class AuditIntake implements Stage {
         };
         return { respond: res };
       }
+      if (req.header.apiKey === ApiKey.Fetch) {
+        // Every partition asked for answered with KAFKA_STORAGE_ERROR, which consumers retry
+        // after a metadata refresh; no session (sessionId 0), so a fetch session starts over.
+        const body = req.body<FetchRequest>();
+        const res: FetchResponse = {
+          ...defaultFetchResponse(),
+          sessionId: 0,
+          responses: body.topics.map((t) => ({
+            ...defaultFetchableTopicResponse(),
+            topic: t.topic,
+            topicId: t.topicId,
+            partitions: t.partitions.map((p) => ({ ...defaultPartitionData(), partitionIndex: p.partition, errorCode: AuditErrorCode.KAFKA_STORAGE_ERROR, highWatermark: -1n, records: null })),
+          })),
+        };
+        return { respond: res };
+      }
       // Other APIs: the connection is closed, which every client treats as retriable.
       this.recorder.emit('request', sessionIdOf(this.instance, req.connection), {
         ...requestBase(req, s, sessionIdOf(this.instance, req.connection)),
@@ -156,10 +174,10 @@ export class AuditIntake implements Stage {
 /**
  * What fail-closed refuses while events cannot reach the audit topic: every request that writes,
  * changes state, or reads data or settings. Protocol housekeeping (ApiVersions, SASL, Metadata,
- * FindCoordinator, group heartbeats…) passes, so that clients keep their connections and retry
+ * FindCoordinator, joining groups and their heartbeats, OffsetFetch, ListOffsets) passes, so that clients keep their connections and retry
  * the refused requests; its events wait in the spool like all others.
  */
-const DATA_READS = new Set(['Fetch', 'ShareFetch', 'ListOffsets', 'OffsetFetch', 'DescribeConfigs', 'DescribeAcls', 'DescribeGroups', 'ConsumerGroupDescribe', 'DescribeProducers', 'DescribeTransactions', 'DescribeUserScramCredentials', 'DescribeDelegationToken', 'DescribeClientQuotas', 'DescribeLogDirs']);
+const DATA_READS = new Set(['Fetch', 'ShareFetch', 'DescribeConfigs', 'DescribeAcls', 'DescribeGroups', 'ConsumerGroupDescribe', 'DescribeProducers', 'DescribeTransactions', 'DescribeUserScramCredentials', 'DescribeDelegationToken', 'DescribeClientQuotas', 'DescribeLogDirs']);
 
 export function refusedWhenFailClosed(apiName: string): boolean {
   return isMutation(apiName) || DATA_READS.has(apiName);
@@ -249,7 +267,7 @@ export class AuditRecorder implements Stage {
     const conn = req.connection;
     const s = session(conn);
     const stamp = STAMPS.get(req);
-    if (stamp?.refused && req.header.apiKey !== ApiKey.Produce) return;
+    if (stamp?.refused && req.header.apiKey !== ApiKey.Produce && req.header.apiKey !== ApiKey.Fetch) return;
     const sessionId = sessionIdOf(this.instance, conn);
     const key = req.header.apiKey;
     // Fetch too: the offsets handed out need the record batches' headers (records stay views).

@@ -14,6 +14,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { freePorts, startBroker, type Broker } from '../../src/kafka/broker.js';
 import { kafkaClient, uniqueName, waitFor } from '../helpers/e2e.js';
+import { ApiKey } from '../../protocol/generated/index.js';
+import type { InterceptedResponse, Stage } from '../../src/proxy/stage.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -33,6 +35,17 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
+/** Counts Fetch responses that carry KAFKA_STORAGE_ERROR (the fail-closed answer), as the client sees them. */
+class FetchWatch implements Stage {
+  readonly name = 'fetch-watch';
+  readonly interest = { responses: new Set([ApiKey.Fetch]) };
+  refused = 0;
+  onResponse(res: InterceptedResponse): void {
+    const body = res.body<{ responses: Array<{ partitions: Array<{ errorCode: number }> }> }>();
+    if (body.responses.some((t) => t.partitions.some((p) => p.errorCode === 56))) this.refused++;
+  }
+}
+
 describe('audit delivery while the audit broker is away', () => {
   let auditBroker: Broker | undefined;
   let gh: TestProxy;
@@ -40,6 +53,8 @@ describe('audit delivery while the audit broker is away', () => {
   let ports: number[];
   const auditTopic = uniqueName('audit-delivery');
   const topic = uniqueName('audit-delivery-data');
+  const watch = new FetchWatch();
+  const fetchRefused = () => watch.refused > 0;
   const brokerOpts = () => ({ version: kafkaVersion, port: ports[0]!, controllerPort: ports[1]!, workDir: join(dir, 'kafka') });
 
   beforeAll(async () => {
@@ -55,7 +70,7 @@ describe('audit delivery while the audit broker is away', () => {
         retryMaxMs: 500,
         createTopic: { partitions: 2, replicationFactor: 1 },
       },
-    });
+    }, { extraStages: [watch] });
   });
   afterAll(async () => {
     await gh?.stop();
@@ -89,6 +104,15 @@ describe('audit delivery while the audit broker is away', () => {
     await probe.disconnect().catch(() => undefined);
     expect(gh.logs.some((l) => typeof l.reason === 'string' && l.reason.includes('audit trail unavailable (fail-closed)'))).toBe(true);
 
+    // A consumer meanwhile: its fetches are answered with a retriable error, nothing handed out.
+    const received: string[] = [];
+    const consumer = client(40).consumer({ groupId: uniqueName('audit-delivery-group'), retry: { retries: 40, initialRetryTime: 100, maxRetryTime: 1000 } });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    void consumer.run({ eachMessage: async ({ message }) => void received.push(message.value!.toString()) });
+    await waitFor('a refused fetch', () => fetchRefused(), { timeoutMs: 20_000 });
+    expect(received).toEqual([]);
+
     // A producer with patience: it retries until the audit topic is back.
     const patient = client(40).producer();
     await patient.connect().catch(() => undefined);
@@ -97,6 +121,8 @@ describe('audit delivery while the audit broker is away', () => {
     auditBroker = await startBroker(brokerOpts());
     await waitFor('the spool to be sent', () => gh.logs.some((l) => l.code === 'GH_AUDIT_RECOVERED'), { timeoutMs: 60_000 });
     await patientSend;
+    await waitFor('the consumer to get the records once the audit topic is back', () => received.includes('before') && received.includes('after'), { timeoutMs: 30_000 });
+    await consumer.disconnect();
     await producer.send({ topic, messages: [{ value: 'again' }] });
     await producer.disconnect();
     await patient.disconnect();
