@@ -107,7 +107,7 @@ export class AuditSink {
     this.stats.appended++;
     const memoryLimit = this.opts.memoryEvents ?? 10_000;
     if (this.spool.pending > 0 || this.degradedSince !== undefined || this.memory.length >= memoryLimit) {
-      if (!this.spool.append([entry])) this.drop(1);
+      if (!this.spoolAppend([entry])) this.drop(1);
     } else {
       this.memory.push(entry);
     }
@@ -130,11 +130,21 @@ export class AuditSink {
     this.wake?.();
     await this.running?.catch(() => undefined);
     // What could not be sent stays on disk for the next start.
-    if (this.memory.length > 0 && !this.spool.append(this.memory)) this.drop(this.memory.length);
+    if (this.memory.length > 0 && !this.spoolAppend(this.memory)) this.drop(this.memory.length);
     this.memory = [];
     this.spool.close();
     auditMetrics.unregister(this);
     await this.opts.transport.close?.().catch(() => undefined);
+  }
+
+  /** Appends to the spool; false when it is full or the disk refuses (counted as full). */
+  private spoolAppend(entries: SpoolEntry[]): boolean {
+    try {
+      return this.spool.append(entries);
+    } catch (err) {
+      this.opts.log?.error({ code: 'GH_AUDIT_SPOOL_FULL', err: (err as Error).message }, 'audit spool cannot be written');
+      return false;
+    }
   }
 
   private drop(n: number): void {
@@ -185,7 +195,7 @@ export class AuditSink {
           this.opts.log?.warn({ code: 'GH_AUDIT_UNREACHABLE', err: (err as Error).message, mode: this.opts.mode }, 'audit topic unreachable: events go to the spool');
         }
         // The queue moves to disk behind the batch being retried (which is its head).
-        if (batch.from === 'memory' && this.spool.pending === 0 && this.spool.append(this.memory)) {
+        if (batch.from === 'memory' && this.spool.pending === 0 && this.spoolAppend(this.memory)) {
           this.memory = [];
           batch.from = 'spool';
           this.spool.peek(batch.entries.length);
