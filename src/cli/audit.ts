@@ -115,13 +115,22 @@ export interface SessionSummary {
   outcome: 'ok' | 'auth-failed' | 'denied' | 'error';
 }
 
-function summarize(list: AuditEvent[]): SessionSummary {
-  const s: SessionSummary = {
-    sessionId: list[0]!.subject, principal: null, client: null, listener: null, clientSoftware: null, openedAt: null, closedAt: null, closeReason: null,
-    requests: 0, topics: [], authFailures: 0, denied: 0, errors: 0, outcome: 'ok',
-  };
-  const topics = new Set<string>();
-  for (const e of list) {
+/** A session's summary, built one event at a time (a long read keeps no events in memory). */
+class Summary {
+  private readonly s: SessionSummary;
+  private readonly topics = new Set<string>();
+  firstTime: string | undefined;
+
+  constructor(sessionId: string) {
+    this.s = {
+      sessionId, principal: null, client: null, listener: null, clientSoftware: null, openedAt: null, closedAt: null, closeReason: null,
+      requests: 0, topics: [], authFailures: 0, denied: 0, errors: 0, outcome: 'ok',
+    };
+  }
+
+  add(e: AuditEvent): void {
+    const s = this.s;
+    if (!this.firstTime || e.time < this.firstTime) this.firstTime = e.time;
     const k = kindOf(e.type);
     if (k === 'session.opened') {
       const d = e.data as SessionOpenedData;
@@ -137,9 +146,10 @@ function summarize(list: AuditEvent[]): SessionSummary {
       const d = e.data as RequestData;
       s.requests++;
       s.principal ??= d.principal;
-      for (const r of d.resources) if (r.type === 'topic') topics.add(r.name);
-      for (const p of d.produced ?? []) topics.add(p.topic);
-      for (const p of d.fetched ?? []) topics.add(p.topic);
+      for (const r of d.resources) if (r.type === 'topic') this.topics.add(r.name);
+      for (const p of d.produced ?? []) this.topics.add(p.topic);
+      for (const p of d.fetched ?? []) this.topics.add(p.topic);
+      if (d.clientSoftware && !s.clientSoftware) s.clientSoftware = `${d.clientSoftware.name} ${d.clientSoftware.version}`;
       if (d.decision.outcome === 'deny' || d.decision.outcome === 'partial' || d.decision.outcome === 'refused-audit') s.denied++;
       else if (d.errorCodes.length > 0) s.errors++;
     } else if (k === 'session.closed') {
@@ -150,9 +160,18 @@ function summarize(list: AuditEvent[]): SessionSummary {
       if (!s.clientSoftware && d.clientSoftware) s.clientSoftware = `${d.clientSoftware.name} ${d.clientSoftware.version}`;
     }
   }
-  s.topics = [...topics].sort();
-  s.outcome = s.authFailures > 0 && !s.principal ? 'auth-failed' : s.denied > 0 ? 'denied' : s.errors > 0 ? 'error' : 'ok';
-  return s;
+
+  result(): SessionSummary {
+    const s = { ...this.s, topics: [...this.topics].sort() };
+    s.outcome = s.authFailures > 0 && !s.principal ? 'auth-failed' : s.denied > 0 ? 'denied' : s.errors > 0 ? 'error' : 'ok';
+    return s;
+  }
+}
+
+function summarize(list: AuditEvent[]): SessionSummary {
+  const sum = new Summary(list[0]!.subject);
+  for (const e of list) sum.add(e);
+  return sum.result();
 }
 
 async function sessions(args: string[]): Promise<number> {
@@ -162,22 +181,21 @@ async function sessions(args: string[]): Promise<number> {
   });
   const c = common(values, '24h');
   const until = typeof values.until === 'string' ? parseTime(values.until) : undefined;
-  const bySession = new Map<string, AuditEvent[]>();
+  const bySession = new Map<string, Summary>();
   for await (const { e } of events(c)) {
     if (!e || kindOf(e.type) === 'checkpoint') continue;
-    let list = bySession.get(e.subject);
-    if (!list) bySession.set(e.subject, (list = []));
-    list.push(e);
+    let sum = bySession.get(e.subject);
+    if (!sum) bySession.set(e.subject, (sum = new Summary(e.subject)));
+    sum.add(e);
   }
   const rows: SessionSummary[] = [];
-  for (const list of bySession.values()) {
-    list.sort((a, b) => (a.instance === b.instance ? a.seq - b.seq : a.time.localeCompare(b.time)));
-    const s = summarize(list);
+  for (const sum of bySession.values()) {
+    const s = sum.result();
     if (values.principal && s.principal !== values.principal) continue;
     if (values.client && !(s.client ?? '').startsWith(values.client)) continue;
     if (values.topic && !s.topics.includes(values.topic)) continue;
     if (values.outcome && s.outcome !== values.outcome) continue;
-    const opened = Date.parse(s.openedAt ?? list[0]!.time);
+    const opened = Date.parse(s.openedAt ?? sum.firstTime ?? '');
     if (until !== undefined && opened > until) continue;
     rows.push(s);
   }
