@@ -57,13 +57,13 @@ export class AlertEngine {
   private authFailure(e: AuditEvent): void {
     const rule = this.rules.authFailures;
     if (!rule) return;
-    const d = e.data as { principal?: string | null };
+    const d = e.data as { claimedPrincipal?: string | null };
     const keys: string[] = [];
     if (rule.by.includes('address')) {
       const a = this.addresses.get(e.subject);
       if (a) keys.push(`address ${a}`);
     }
-    if (rule.by.includes('principal') && d.principal) keys.push(`principal ${d.principal}`);
+    if (rule.by.includes('principal') && d.claimedPrincipal) keys.push(`principal ${d.claimedPrincipal}`);
     const now = this.now();
     for (const key of keys) {
       const list = (this.failures.get(key) ?? []).filter((t) => t > now - rule.windowMs);

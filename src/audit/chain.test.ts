@@ -12,7 +12,7 @@ function sampleEvents(chain: Chain): AuditEvent[] {
   return [
     ev('session.opened', { sessionId: sid, client: { address: '127.0.0.1', port: 5555 }, listener: 'bootstrap', nodeId: -1, tls: null, clientSoftware: { name: 'apache-kafka-java', version: '4.3.1' }, openedAt: new Date().toISOString() }),
     ev('session.opened', { sessionId: `${sid}-tls`, client: { address: '::1', port: 1 }, listener: 'tls-bootstrap', nodeId: -1, tls: { protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', peerSubject: 'CN=app' }, clientSoftware: null, openedAt: new Date().toISOString() }, `${sid}-tls`),
-    ev('session.authentication_failed', { sessionId: sid, mechanism: null, errorCode: 58, reason: 'Authentication failed: token expired' }),
+    ev('session.authentication_failed', { sessionId: sid, claimedPrincipal: 'admin', mechanism: null, errorCode: 58, reason: 'Authentication failed: token expired' }),
     ev('session.authenticated', { sessionId: sid, principal: 'admin', issuer: 'http://idp', subject: 'admin', groups: ['ops'], clientId: 'admin', mechanism: 'OAUTHBEARER', tokenExpiresAt: new Date().toISOString() }),
     ev('request', {
       sessionId: sid, principal: 'admin', api: 'Produce', apiKey: 0, apiVersion: 9, correlationId: 4, clientId: 'console-producer', category: 'mutation', operation: 'Write',

@@ -66,6 +66,8 @@ export interface AuthenticatedData {
 
 export interface AuthenticationFailedData {
   sessionId: string;
+  /** The name the client claimed (PLAIN user name, OAUTHBEARER authzid); never the token or password. */
+  claimedPrincipal: string | null;
   mechanism: string | null;
   errorCode: number;
   reason: string;

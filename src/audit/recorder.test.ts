@@ -62,7 +62,7 @@ describe('audit stages', () => {
     };
     run('ApiVersions', ApiKey.ApiVersions, 3, { clientSoftwareName: 'librdkafka', clientSoftwareVersion: '2.3.0' }, { errorCode: 0, apiKeys: [] });
     run('SaslHandshake', ApiKey.SaslHandshake, 1, { mechanism: 'OAUTHBEARER' }, { errorCode: 0, mechanisms: [] });
-    run('SaslAuthenticate', ApiKey.SaslAuthenticate, 2, {}, { errorCode: 58, errorMessage: 'Authentication failed: token expired' });
+    run('SaslAuthenticate', ApiKey.SaslAuthenticate, 2, { authBytes: Buffer.from('n,a=mallory,\x01auth=Bearer secret-token\x01\x01') }, { errorCode: 58, errorMessage: 'Authentication failed: token expired' });
     run('SaslAuthenticate', ApiKey.SaslAuthenticate, 2, {}, { errorCode: 0, errorMessage: null }, () => setPrincipal(c, principal('alice')));
     run('SaslAuthenticate', ApiKey.SaslAuthenticate, 2, {}, { errorCode: 0, errorMessage: null }, () => setPrincipal(c, principal('alice')));
     rec.onClose(c, 'GH_CLIENT_CLOSED');
@@ -71,7 +71,8 @@ describe('audit stages', () => {
     ]);
     const opened = ev.list[0]!.data as { clientSoftware: unknown; client: unknown };
     expect(opened).toMatchObject({ clientSoftware: { name: 'librdkafka', version: '2.3.0' }, client: { address: '10.0.0.5', port: 40000 } });
-    expect(ev.list[4]!.data).toMatchObject({ mechanism: 'OAUTHBEARER', errorCode: 58, reason: 'Authentication failed: token expired' });
+    expect(ev.list[4]!.data).toMatchObject({ claimedPrincipal: 'mallory', mechanism: 'OAUTHBEARER', errorCode: 58, reason: 'Authentication failed: token expired' });
+    expect(JSON.stringify(ev.list)).not.toContain('secret-token');
     expect(ev.list[6]!.data).toMatchObject({ principal: 'alice', subject: 'alice', groups: ['g'] });
     expect(ev.list.at(-1)!.data).toMatchObject({ principal: 'alice', reason: 'GH_CLIENT_CLOSED', requests: 5, bytesIn: 5 * 44, bytesOut: 5 * 64 });
     expect(new Set(ev.list.map((e) => e.subject))).toEqual(new Set(['t/c1']));

@@ -19,6 +19,8 @@ import type { ProduceRequest } from '../../protocol/generated/produce-request.js
 import { defaultPartitionProduceResponse, defaultTopicProduceResponse, type ProduceResponse } from '../../protocol/generated/produce-response.js';
 import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
 import type { SaslHandshakeRequest } from '../../protocol/generated/sasl-handshake-request.js';
+import type { SaslAuthenticateRequest } from '../../protocol/generated/sasl-authenticate-request.js';
+import { parseOAuthBearerClientFirst, parsePlain } from '../identity/sasl-messages.js';
 import { batches } from '../../protocol/runtime/record-batch.js';
 import { getPrincipal } from '../identity/principal.js';
 import { getDecision } from '../policy/model.js';
@@ -232,6 +234,21 @@ function requestBase(req: InterceptedRequest, s: SessionState, sessionId: string
   };
 }
 
+/**
+ * The name a failed authentication claimed (PLAIN's user name, OAUTHBEARER's authzid), never the
+ * secret: for alerts per principal. Null when there is none or the message cannot be read.
+ */
+function claimedName(mechanism: string | null, req: InterceptedRequest): string | null {
+  try {
+    const { authBytes } = req.body<SaslAuthenticateRequest>();
+    if (mechanism === 'PLAIN') return parsePlain(authBytes).username.slice(0, 200) || null;
+    if (mechanism === 'OAUTHBEARER') return parseOAuthBearerClientFirst(authBytes).authzid?.slice(0, 200) || null;
+  } catch {
+    // malformed: nothing claimed
+  }
+  return null;
+}
+
 /** The rule that decided: for an allow, the first allowing check's; otherwise the first denying one's. */
 function decidingRule(d: NonNullable<ReturnType<typeof getDecision>>): string | null {
   const wanted = d.outcome === 'allow' || d.outcome === 'filtered';
@@ -304,7 +321,7 @@ export class AuditRecorder implements Stage {
       data.clientSoftware = s.software = { name: b.clientSoftwareName, version: b.clientSoftwareVersion };
     }
     this.recorder.emit('request', sessionId, data);
-    if (key === ApiKey.SaslAuthenticate) this.authEvent(conn, sessionId, body as SaslAuthenticateResponse, s);
+    if (key === ApiKey.SaslAuthenticate) this.authEvent(conn, sessionId, body as SaslAuthenticateResponse, s, req);
   }
 
   onClose(conn: ConnectionInfo, reason: string): void {
@@ -325,7 +342,7 @@ export class AuditRecorder implements Stage {
     });
   }
 
-  private authEvent(conn: ConnectionInfo, sessionId: string, body: SaslAuthenticateResponse, s: SessionState): void {
+  private authEvent(conn: ConnectionInfo, sessionId: string, body: SaslAuthenticateResponse, s: SessionState, req: InterceptedRequest): void {
     const p = getPrincipal(conn);
     if (body.errorCode === 0 && p) {
       const kind = s.principal ? 'session.reauthenticated' : 'session.authenticated';
@@ -345,6 +362,7 @@ export class AuditRecorder implements Stage {
     } else if (body.errorCode !== 0) {
       this.recorder.emit('session.authentication_failed', sessionId, {
         sessionId,
+        claimedPrincipal: claimedName(s.mechanism, req),
         mechanism: s.mechanism,
         errorCode: body.errorCode,
         reason: body.errorMessage ?? 'authentication failed',

@@ -92,7 +92,7 @@ describe('alerts', () => {
     for (let i = 0; i < 4; i++) {
       const sid = `wh/a${i}`;
       engine.onEvent(chain.stamp({ kind: 'session.opened', subject: sid, data: { client: { address: '10.0.0.9', port: 1 } } }) as AuditEvent);
-      engine.onEvent(chain.stamp({ kind: 'session.authentication_failed', subject: sid, data: { reason: 'bad' } }) as AuditEvent);
+      engine.onEvent(chain.stamp({ kind: 'session.authentication_failed', subject: sid, data: { reason: 'bad', claimedPrincipal: i < 2 ? 'bob' : null } }) as AuditEvent);
       now += 1000;
     }
     expect(fired.map((a) => a.rule)).toEqual(['auth-failures']);
