@@ -15,8 +15,9 @@ export const AUDIT_HELP = `Audit commands (read the audit topic with the config 
   gatehouse audit sessions --config FILE [filters] [--json]
                          List sessions. Filters: --principal P, --client ADDRESS, --topic T,
                          --since TIME, --until TIME, --outcome ok|auth-failed|denied|error
-  gatehouse audit replay SESSION --config FILE [--since TIME] [--json]
-                         A session as a timeline: auth, each request, decision, outcome, timing
+  gatehouse audit replay SESSION... --config FILE [--since TIME] [--json]
+                         Sessions as a timeline: auth, each request, decision, outcome, timing
+                         (several sessions are merged in order, each line naming its session)
   gatehouse audit tail --config FILE [--since TIME] [--json]
                          Follow new events as they are written (Ctrl-C stops)
   gatehouse audit verify --config FILE [--since TIME] [--json]
@@ -251,14 +252,16 @@ function describe(e: AuditEvent): string {
 
 async function replay(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, options: COMMON_OPTIONS, allowPositionals: true });
-  const sessionId = positionals[0];
-  if (!sessionId) throw new AuditUsageError('replay needs a SESSION id (see gatehouse audit sessions)');
+  if (positionals.length === 0) throw new AuditUsageError('replay needs a SESSION id (see gatehouse audit sessions)');
+  const wanted = new Set(positionals);
   const c = common(values, '24h');
   const list: AuditEvent[] = [];
-  for await (const { e } of events(c)) if (e && e.subject === sessionId) list.push(e);
-  list.sort((a, b) => a.seq - b.seq);
+  for await (const { e } of events(c)) if (e && wanted.has(e.subject)) list.push(e);
+  // One chain per proxy instance: seq orders its events; sessions of several instances by time.
+  list.sort((a, b) => (a.instance === b.instance ? a.seq - b.seq : a.time.localeCompare(b.time)));
   if (list.length === 0) {
-    process.stderr.write(`no events of session ${sessionId} since ${c.since === undefined ? 'the start' : new Date(c.since).toISOString()} (try --since)\n`);
+    const since = typeof c.since === 'number' ? new Date(c.since).toISOString() : 'the start';
+    process.stderr.write(`no events of ${[...wanted].join(', ')} since ${since} (try --since)\n`);
     return 1;
   }
   if (c.json) {
@@ -266,11 +269,19 @@ async function replay(args: string[]): Promise<number> {
     return 0;
   }
   const t0 = Date.parse(list[0]!.time);
-  const s = summarize(list);
-  process.stdout.write(`session ${sessionId}: ${s.principal ?? 'unauthenticated'} from ${s.client ?? '?'}, ${s.requests} request(s), outcome ${s.outcome}\n`);
+  const several = wanted.size > 1;
+  for (const id of wanted) {
+    const mine = list.filter((e) => e.subject === id);
+    if (mine.length === 0) {
+      process.stdout.write(`session ${id}: no events in this window\n`);
+      continue;
+    }
+    const s = summarize(mine);
+    process.stdout.write(`session ${id}: ${s.principal ?? 'unauthenticated'} from ${s.client ?? '?'}, ${s.requests} request(s), outcome ${s.outcome}\n`);
+  }
   for (const e of list) {
     const dt = Date.parse(e.time) - t0;
-    process.stdout.write(`${e.time.slice(11, 23)}  +${String(dt).padStart(6)} ms  ${describe(e)}\n`);
+    process.stdout.write(`${e.time.slice(11, 23)}  +${String(dt).padStart(6)} ms  ${several ? `${e.subject}  ` : ''}${describe(e)}\n`);
   }
   return 0;
 }

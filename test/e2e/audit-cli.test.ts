@@ -175,6 +175,14 @@ describe('audit trail: a scripted CLI session', () => {
     expect(replay.stdout).toContain(`wrote ${topic}[0]: 5 record(s) at offsets 0-4`);
     expect(replay.stdout).toMatch(/closed: /);
 
+    // The whole scripted session: every connection that touched the topic or the group, merged.
+    const involved = [...new Set(all.filter((e) => touching.includes(e.data as RequestData)).map((e) => e.subject))];
+    const whole = await cli(['audit', 'replay', ...involved, '--config', configFile]);
+    expect(whole.code, whole.stderr).toBe(0);
+    const order = ['CreateTopics', 'Produce', 'Fetch', 'OffsetCommit', 'DeleteTopics'].map((api) => whole.stdout.indexOf(` ${api} v`));
+    expect(order.every((at) => at > 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+
     const verify = await cli(['audit', 'verify', '--config', configFile]);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     expect(verify.stdout).toContain('OK:');
