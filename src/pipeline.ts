@@ -82,7 +82,7 @@ export async function pipelineFromConfig(config: GatehouseConfig, log: Logger, o
     components.push({
       stage,
       start: async () => {
-        if (config.policy?.watch !== false) store.start();
+        store.start({ watch: config.policy?.watch !== false });
       },
       close: async () => store.close(),
     });

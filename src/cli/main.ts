@@ -14,6 +14,7 @@ import { policyLocation, PolicyError, readPolicyFile } from '../policy/load.js';
 import { POLICY_HELP, policyCommand, UsageError } from './policy.js';
 import { createLogger } from '../log.js';
 import { withResolvedTlsPaths } from '../config/tls-paths.js';
+import { ObservabilityServer } from '../observability/server.js';
 import { ServerTlsMaterial } from '../proxy/tls.js';
 import { TlsConnector } from '../proxy/upstream-tls.js';
 import { AUDIT_HELP } from './audit.js';
@@ -72,10 +73,12 @@ async function run(args: string[]): Promise<void> {
   await pipeline.start();
   const proxy = new GatehouseProxy(config, { logger: log, stages: pipeline.stages, configPath: values.config });
   await proxy.start();
-  log.info({ bootstrap: proxy.bootstrap, ...(proxy.tlsBootstrap ? { tlsBootstrap: proxy.tlsBootstrap } : {}) }, 'gatehouse ready');
+  const ops = config.observability ? await ObservabilityServer.start({ ...config.observability, proxy, log }) : undefined;
+  log.info({ bootstrap: proxy.bootstrap, ...(proxy.tlsBootstrap ? { tlsBootstrap: proxy.tlsBootstrap } : {}), ...(ops ? { metricsPort: ops.port } : {}) }, 'gatehouse ready');
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down');
-    proxy.stop().then(() => pipeline.close()).then(
+    // Not ready from here on (the readiness probe fails), while in-flight requests drain.
+    proxy.stop().then(() => pipeline.close()).then(() => ops?.close()).then(
       () => process.exit(0),
       () => process.exit(1),
     );

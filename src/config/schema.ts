@@ -294,6 +294,15 @@ export const configSchema = z
       .strict()
       .refine((p) => (p.file === undefined) !== (p.roles === undefined), { message: 'give either file or roles' })
       .optional(),
+    /** Prometheus metrics and health checks over HTTP. Absent: no endpoint. */
+    observability: z
+      .object({
+        host: z.string().min(1).default('0.0.0.0'),
+        /** `/metrics`, `/healthz` and `/readyz` on this port; 0 picks a free one. */
+        port: port.default(9404),
+      })
+      .strict()
+      .optional(),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

@@ -15,6 +15,7 @@ import { genericDenial, ruleFor, topicIdsFromMetadata } from './apis/index.js';
 import type { AuthzContext, Outcome } from './apis/types.js';
 import { ErrorCode, setDecision, type Action, type Check, type RequestDecision } from './model.js';
 import type { PolicySource } from './store.js';
+import { policyDecisions } from './metrics.js';
 import { TopicIds } from './topic-ids.js';
 
 /** Requests the identity stage owns; they are never subject to policy. */
@@ -115,6 +116,7 @@ export class PolicyStage implements Stage {
   private apply(req: InterceptedRequest, cp: ConnectionPolicy, outcome: Outcome, checks: Check[]): StageDecision {
     const principal = cp.subject.subject.name;
     const base = { principal, apiName: req.header.apiName, checks };
+    policyDecisions.inc({ api: req.header.apiName, outcome: outcome.kind === 'split' ? (checks.some((c) => !c.allowed) ? 'partial' : 'allow') : outcome.kind === 'filter' ? 'filtered' : outcome.kind });
     if (outcome.kind === 'allow') {
       setDecision(req, { ...base, outcome: 'allow' });
       return;

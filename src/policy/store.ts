@@ -7,6 +7,7 @@ import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { Logger } from 'pino';
 import { Policy, type ProtectedTopics } from './authorizer.js';
 import { readPolicyFile, type PolicyLocation } from './load.js';
+import { policyReloads } from './metrics.js';
 import type { PolicyDocument } from './schema.js';
 
 export interface PolicySource {
@@ -36,6 +37,7 @@ export interface PolicyStoreOptions {
 export class PolicyStore implements PolicySource {
   private current: Policy;
   private gen = 1;
+  private started = false;
   private watching = false;
   private readonly onHup = () => this.reload('SIGHUP');
   private readonly onChange = (cur: Stats, prev: Stats) => {
@@ -62,26 +64,33 @@ export class PolicyStore implements PolicySource {
       const doc = readPolicyFile(this.opts.location);
       this.current = new Policy(doc, this.opts.protectedTopics);
       this.gen++;
+      policyReloads.inc({ result: 'applied' });
       this.opts.log.info({ file: this.opts.location.path, reason, generation: this.gen, roles: this.current.roles.size }, 'policy reloaded');
       return true;
     } catch (err) {
+      policyReloads.inc({ result: 'rejected' });
       const issues = (err as { issues?: string[] }).issues;
       this.opts.log.error({ file: this.opts.location.path, reason, issues: issues ?? [(err as Error).message] }, 'policy reload rejected; the previous policy stays in force');
       return false;
     }
   }
 
-  start(): void {
-    if (this.watching) return;
-    this.watching = true;
-    watchFile(this.opts.location.path, { interval: this.opts.watchIntervalMs ?? 500, persistent: false }, this.onChange);
+  /** Reloads on SIGHUP, and when `watch` (the default) also when the file changes. */
+  start({ watch = true }: { watch?: boolean } = {}): void {
+    if (this.started) return;
+    this.started = true;
+    if (watch) {
+      this.watching = true;
+      watchFile(this.opts.location.path, { interval: this.opts.watchIntervalMs ?? 500, persistent: false }, this.onChange);
+    }
     process.on('SIGHUP', this.onHup);
   }
 
   close(): void {
-    if (!this.watching) return;
+    if (!this.started) return;
+    this.started = false;
+    if (this.watching) unwatchFile(this.opts.location.path, this.onChange);
     this.watching = false;
-    unwatchFile(this.opts.location.path, this.onChange);
     process.off('SIGHUP', this.onHup);
   }
 }

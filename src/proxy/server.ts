@@ -121,6 +121,11 @@ export class GatehouseProxy {
     return `${this.config.listen.advertisedHost}:${this.bootstrapPort}`;
   }
 
+  /** Listening and not stopping: ready for clients (the readiness probe). */
+  get ready(): boolean {
+    return this.bootstrapPort > 0 && this.stopping === null;
+  }
+
   get bootstrapListenerPort(): number {
     return this.bootstrapPort;
   }

@@ -1,0 +1,62 @@
+/**
+ * Prometheus metrics of the proxy itself, read from its counters when scraped (nothing is
+ * counted twice on the data path): connections, upstream connections, closes by code and
+ * responses passed straight through.
+ */
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { GatehouseProxy } from '../proxy/server.js';
+
+/** A counter that follows a number kept elsewhere (prom-client counters only go up by inc()). */
+function follow(counter: Counter<string>, labels: Record<string, string>, last: Map<string, number>, value: number): void {
+  const key = JSON.stringify(labels);
+  const before = last.get(key) ?? 0;
+  if (value > before) counter.inc(labels, value - before);
+  last.set(key, value);
+}
+
+export function proxyMetrics(proxy: GatehouseProxy): Registry {
+  const registry = new Registry();
+  const seen = new Map<string, number>();
+  new Gauge({
+    name: 'gatehouse_client_connections',
+    help: 'Client connections open now',
+    registers: [registry],
+    collect() {
+      this.set(proxy.connectionCount);
+    },
+  });
+  new Counter({
+    name: 'gatehouse_client_connections_opened_total',
+    help: 'Client connections accepted since start',
+    registers: [registry],
+    collect() {
+      follow(this, {}, seen, proxy.stats.clientConnections);
+    },
+  });
+  new Counter({
+    name: 'gatehouse_upstream_connections_opened_total',
+    help: 'Connections the proxy opened to brokers since start (client traffic and its own)',
+    registers: [registry],
+    collect() {
+      follow(this, {}, seen, proxy.stats.upstreamConnections);
+    },
+  });
+  new Counter({
+    name: 'gatehouse_client_connections_closed_total',
+    help: 'Client connections closed, by close code (GH_CLIENT_CLOSED, GH_STAGE_CLOSED, ...)',
+    labelNames: ['code'],
+    registers: [registry],
+    collect() {
+      for (const [code, n] of Object.entries(proxy.stats.closedByCode)) follow(this, { code }, seen, n);
+    },
+  });
+  new Counter({
+    name: 'gatehouse_responses_cut_through_total',
+    help: 'Broker responses forwarded to the client chunk by chunk as they arrived (no stage needed them whole)',
+    registers: [registry],
+    collect() {
+      follow(this, {}, seen, proxy.stats.cutThroughResponses);
+    },
+  });
+  return registry;
+}
