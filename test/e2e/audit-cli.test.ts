@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kafkaMajor, runTool, type KafkaTool, type ToolResult } from '../../src/kafka/index.js';
 import type { AuditEvent, RequestData } from '../../src/audit/events.js';
 import { kafkaClient, uniqueName } from '../helpers/e2e.js';
-import { startOidc, type TestOidc } from '../helpers/oidc.js';
+import { javaOidcProperties, startOidc, type TestOidc } from '../helpers/oidc.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -62,19 +62,8 @@ describe('audit trail: a scripted CLI session', () => {
     dir = mkdtempSync(join(tmpdir(), 'gh-audit-cli-'));
     configFile = join(dir, 'gatehouse.yaml');
     writeFileSync(configFile, [`upstream: { bootstrap: ["${kafkaBootstrap}"] }`, `audit: { topic: ${auditTopic} }`, ''].join('\n'));
-    const admin = oidc.clients.find((c) => c.clientId === 'admin')!;
     props = join(dir, 'admin.properties');
-    writeFileSync(
-      props,
-      [
-        'security.protocol=SASL_PLAINTEXT',
-        'sasl.mechanism=OAUTHBEARER',
-        'sasl.login.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler',
-        `sasl.oauthbearer.token.endpoint.url=${oidc.tokenEndpoint}`,
-        `sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId="${admin.clientId}" clientSecret="${admin.clientSecret}";`,
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(props, `${javaOidcProperties(oidc, 'admin').join('\n')}\n`);
     gh = await startProxy(kafkaBootstrap, {
       identity: { issuers: [{ issuer: oidc.issuer, audience: oidc.audience }] },
       audit: { topic: auditTopic, spool: { dir: join(dir, 'spool') }, createTopic: { partitions: 3 } },

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import type { AuditEvent, RequestData } from '../../src/audit/events.js';
 import { signBody, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../../src/audit/webhooks.js';
-import { uniqueName, waitFor } from '../helpers/e2e.js';
+import { kafkajsRoundTrip, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
@@ -76,20 +76,7 @@ describe('audit webhooks', () => {
       logLevel: logLevel.NOTHING,
       sasl: { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: await oidc.token('admin') }) },
     });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-    await admin.disconnect();
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({ topic, messages: [{ key: 'k', value: 'v1' }, { key: 'k', value: 'v2' }] });
-    await producer.disconnect();
-    const consumer = kafka.consumer({ groupId: uniqueName('hooks-group') });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let got = 0;
-    await new Promise<void>((done) => void consumer.run({ eachMessage: async () => void (++got === 2 && done()) }));
-    await consumer.disconnect();
+    expect(await kafkajsRoundTrip(kafka, topic, [{ key: 'k', value: 'v1' }, { key: 'k', value: 'v2' }])).toEqual(['k=v1', 'k=v2']);
 
     const texts = (path: string) => (received[path] ?? []).map((r) => r.body);
     await waitFor('the webhooks', () => texts('/slack').some((t) => t.includes('Produce')) && texts('/slack-queries').some((t) => t.includes('Fetch')) && texts('/generic').length >= 2 && texts('/teams').length >= 2);
