@@ -197,6 +197,20 @@ describe('stages', () => {
     expect(gh.proxy.stats.cutThroughResponses).toBe(before + 1);
     a.socket.destroy();
 
+    // The same through a client that does not read for a while: the proxy stops reading the
+    // broker when the client's socket is full, and every byte still arrives, in order.
+    const slow = await RawClient.open(gh.bootstrap);
+    slow.socket.pause();
+    // Six responses of 2 MB, more than the loopback socket buffers hold.
+    slow.socket.write(Buffer.concat([1, 2, 3, 4, 5, 6].map((i) => fetchFrame(i, topic))));
+    await sleep(500);
+    slow.socket.resume();
+    await waitFor('slow.responses.length === 6', () => slow.responses.length === 6, { timeoutMs: 20_000 });
+    expect(slow.correlationIds()).toEqual([1, 2, 3, 4, 5, 6]);
+    for (const r of slow.responses) expect(r.subarray(8).equals(a.responses[0]!.subarray(8))).toBe(true);
+    expect(gh.proxy.stats.cutThroughResponses).toBeGreaterThan(before + 1);
+    slow.socket.destroy();
+
     // Behind a Metadata response the delay-metadata stage holds for 150 ms: the Fetch response
     // (which the broker sends meanwhile) waits its turn, whole, and so does what follows it; a
     // client that reads slowly (paused for a while) still gets every byte in order.
