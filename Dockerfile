@@ -16,6 +16,7 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY bin ./bin
 COPY --from=build /app/dist ./dist
 USER node
-EXPOSE 9092
+# 9092 bootstrap, 9100+N brokers (listen.brokerPortBase), 9404 metrics and health (observability.port)
+EXPOSE 9092 9404
 ENTRYPOINT ["node", "bin/gatehouse.mjs"]
 CMD ["run", "--config", "/etc/gatehouse/gatehouse.yaml"]
