@@ -8,6 +8,7 @@ import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-aut
 import type { ConnectionInfo } from '../proxy/connection-info.js';
 import type { InterceptedRequest, RequestDecision } from '../proxy/stage.js';
 import type { TlsInfo } from '../proxy/tls.js';
+import { fakeRequest } from '../../test/helpers/fake-request.js';
 import { getPrincipal } from './principal.js';
 import { SaslStage } from './sasl-stage.js';
 
@@ -19,18 +20,7 @@ function conn(tls?: TlsInfo): ConnectionInfo {
   return { id: 'c1', remoteAddress: '127.0.0.1', remotePort: 1, listener: 'tls-bootstrap', nodeId: -1, openedAt: 0, attributes: new Map(), ...(tls ? { tls } : {}) };
 }
 
-function req(c: ConnectionInfo, apiKey: number, body: unknown = {}, apiVersion = 1): InterceptedRequest {
-  return {
-    header: { apiKey, apiVersion, correlationId: 1, clientId: 't', apiName: NAMES[apiKey] ?? `api${apiKey}` },
-    connection: c,
-    frame: Buffer.alloc(0),
-    body: <T>() => body as T,
-    setBody: () => undefined,
-    modified: false,
-    expectsResponse: true,
-    interceptResponse: () => undefined,
-  };
-}
+const req = (c: ConnectionInfo, apiKey: number, body: unknown = {}, apiVersion = 1): InterceptedRequest => fakeRequest(c, apiKey, body, apiVersion);
 
 const verified: TlsInfo = {
   protocol: 'TLSv1.3',

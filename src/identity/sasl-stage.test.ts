@@ -7,6 +7,7 @@ import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-aut
 import type { SaslHandshakeResponse } from '../../protocol/generated/sasl-handshake-response.js';
 import type { ConnectionInfo } from '../proxy/connection-info.js';
 import type { InterceptedRequest, RequestDecision } from '../proxy/stage.js';
+import { fakeRequest } from '../../test/helpers/fake-request.js';
 import { getPrincipal } from './principal.js';
 import { SaslError, SaslStage } from './sasl-stage.js';
 import { TokenRejected, type ValidatedToken } from './token-validator.js';
@@ -17,18 +18,7 @@ function conn(): ConnectionInfo {
   return { id: 'c1', remoteAddress: '127.0.0.1', remotePort: 1, listener: 'bootstrap', nodeId: -1, openedAt: 0, attributes: new Map() };
 }
 
-function req(c: ConnectionInfo, apiKey: number, body: unknown = {}, apiVersion = 1): InterceptedRequest {
-  return {
-    header: { apiKey, apiVersion, correlationId: 1, clientId: 't', apiName: NAMES[apiKey] ?? `api${apiKey}` },
-    connection: c,
-    frame: Buffer.alloc(0),
-    body: <T>() => body as T,
-    setBody: () => undefined,
-    modified: false,
-    expectsResponse: true,
-    interceptResponse: () => undefined,
-  };
-}
+const req = (c: ConnectionInfo, apiKey: number, body: unknown = {}, apiVersion = 1): InterceptedRequest => fakeRequest(c, apiKey, body, apiVersion);
 
 /** Tokens are "<principal>:<expiresAtMs>" or "bad:<reason>". */
 const validator = {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { apiCodec, ApiKey } from '../../protocol/generated/index.js';
+import { ApiKey } from '../../protocol/generated/index.js';
 import { defaultFetchRequest, defaultFetchTopic, defaultFetchPartition } from '../../protocol/generated/fetch-request.js';
 import type { FetchResponse } from '../../protocol/generated/fetch-response.js';
 import { defaultProduceRequest, defaultTopicProduceData } from '../../protocol/generated/produce-request.js';
 import { setPrincipal, type Principal } from '../identity/principal.js';
 import type { ConnectionInfo } from '../proxy/connection-info.js';
-import type { InterceptedRequest, ResponseHook } from '../proxy/stage.js';
+import { fakeConnection, fakeRequest } from '../../test/helpers/fake-request.js';
 import { Policy } from './authorizer.js';
 import { parsePolicy } from './load.js';
 import { getDecision } from './model.js';
@@ -30,30 +30,12 @@ class Source implements PolicySource {
 }
 
 function conn(principal?: Partial<Principal>): ConnectionInfo {
-  const c: ConnectionInfo = { id: 'c1', remoteAddress: '127.0.0.1', remotePort: 1, listener: 'bootstrap', nodeId: -1, openedAt: 0, attributes: new Map() };
+  const c = fakeConnection();
   if (principal) setPrincipal(c, { name: 'alice', groups: ['team'], issuer: 'i', clientId: undefined, mechanism: 'OAUTHBEARER', expiresAt: Infinity, authenticatedAt: 1, claims: {}, ...principal } as Principal);
   return c;
 }
 
-function request(c: ConnectionInfo, apiKey: number, apiVersion: number, body: unknown, expectsResponse = true) {
-  const hooks: ResponseHook[] = [];
-  let current = body;
-  const req: InterceptedRequest & { hooks: ResponseHook[]; current: () => unknown } = {
-    header: { apiKey, apiVersion, correlationId: 1, clientId: 't', apiName: apiCodec(apiKey)!.name },
-    connection: c,
-    frame: Buffer.alloc(0),
-    body: <T>() => current as T,
-    setBody: (b: unknown) => void (current = b),
-    get modified() {
-      return current !== body;
-    },
-    expectsResponse,
-    interceptResponse: (h: ResponseHook) => void hooks.push(h),
-    hooks,
-    current: () => current,
-  };
-  return req;
-}
+const request = (c: ConnectionInfo, apiKey: number, apiVersion: number, body: unknown, expectsResponse = true) => fakeRequest(c, apiKey, body, apiVersion, expectsResponse);
 
 function produce(topics: string[], acks = -1) {
   const b = defaultProduceRequest();

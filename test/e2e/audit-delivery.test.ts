@@ -8,32 +8,19 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { freePorts, startBroker, type Broker } from '../../src/kafka/broker.js';
-import { kafkaClient, uniqueName, waitFor } from '../helpers/e2e.js';
+import { GATEHOUSE_BIN, gatehouse, kafkaClient, uniqueName, waitFor } from '../helpers/e2e.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { InterceptedResponse, Stage } from '../../src/proxy/stage.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const { Kafka, logLevel } = kafkajs;
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = join(root, 'bin', 'gatehouse.mjs');
 const kafkaBootstrap = inject('kafkaBootstrap');
 const kafkaVersion = inject('kafkaVersion');
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => done({ code, stdout, stderr }));
-  });
-}
 
 /** Counts Fetch responses that carry KAFKA_STORAGE_ERROR (the fail-closed answer), as the client sees them. */
 class FetchWatch implements Stage {
@@ -131,7 +118,7 @@ describe('audit delivery while the audit broker is away', () => {
     // Every event once, in order: seq 0..n-1 with no gap or duplicate, chain intact.
     const configFile = join(dir, 'gatehouse.yaml');
     writeFileSync(configFile, [`upstream: { bootstrap: ["${kafkaBootstrap}"] }`, `audit: { topic: ${auditTopic}, bootstrap: ["${auditBroker.bootstrap}"] }`, ''].join('\n'));
-    const verify = await cli(['audit', 'verify', '--config', configFile, '--json']);
+    const verify = await gatehouse(['audit', 'verify', '--config', configFile, '--json']);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     const report = JSON.parse(verify.stdout) as { ok: boolean; events: number; instances: Record<string, { first: number; last: number; events: number }> };
     expect(report.ok).toBe(true);
@@ -141,7 +128,7 @@ describe('audit delivery while the audit broker is away', () => {
     expect(report.events).toBe(chain!.events);
 
     // tail follows the topic: from the start here, printing every event, until Ctrl-C.
-    const tail = spawn(process.execPath, [bin, 'audit', 'tail', '--config', configFile, '--json', '--since', 'all'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const tail = spawn(process.execPath, [GATEHOUSE_BIN, 'audit', 'tail', '--config', configFile, '--json', '--since', 'all'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let tailed = '';
     tail.stdout.on('data', (d: Buffer) => (tailed += d.toString()));
     await waitFor('tail to print every event', () => tailed.split('\n').filter(Boolean).length >= report.events, { timeoutMs: 30_000 });
@@ -151,7 +138,7 @@ describe('audit delivery while the audit broker is away', () => {
     expect(tailed.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { seq: number }).seq).sort((a, b) => a - b)).toEqual(Array.from({ length: report.events }, (_, i) => i));
 
     // The refusals are on record too.
-    const sessions = await cli(['audit', 'sessions', '--config', configFile, '--json', '--outcome', 'denied']);
+    const sessions = await gatehouse(['audit', 'sessions', '--config', configFile, '--json', '--outcome', 'denied']);
     expect(sessions.code, sessions.stderr).toBe(0);
     expect(sessions.stdout.trim().split('\n').length).toBeGreaterThanOrEqual(1);
   });

@@ -4,32 +4,18 @@
  * critical topic raise alerts, and authentication failures from one address raise one too.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import type { AuditEvent, RequestData } from '../../src/audit/events.js';
-import { uniqueName, waitFor } from '../helpers/e2e.js';
+import { gatehouse, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const { Kafka, logLevel } = kafkajs;
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = join(root, 'bin', 'gatehouse.mjs');
 const kafkaBootstrap = inject('kafkaBootstrap');
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => done({ code, stdout, stderr }));
-  });
-}
 
 describe('audit with the policy stage', () => {
   let oidc: TestOidc;
@@ -93,7 +79,7 @@ describe('audit with the policy stage', () => {
     await gh.stop();
     const configFile = join(dir, 'gatehouse.yaml');
     writeFileSync(configFile, [`upstream: { bootstrap: ["${kafkaBootstrap}"] }`, `audit: { topic: ${auditTopic} }`, ''].join('\n'));
-    const replay = await cli(['audit', 'replay', session, '--config', configFile, '--json']);
+    const replay = await gatehouse(['audit', 'replay', session, '--config', configFile, '--json']);
     expect(replay.code, replay.stderr).toBe(0);
     const events = replay.stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditEvent);
     const denied = events.map((e) => e.data as RequestData).find((d) => d.api === 'CreateTopics' && d.decision.outcome === 'deny')!;
@@ -105,9 +91,9 @@ describe('audit with the policy stage', () => {
     const allowed = events.map((e) => e.data as RequestData).find((d) => d.api === 'CreateTopics' && d.decision.outcome === 'allow')!;
     expect(allowed.decision.rule).toMatch(/^payments\/0$/);
 
-    const deniedSessions = await cli(['audit', 'sessions', '--config', configFile, '--json', '--outcome', 'denied']);
+    const deniedSessions = await gatehouse(['audit', 'sessions', '--config', configFile, '--json', '--outcome', 'denied']);
     expect(deniedSessions.stdout).toContain(session);
-    const failed = await cli(['audit', 'sessions', '--config', configFile, '--json', '--outcome', 'auth-failed']);
+    const failed = await gatehouse(['audit', 'sessions', '--config', configFile, '--json', '--outcome', 'auth-failed']);
     expect(failed.stdout.trim().split('\n').length).toBeGreaterThanOrEqual(3);
   });
 });

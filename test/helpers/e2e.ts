@@ -5,6 +5,7 @@
  */
 import { runProcess, type ProcessOptions, type ProcessResult } from '../../src/kafka/process.js';
 import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 
 const { Kafka, logLevel } = kafkajs;
@@ -47,6 +48,14 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
 }
 
 /** Runs kcat (librdkafka) against `bootstrap`: `kcat -b bootstrap ...args`. */
+/** The gatehouse command of this checkout. */
+export const GATEHOUSE_BIN = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
+
+/** Runs `gatehouse <args>` to completion. */
+export function gatehouse(args: string[], opts: RunOptions = {}): Promise<ProcResult> {
+  return run(process.execPath, [GATEHOUSE_BIN, ...args], opts);
+}
+
 export function kcat(bootstrap: string, args: string[], opts: RunOptions = {}): Promise<ProcResult> {
   return run('kcat', ['-b', bootstrap, ...args], opts);
 }

@@ -1,0 +1,37 @@
+/**
+ * Stand-ins for a stage's unit tests: a connection and a request as the proxy would hand them
+ * over, with the body given and what the stage does to it (setBody, interceptResponse) kept.
+ */
+import { apiCodec } from '../../protocol/generated/index.js';
+import type { ConnectionInfo } from '../../src/proxy/connection-info.js';
+import type { InterceptedRequest, ResponseHook } from '../../src/proxy/stage.js';
+
+export function fakeConnection(extra: Partial<ConnectionInfo> = {}): ConnectionInfo {
+  return { id: 'c1', remoteAddress: '127.0.0.1', remotePort: 1, listener: 'bootstrap', nodeId: -1, openedAt: 0, attributes: new Map(), ...extra };
+}
+
+export interface FakeRequest extends InterceptedRequest {
+  /** Hooks the stage set with interceptResponse(). */
+  readonly hooks: ResponseHook[];
+  /** The body as the stage left it. */
+  current(): unknown;
+}
+
+export function fakeRequest(conn: ConnectionInfo, apiKey: number, body: unknown = {}, apiVersion = 1, expectsResponse = true): FakeRequest {
+  const hooks: ResponseHook[] = [];
+  let current = body;
+  return {
+    header: { apiKey, apiVersion, correlationId: 1, clientId: 't', apiName: apiCodec(apiKey)?.name ?? `api${apiKey}` },
+    connection: conn,
+    frame: Buffer.alloc(0),
+    body: <T>() => current as T,
+    setBody: (b: unknown) => void (current = b),
+    get modified() {
+      return current !== body;
+    },
+    expectsResponse,
+    interceptResponse: (h: ResponseHook) => void hooks.push(h),
+    hooks,
+    current: () => current,
+  };
+}
