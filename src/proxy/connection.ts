@@ -17,6 +17,7 @@ import type { ProduceRequest } from '../../protocol/generated/produce-request.js
 import type { ConnectionInfo } from './connection-info.js';
 import { ProxyError, type CloseCode } from './errors.js';
 import { API_VERSIONS_KEY, Exchange, ResponseView } from './exchange.js';
+import { consumeBorrowed, type Lease } from './read-pool.js';
 import { FrameReader, frameLength, type Frame, type FrameHandler } from './frame-reader.js';
 import { readInt32At } from '../../protocol/runtime/index.js';
 import { wantsRequest, wantsResponse, type RequestDecision, type Stage } from './stage.js';
@@ -113,7 +114,7 @@ export class ProxyConnection {
       if (!this.upstream) throw lastError;
       const up = this.upstream;
       up.setNoDelay(true);
-      up.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
+      if (!consumeBorrowed(up, (view, lease) => this.onUpstreamBorrowed(view, lease))) up.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
       up.on('drain', () => this.client.resume());
       up.on('end', () => this.close('GH_UPSTREAM_CLOSED', 'broker closed the connection'));
       up.on('close', () => this.close('GH_UPSTREAM_CLOSED', 'broker connection closed'));
@@ -278,6 +279,31 @@ export class ProxyConnection {
     this.flush();
   }
 
+  /**
+   * A read into a pooled buffer (see read-pool.ts). The part that continues a response being cut
+   * through is written to the client straight from that buffer, which stays leased until the
+   * write is flushed; everything else is copied first, since it may be kept.
+   */
+  private onUpstreamBorrowed(view: Buffer, lease: Lease): void {
+    if (this.closed) return;
+    const streaming = this.upstreamFrames.streaming;
+    if (streaming > 0) {
+      const use = Math.min(streaming, view.length);
+      this.lease = lease;
+      try {
+        this.onUpstreamData(use === view.length ? view : view.subarray(0, use));
+      } finally {
+        this.lease = null;
+      }
+      if (use === view.length) return;
+      view = view.subarray(use);
+    }
+    this.onUpstreamData(Buffer.from(view));
+  }
+
+  /** Set while bytes of a pooled read are being cut through. */
+  private lease: Lease | null = null;
+
   /** What the broker connection's frame reader reports to. */
   private readonly responses: FrameHandler = {
     frame: (wire) => this.onResponseFrame(wire),
@@ -292,7 +318,7 @@ export class ProxyConnection {
         this.client.cork();
         setImmediate(this.uncork);
       }
-      this.client.write(part);
+      this.client.write(part, this.lease?.hold());
     },
     end: () => this.endCutThrough(),
   };

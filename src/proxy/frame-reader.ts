@@ -137,6 +137,11 @@ export class FrameReader {
     for (const p of parts) h.chunk(p);
   }
 
+  /** Bytes still to come of the frame being streamed (cut through); 0 when none is. */
+  get streaming(): number {
+    return this.streamLeft;
+  }
+
   /** Bytes of an incomplete frame still held. */
   get pending(): number {
     return this.buffered;

@@ -4,7 +4,8 @@
  * wrapped by SaslUpstreamConnector
  * (src/identity/upstream/), which adds the proxy's own SASL login that clients never see.
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { connectPooled } from './read-pool.js';
 import { ProxyError } from './errors.js';
 
 export interface HostPort {
@@ -31,7 +32,7 @@ export class PlainConnector implements UpstreamConnector {
 
   connect(target: HostPort): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: target.host, port: target.port, noDelay: true });
+      const socket = connectPooled({ host: target.host, port: target.port, noDelay: true });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ProxyError('GH_UPSTREAM_UNREACHABLE', `connecting to ${formatHostPort(target)} timed out after ${this.timeoutMs} ms`));

@@ -1,0 +1,83 @@
+/**
+ * Broker sockets that read into pooled 256 KiB buffers (Node's `onread`) instead of a fresh
+ * 64 KiB buffer per read: a quarter of the read system calls and no garbage per byte read.
+ * The bytes of a large response the proxy cuts through to a client are written straight from
+ * the pooled buffer, which returns to the pool once every write using it has been flushed; all
+ * other consumers get their own copy. Until a consumer takes over, reads are emitted as
+ * ordinary 'data' events with copies, so the proxy's SASL login and discovery see a plain socket.
+ */
+import { connect, type Socket, type TcpNetConnectOpts } from 'node:net';
+
+export const READ_BUFFER_BYTES = 256 * 1024;
+/** Free buffers kept for reuse (per process); more are allocated when all are in use. */
+const POOL_LIMIT = 64;
+const free: Buffer[] = [];
+
+/** One read's hold on its pooled buffer. */
+export interface Lease {
+  /** Another use of the bytes (a pending write); call the returned function when it is done. */
+  hold(): () => void;
+}
+
+export type BorrowedConsumer = (view: Buffer, lease: Lease) => void;
+
+interface Reader {
+  consumer: BorrowedConsumer | null;
+}
+
+const readers = new WeakMap<Socket, Reader>();
+
+class PooledBuffer implements Lease {
+  private refs = 1;
+  constructor(readonly buf: Buffer) {}
+  hold(): () => void {
+    this.refs++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.release();
+    };
+  }
+  release(): void {
+    if (--this.refs === 0 && free.length < POOL_LIMIT) free.push(this.buf);
+  }
+}
+
+/** net.connect with pooled reads. */
+export function connectPooled(opts: TcpNetConnectOpts): Socket {
+  const reader: Reader = { consumer: null };
+  // The lease of each buffer handed to Node, found again by the buffer the read came in.
+  const leases = new WeakMap<Uint8Array, PooledBuffer>();
+  const socket: Socket = connect({
+    ...opts,
+    onread: {
+      buffer: () => {
+        const pooled = new PooledBuffer(free.pop() ?? Buffer.allocUnsafe(READ_BUFFER_BYTES));
+        leases.set(pooled.buf, pooled);
+        return pooled.buf;
+      },
+      callback: (nread: number, buf: Uint8Array) => {
+        const lease = leases.get(buf) ?? new PooledBuffer(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
+        const view = Buffer.from(buf.buffer, buf.byteOffset, nread);
+        try {
+          if (reader.consumer) reader.consumer(view, lease);
+          else socket.emit('data', Buffer.from(view)); // a copy: the listener may keep it
+        } finally {
+          lease.release();
+        }
+        return true;
+      },
+    },
+  });
+  readers.set(socket, reader);
+  return socket;
+}
+
+/** Hands a pooled socket's reads to `consumer` (no more 'data' events); false for other sockets. */
+export function consumeBorrowed(socket: Socket, consumer: BorrowedConsumer): boolean {
+  const reader = readers.get(socket);
+  if (!reader) return false;
+  reader.consumer = consumer;
+  return true;
+}
