@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { startBroker } from '../../src/kafka/broker.js';
 import { runTool } from '../../src/kafka/tools.js';
 import { canConnect } from '../../src/kafka/broker.js';
+import { produceRoundTrips } from './round-trip.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +32,8 @@ const { values } = parseArgs({
 });
 const RECORDS = Number(values.records);
 const ROUNDS = Number(values.rounds);
+/** Sequential Produce round trips timed per round (after 2,000 untimed). */
+const ROUND_TRIPS = 20_000;
 const LATENCY_RATE = Number(values['latency-rate']);
 const RECORD_SIZE = 1024;
 const ONLY = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -158,19 +161,22 @@ async function main(): Promise<void> {
         await tool(cp, 'consumer-perf', ['--bootstrap-server', bs, '--topic', 'bench', '--messages', String(RECORDS), '--group', `bench-${round}-${Math.random()}`, '--timeout', '60000']),
       ),
     );
+    await measure('produce round trip', async (bs) => ({ recordsPerSec: NaN, mbPerSec: NaN, ...(await produceRoundTrips(bs, 'bench-latency', ROUND_TRIPS, RECORD_SIZE)) }));
     await measure('end-to-end latency', async (bs) => parseEndToEnd(await tool(cp, 'e2e-latency', [bs, 'bench-latency', '5000', 'all', String(RECORD_SIZE)])));
 
     const fmt = (x: number | undefined, digits = 0) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
+    // Sub-millisecond values (the round-trip measurement) keep two decimals.
+    const ms = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(Math.abs(x) < 10 && !Number.isInteger(x) ? 2 : 1));
     const ratio = (a: number, b: number) => (Number.isNaN(a) || Number.isNaN(b) || b === 0 ? '–' : (a / b).toFixed(2));
     const lines = [
       '| measurement | direct rec/s | proxied rec/s | direct MB/s | proxied MB/s | ratio | direct p50 / p99 ms | proxied p50 / p99 ms | p99 added ms |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...rows.map(({ name, direct: d, proxied: p }) =>
-        `| ${name} | ${fmt(d.recordsPerSec)} | ${fmt(p.recordsPerSec)} | ${fmt(d.mbPerSec, 1)} | ${fmt(p.mbPerSec, 1)} | ${ratio(p.recordsPerSec, d.recordsPerSec)} | ${fmt(d.p50, 1)} / ${fmt(d.p99, 1)} | ${fmt(p.p50, 1)} / ${fmt(p.p99, 1)} | ${d.p99 === undefined || p.p99 === undefined ? '–' : (p.p99 - d.p99).toFixed(1)} |`,
+        `| ${name} | ${fmt(d.recordsPerSec)} | ${fmt(p.recordsPerSec)} | ${fmt(d.mbPerSec, 1)} | ${fmt(p.mbPerSec, 1)} | ${ratio(p.recordsPerSec, d.recordsPerSec)} | ${ms(d.p50)} / ${ms(d.p99)} | ${ms(p.p50)} / ${ms(p.p99)} | ${d.p99 === undefined || p.p99 === undefined ? '–' : ms(p.p99 - d.p99)} |`,
       ),
     ];
     const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, Kafka ${broker.version}, ${new Date().toISOString().slice(0, 10)}`;
-    const table = `${lines.join('\n')}\n\nMachine: ${machine}. ${RECORDS} records of ${RECORD_SIZE} B, acks=all, median of ${ROUNDS} rounds, direct and proxied alternating.`;
+    const table = `${lines.join('\n')}\n\nMachine: ${machine}. ${RECORDS} records of ${RECORD_SIZE} B, acks=all, median of ${ROUNDS} rounds, direct and proxied alternating; produce round trip: ${ROUND_TRIPS} sequential Produce requests of one record each, timed in the bench process.`;
     console.log(table);
     if (values['update-readme']) {
       const readme = readFileSync('README.md', 'utf8');
