@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { consumeBorrowed, connectPooled, READ_BUFFER_BYTES } from './read-pool.js';
+import { consumeBorrowed, connectPooled, READ_BUFFER_BYTES, SMALL_READ_BUFFER_BYTES } from './read-pool.js';
 
 let server: Server | undefined;
 afterEach(() => server?.close());
@@ -55,6 +55,23 @@ describe('pooled broker reads', () => {
     expect(seen[2]!.memory).not.toBe(held!.memory);
     // The held bytes were never overwritten while the lease was out.
     expect(held!.view.subarray(0, held!.copy.length)).toEqual(held!.copy);
+  });
+
+  it('reads into small buffers until a read fills one, then into large ones', async () => {
+    const port = await serve([Buffer.from('hello'), pattern(2 * 1024 * 1024, 5), Buffer.from('bye')]);
+    const socket = connectPooled({ host: '127.0.0.1', port });
+    const sizes: Array<{ n: number; capacity: number }> = [];
+    const got: Buffer[] = [];
+    consumeBorrowed(socket, (view) => {
+      sizes.push({ n: view.length, capacity: view.buffer.byteLength });
+      got.push(Buffer.from(view));
+    });
+    await new Promise((r) => socket.once('end', r));
+    expect(Buffer.concat(got).length).toBe(5 + 2 * 1024 * 1024 + 3);
+    expect(sizes[0]).toEqual({ n: 5, capacity: SMALL_READ_BUFFER_BYTES });
+    expect(sizes.some((x) => x.capacity === READ_BUFFER_BYTES && x.n > SMALL_READ_BUFFER_BYTES)).toBe(true);
+    // Once the stream is over, back to small buffers.
+    expect(sizes.at(-1)!.capacity).toBe(SMALL_READ_BUFFER_BYTES);
   });
 
   it('is not a pooled socket: consumeBorrowed says so', async () => {

@@ -1,6 +1,7 @@
 /**
- * Broker sockets that read into pooled 256 KiB buffers (Node's `onread`) instead of a fresh
- * 64 KiB buffer per read: a quarter of the read system calls and no garbage per byte read.
+ * Broker sockets that read into pooled buffers (Node's `onread`) instead of a fresh 64 KiB
+ * buffer per read: 256 KiB ones while a large response streams in (a quarter of the read system
+ * calls), 16 KiB ones otherwise, and no garbage per byte read.
  * The bytes of a large response the proxy cuts through to a client are written straight from
  * the pooled buffer, which returns to the pool once every write using it has been flushed; all
  * other consumers get their own copy. Until a consumer takes over, reads are emitted as
@@ -9,9 +10,22 @@
 import { connect, type Socket, type TcpNetConnectOpts } from 'node:net';
 
 export const READ_BUFFER_BYTES = 256 * 1024;
-/** Free buffers kept for reuse (per process); more are allocated when all are in use. */
+/**
+ * An idle or lightly used connection reads into a small buffer: Node holds a socket's next read
+ * buffer while it waits, and a large one per idle broker connection would add up. A read that
+ * fills its buffer means more is coming, so the next read gets a large one.
+ */
+export const SMALL_READ_BUFFER_BYTES = 16 * 1024;
+/** Free buffers kept for reuse per size (per process); more are allocated when all are in use. */
 const POOL_LIMIT = 64;
-const free: Buffer[] = [];
+const free = new Map<number, Buffer[]>([
+  [READ_BUFFER_BYTES, []],
+  [SMALL_READ_BUFFER_BYTES, []],
+]);
+
+function take(size: number): Buffer {
+  return free.get(size)!.pop() ?? Buffer.allocUnsafe(size);
+}
 
 /** One read's hold on its pooled buffer. */
 export interface Lease {
@@ -40,7 +54,9 @@ class PooledBuffer implements Lease {
     };
   }
   release(): void {
-    if (--this.refs === 0 && free.length < POOL_LIMIT) free.push(this.buf);
+    if (--this.refs > 0) return;
+    const list = free.get(this.buf.length);
+    if (list && list.length < POOL_LIMIT) list.push(this.buf);
   }
 }
 
@@ -49,17 +65,19 @@ export function connectPooled(opts: TcpNetConnectOpts): Socket {
   const reader: Reader = { consumer: null };
   // The lease of each buffer handed to Node, found again by the buffer the read came in.
   const leases = new WeakMap<Uint8Array, PooledBuffer>();
+  let nextSize = SMALL_READ_BUFFER_BYTES;
   const socket: Socket = connect({
     ...opts,
     onread: {
       buffer: () => {
-        const pooled = new PooledBuffer(free.pop() ?? Buffer.allocUnsafe(READ_BUFFER_BYTES));
+        const pooled = new PooledBuffer(take(nextSize));
         leases.set(pooled.buf, pooled);
         return pooled.buf;
       },
       callback: (nread: number, buf: Uint8Array) => {
         const lease = leases.get(buf) ?? new PooledBuffer(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
         const view = Buffer.from(buf.buffer, buf.byteOffset, nread);
+        nextSize = nread === buf.byteLength ? READ_BUFFER_BYTES : SMALL_READ_BUFFER_BYTES;
         try {
           if (reader.consumer) reader.consumer(view, lease);
           else socket.emit('data', Buffer.from(view)); // a copy: the listener may keep it
