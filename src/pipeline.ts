@@ -15,7 +15,7 @@ import { DEFAULT_PROTECTED, type ProtectedTopics } from './policy/authorizer.js'
 import { policyLocation } from './policy/load.js';
 import { PolicyStage } from './policy/stage.js';
 import { PolicyStore } from './policy/store.js';
-import { TopicIds, type TopicListing } from './policy/topic-ids.js';
+import { TopicIds, TopicIdsStage, type TopicListing } from './policy/topic-ids.js';
 
 /** A stage with a life of its own (a file watcher, a producer). */
 export interface Component {
@@ -76,9 +76,11 @@ export async function pipelineFromConfig(config: GatehouseConfig, log: Logger, o
   else log.warn('no identity section: clients are not authenticated');
 
   const location = policyLocation(config, opts.configPath);
+  // One map of topic ids for policy and audit, learned from Metadata answers ahead of both.
+  const topicIds = location || config.audit ? new TopicIds(topicListing(config)) : undefined;
   if (location) {
     const store = new PolicyStore({ location, protectedTopics: protectedTopics(config), log });
-    const stage = new PolicyStage({ source: store, topicIds: new TopicIds(topicListing(config)), log });
+    const stage = new PolicyStage({ source: store, topicIds, log });
     components.push({
       stage,
       start: async () => {
@@ -90,10 +92,11 @@ export async function pipelineFromConfig(config: GatehouseConfig, log: Logger, o
     log.warn('no policy section: every authenticated request is forwarded');
   }
   // Audit: intake first (arrival time, session opened, fail-closed refusals), recorder last (sees every answer as the client gets it).
-  const audit = auditFromConfig(config, log, { configPath: opts.configPath });
+  const audit = auditFromConfig(config, log, { configPath: opts.configPath, topicIds });
   if (audit) {
     components.unshift(audit.intake);
     components.push(audit.recorder);
   }
+  if (topicIds) components.unshift({ stage: new TopicIdsStage(topicIds) });
   return new Pipeline(components);
 }

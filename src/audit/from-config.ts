@@ -2,6 +2,7 @@
  * The audit trail from the config's `audit` section: the chain, the sink (kafkajs producer to the
  * audit topic, disk spool), webhooks and alerts, and the two stages (intake first, recorder last).
  */
+import { TopicIds } from '../policy/topic-ids.js';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -25,6 +26,8 @@ export interface AuditTrailOptions {
   transport?: AuditTransport;
   /** The masking stage's hook for captured records. */
   masker?: AuditMasker;
+  /** Topic ids → names, shared with the policy stage. */
+  topicIds?: TopicIds;
 }
 
 /** Everything the audit section sets up; `recorder.emit` is the one way events are made. */
@@ -75,8 +78,9 @@ export class AuditTrail implements Recorder {
         this.webhooks.onAlert(a);
       },
     );
-    this.intake = new AuditIntake(this, this.chain.instance);
-    this.stage = new AuditRecorder(this, this.chain.instance, new CapturePolicy(config.capture, opts.masker));
+    const topicIds = opts.topicIds ?? new TopicIds();
+    this.intake = new AuditIntake(this, this.chain.instance, topicIds);
+    this.stage = new AuditRecorder(this, this.chain.instance, new CapturePolicy(config.capture, opts.masker), topicIds);
   }
 
   emit(kind: AuditKind, subject: string, data: unknown, time?: number): AuditEvent {

@@ -14,7 +14,6 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import type { ApiVersionsRequest } from '../../protocol/generated/api-versions-request.js';
 import type { FetchRequest } from '../../protocol/generated/fetch-request.js';
 import { defaultFetchableTopicResponse, defaultFetchResponse, defaultPartitionData, type FetchResponse } from '../../protocol/generated/fetch-response.js';
-import type { MetadataResponse } from '../../protocol/generated/metadata-response.js';
 import type { ProduceRequest } from '../../protocol/generated/produce-request.js';
 import { defaultPartitionProduceResponse, defaultTopicProduceResponse, type ProduceResponse } from '../../protocol/generated/produce-response.js';
 import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
@@ -25,6 +24,7 @@ import { batches } from '../../protocol/runtime/record-batch.js';
 import { getPrincipal } from '../identity/principal.js';
 import { getDecision } from '../policy/model.js';
 import type { ConnectionInfo } from '../proxy/connection-info.js';
+import { TopicIds } from '../policy/topic-ids.js';
 import type { InterceptedRequest, InterceptedResponse, RequestDecision, Stage } from '../proxy/stage.js';
 import type { CapturePolicy } from './capture.js';
 import type { Chain } from './chain.js';
@@ -91,9 +91,6 @@ function session(conn: ConnectionInfo): SessionState {
   return s;
 }
 
-/** Topic names by id, learned from Metadata responses (Fetch v13+ names topics by id). */
-const topicNames = new Map<string, string>();
-
 export class AuditIntake implements Stage {
   readonly name = 'audit-intake';
   readonly interest = { requests: 'all' as const };
@@ -101,6 +98,8 @@ export class AuditIntake implements Stage {
   constructor(
     private readonly recorder: Recorder,
     private readonly instance: string,
+    /** Topic names for ids (Fetch v13+), shared with the policy stage. */
+    private readonly topicIds: TopicIds = new TopicIds(),
   ) {}
 
   onConnect(conn: ConnectionInfo): void {
@@ -160,7 +159,7 @@ export class AuditIntake implements Stage {
       }
       // Other APIs: the connection is closed, which every client treats as retriable.
       this.recorder.emit('request', sessionIdOf(this.instance, req.connection), {
-        ...requestBase(req, s, sessionIdOf(this.instance, req.connection)),
+        ...requestBase(req, s, sessionIdOf(this.instance, req.connection), this.topicIds),
         decision: { outcome: 'refused-audit', rule: null },
         errorCodes: [],
         synthetic: true,
@@ -206,14 +205,14 @@ function openSession(recorder: Recorder, instance: string, conn: ConnectionInfo,
   }, conn.openedAt);
 }
 
-function requestBase(req: InterceptedRequest, s: SessionState, sessionId: string): Omit<RequestData, 'decision' | 'errorCodes' | 'synthetic' | 'bytesOut' | 'latencyMs'> {
+function requestBase(req: InterceptedRequest, s: SessionState, sessionId: string, topicIds: TopicIds): Omit<RequestData, 'decision' | 'errorCodes' | 'synthetic' | 'bytesOut' | 'latencyMs'> {
   const decision = getDecision(req);
   let resources: ResourceRef[];
   if (decision && decision.checks.length > 0) {
     resources = decision.checks.map((c) => ({ type: c.action.resourceType, name: c.action.name, operation: c.action.operation, allowed: c.allowed, rule: c.rule }));
   } else {
     try {
-      resources = extractResources(req.header.apiName, req.body(), (id) => topicNames.get(id));
+      resources = extractResources(req.header.apiName, req.body(), (id) => topicIds.name(id));
     } catch {
       resources = [];
     }
@@ -277,7 +276,13 @@ export class AuditRecorder implements Stage {
     private readonly recorder: Recorder,
     private readonly instance: string,
     private readonly capture: CapturePolicy,
+    /** Topic names for ids (Fetch v13+), shared with the policy stage. */
+    private readonly topicIds: TopicIds = new TopicIds(),
   ) {}
+
+  private topicName(id: string): string | undefined {
+    return this.topicIds.name(id);
+  }
 
   onResponse(res: InterceptedResponse): void {
     const req = res.request;
@@ -290,15 +295,11 @@ export class AuditRecorder implements Stage {
     // Fetch too: the offsets handed out need the record batches' headers (records stay views).
     const body = res.body<unknown>();
 
-    if (key === ApiKey.Metadata) {
-      for (const t of (body as MetadataResponse).topics) if (t.name && t.topicId) topicNames.set(t.topicId, t.name);
-    }
-
     const bytesOut = res.frame.length + 4;
     s.bytesOut += bytesOut;
     const decision = getDecision(req);
     const data: RequestData = {
-      ...requestBase(req, s, sessionId),
+      ...requestBase(req, s, sessionId, this.topicIds),
       decision: stamp?.refused
         ? { outcome: 'refused-audit', rule: null }
         : decision
@@ -381,7 +382,7 @@ export class AuditRecorder implements Stage {
   private produced(req: ProduceRequest, res: ProduceResponse): ProducedPartition[] {
     const out: ProducedPartition[] = [];
     for (const t of req.topicData) {
-      const name = t.name || topicNames.get(t.topicId) || t.topicId;
+      const name = t.name || this.topicName(t.topicId) || t.topicId;
       const tr = res.responses.find((r) => (t.name ? r.name === t.name : r.topicId === t.topicId));
       for (const p of t.partitionData) {
         let records = 0;
@@ -404,7 +405,7 @@ export class AuditRecorder implements Stage {
   private fetched(req: FetchRequest, res: InterceptedResponse): FetchedPartition[] {
     const fetchOffsets = new Map<string, number>();
     for (const t of req.topics) {
-      const name = t.topic || topicNames.get(t.topicId) || t.topicId;
+      const name = t.topic || this.topicName(t.topicId) || t.topicId;
       for (const p of t.partitions) fetchOffsets.set(`${name}/${p.partition}`, Number(p.fetchOffset));
     }
     // The offsets need the record batches' headers: decode the body (records stay views of the
@@ -412,7 +413,7 @@ export class AuditRecorder implements Stage {
     const body = res.body<FetchResponse>();
     const out: FetchedPartition[] = [];
     for (const t of body.responses) {
-      const name = t.topic || topicNames.get(t.topicId) || t.topicId;
+      const name = t.topic || this.topicName(t.topicId) || t.topicId;
       for (const p of t.partitions) {
         let first: number | null = null;
         let last: number | null = null;

@@ -6,12 +6,11 @@
  */
 import type { Logger } from 'pino';
 import { ApiKey } from '../../protocol/generated/index.js';
-import type { MetadataResponse } from '../../protocol/generated/metadata-response.js';
 import { getPrincipal } from '../identity/principal.js';
 import type { ConnectionInfo } from '../proxy/connection-info.js';
-import type { InterceptedRequest, InterceptedResponse, RequestDecision as StageDecision, Stage } from '../proxy/stage.js';
+import type { InterceptedRequest, RequestDecision as StageDecision, Stage } from '../proxy/stage.js';
 import type { Subject, SubjectPolicy } from './authorizer.js';
-import { genericDenial, ruleFor, topicIdsFromMetadata } from './apis/index.js';
+import { genericDenial, ruleFor } from './apis/index.js';
 import type { AuthzContext, Outcome } from './apis/types.js';
 import { ErrorCode, setDecision, type Action, type Check, type RequestDecision } from './model.js';
 import type { PolicySource } from './store.js';
@@ -26,6 +25,7 @@ export const ANONYMOUS: Subject = { name: 'ANONYMOUS', groups: [], claims: {} };
 
 export interface PolicyStageOptions {
   source: PolicySource;
+  /** Shared with audit; learned from Metadata answers by a TopicIdsStage in front. */
   topicIds?: TopicIds;
   log?: Logger;
 }
@@ -41,7 +41,7 @@ const CONN = Symbol('gatehouse.policy.connection');
 
 export class PolicyStage implements Stage {
   readonly name = 'policy';
-  readonly interest = { requests: 'all' as const, responses: new Set<number>([ApiKey.Metadata]) };
+  readonly interest = { requests: 'all' as const };
   readonly topicIds: TopicIds;
   private readonly source: PolicySource;
   private readonly log: Logger | undefined;
@@ -153,11 +153,6 @@ export class PolicyStage implements Stage {
     );
   }
 
-  /** Learns topic ids from every Metadata answer. */
-  onResponse(res: InterceptedResponse): void {
-    if (res.request.header.apiKey !== ApiKey.Metadata || res.synthetic) return;
-    this.topicIds.learn(topicIdsFromMetadata(res.body<MetadataResponse>()));
-  }
 }
 
 function describeDenied(checks: readonly Check[]): string {

@@ -1,11 +1,15 @@
 /**
  * Topic ids → names, for APIs that name topics by id (Fetch v13+, DeleteTopics by id, Produce
- * v13+). Learned from every Metadata answer passing through, and asked of the cluster when a
- * request names an id not seen yet. An id that stays unknown is denied by the rules, never
- * forwarded.
+ * v13+). One map per proxy, shared by policy and audit: learned from every Metadata answer
+ * passing through (TopicIdsStage), and asked of the cluster when a request names an id not seen
+ * yet. An id that stays unknown is denied by the policy rules, never forwarded.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ApiKey } from '../../protocol/generated/index.js';
+import type { MetadataResponse } from '../../protocol/generated/metadata-response.js';
 import { ZERO_UUID } from '../../protocol/runtime/index.js';
+import type { InterceptedResponse, Stage } from '../proxy/stage.js';
+import { topicIdsFromMetadata } from './apis/metadata.js';
 
 export type TopicListing = () => Promise<Array<[id: string, name: string]>>;
 
@@ -46,5 +50,17 @@ export class TopicIds {
       }
     })();
     await this.refreshing;
+  }
+}
+
+/** Learns topic ids from the Metadata answers the broker gives (placed before the stages that filter them). */
+export class TopicIdsStage implements Stage {
+  readonly name = 'topic-ids';
+  readonly interest = { responses: new Set<number>([ApiKey.Metadata]) };
+
+  constructor(readonly topicIds: TopicIds) {}
+
+  onResponse(res: InterceptedResponse): void {
+    if (!res.synthetic) this.topicIds.learn(topicIdsFromMetadata(res.body<MetadataResponse>()));
   }
 }
