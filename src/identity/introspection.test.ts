@@ -11,6 +11,7 @@ import { DEMO_CLIENTS, startOidc, type TestOidc } from '../../test/helpers/oidc.
 import { IntrospectionCache } from './introspection-cache.js';
 import { TokenRejected, type ValidatedToken } from './token-result.js';
 import { TokenValidator, type IssuerSettings, type ValidatorSettings } from './token-validator.js';
+import { rejectionReason } from '../../test/helpers/token-reason.js';
 
 const base: Omit<ValidatorSettings, 'issuers'> = {
   algorithms: ['RS256'],
@@ -20,15 +21,7 @@ const base: Omit<ValidatorSettings, 'issuers'> = {
   httpTimeoutMs: 2_000,
 };
 
-async function reason(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof TokenRejected) return err.message;
-    throw err;
-  }
-  return 'accepted';
-}
+const reason = rejectionReason;
 
 const introspector = { clientId: 'gatehouse', clientSecret: 'gatehouse-introspection-secret' };
 

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOidc, type TestOidc } from '../../test/helpers/oidc.js';
 import { TokenRejected, TokenValidator, type IssuerSettings, type ValidatorSettings } from './token-validator.js';
+import { rejectionReason } from '../../test/helpers/token-reason.js';
 
 const base: Omit<ValidatorSettings, 'issuers'> = {
   algorithms: ['RS256', 'ES256'],
@@ -15,15 +16,7 @@ const base: Omit<ValidatorSettings, 'issuers'> = {
   httpTimeoutMs: 2_000,
 };
 
-async function reason(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof TokenRejected) return err.message;
-    throw err;
-  }
-  return 'accepted';
-}
+const reason = rejectionReason;
 
 describe('TokenValidator', () => {
   let a: TestOidc;

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FrameReader, joinFrame, type FrameHandler } from './frame-reader.js';
+import { splitAt as split } from '../../test/helpers/chunks.js';
 
 /** A frame with the given correlation id and `extra` payload bytes after it. */
 function frame(correlationId: number, extra: number): Buffer {
@@ -16,17 +17,6 @@ function frame(correlationId: number, extra: number): Buffer {
   return b;
 }
 
-function split(buf: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let at = 0;
-  for (const p of points) {
-    if (p > at) out.push(buf.subarray(at, p));
-    at = p;
-  }
-  if (at < buf.length) out.push(buf.subarray(at));
-  return out;
-}
 
 type Event = { kind: 'frame'; bytes: Buffer } | { kind: 'start'; size: number; correlationId: number } | { kind: 'chunk'; bytes: Buffer } | { kind: 'end' };
 

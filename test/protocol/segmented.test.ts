@@ -9,6 +9,7 @@ import { apiCodec, readResponseHeader } from '../../protocol/generated/index.js'
 import { Reader, SegmentedReader, readInt32At } from '../../protocol/runtime/index.js';
 import { FrameReader, joinFrame } from '../../src/proxy/frame-reader.js';
 import { loadFrame, loadIndex, responseHeaderVersion } from './fixtures.js';
+import { splitAt as split } from '../helpers/chunks.js';
 
 /** The structure with every Buffer replaced by an empty one (what skimming yields). */
 function withoutBytes(x: unknown): unknown {
@@ -18,17 +19,6 @@ function withoutBytes(x: unknown): unknown {
   return x;
 }
 
-function split(buf: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let at = 0;
-  for (const p of points) {
-    if (p > at) out.push(buf.subarray(at, p));
-    at = Math.max(at, p);
-  }
-  if (at < buf.length) out.push(buf.subarray(at));
-  return out;
-}
 
 const responses = (loadIndex()?.frames ?? []).filter((e) => e.direction === 'response' && (e.bodyVersion ?? e.apiVersion) === e.apiVersion);
 
