@@ -20,7 +20,7 @@ import { API_VERSIONS_KEY, Exchange, ResponseView } from './exchange.js';
 import { consumeBorrowed, type Lease } from './read-pool.js';
 import { FrameReader, frameLength, type Frame, type FrameHandler } from './frame-reader.js';
 import { readInt32At } from '../../protocol/runtime/index.js';
-import { wantsRequest, wantsResponse, type RequestDecision, type Stage } from './stage.js';
+import { wantsRequest, wantsResponse, type RequestDecision, type ResponseHook, type Stage } from './stage.js';
 import type { HostPort, UpstreamConnector } from './upstream.js';
 import { formatHostPort } from './upstream.js';
 
@@ -384,7 +384,7 @@ export class ProxyConnection {
 
   private finishResponse(ex: Exchange, res: ResponseView): void {
     ex.response = res;
-    const result = this.runResponseStages(res, 0);
+    const result = this.runResponseStages(res);
     if (isPromise(result)) {
       result.then(
         () => {
@@ -401,32 +401,36 @@ export class ProxyConnection {
 
   /**
    * Runs the response through the stages in order: at each stage, first the hooks it set on this
-   * request, then its onResponse if it declared interest in the API's responses. `from` counts
-   * steps (stage × (hooks + 1)) so an asynchronous step resumes where it left off.
+   * request, then its onResponse if it declared interest in the API's responses. The steps are
+   * listed once; an asynchronous step resumes the list where it left off.
    */
-  private runResponseStages(res: ResponseView, from: number): void | Promise<void> {
+  private runResponseStages(res: ResponseView): void | Promise<void> {
     const stages = this.opts.stages;
     const ex = res.request;
     const { apiKey, apiVersion } = ex.header;
-    const steps: Array<{ stage: Stage; run: () => void | Promise<void> }> = [];
+    const steps: Array<{ stage: Stage; hook?: ResponseHook }> = [];
     for (let i = 0; i < stages.length; i++) {
       const stage = stages[i]!;
-      for (const h of ex.hooks ?? []) if (h.stage === i) steps.push({ stage, run: () => h.hook(res) });
-      if (wantsResponse(stage, apiKey, apiVersion)) steps.push({ stage, run: () => stage.onResponse!(res) });
+      if (ex.hooks) for (const h of ex.hooks) if (h.stage === i) steps.push({ stage, hook: h.hook });
+      if (wantsResponse(stage, apiKey, apiVersion)) steps.push({ stage });
     }
+    return this.runSteps(res, steps, 0);
+  }
+
+  private runSteps(res: ResponseView, steps: ReadonlyArray<{ stage: Stage; hook?: ResponseHook }>, from: number): void | Promise<void> {
     for (let i = from; i < steps.length; i++) {
-      const step = steps[i]!;
+      const { stage, hook } = steps[i]!;
       let r: void | Promise<void>;
       try {
-        r = step.run();
+        r = hook ? hook(res) : stage.onResponse!(res);
       } catch (err) {
-        throw this.stageError(step.stage, err);
+        throw this.stageError(stage, err);
       }
       if (isPromise<void>(r)) {
         return r.then(
-          () => this.runResponseStages(res, i + 1),
+          () => this.runSteps(res, steps, i + 1),
           (err: unknown) => {
-            throw this.stageError(step.stage, err);
+            throw this.stageError(stage, err);
           },
         );
       }
