@@ -33,7 +33,9 @@ function request(c: ConnectionInfo, apiName: string, apiKey: number, apiVersion:
     header: { apiKey, apiVersion, correlationId: 7, clientId: 'test', apiName },
     connection: c,
     frame: Buffer.alloc(40),
+    size: 40,
     body: <T>() => body as T,
+    skim: <T>() => body as T,
     setBody: () => undefined,
     modified: false,
     expectsResponse: true,
@@ -42,7 +44,7 @@ function request(c: ConnectionInfo, apiName: string, apiKey: number, apiVersion:
 }
 
 function response(req: InterceptedRequest, body: unknown, synthetic = false): InterceptedResponse {
-  return { request: req, connection: req.connection, frame: Buffer.alloc(60), synthetic, body: <T>() => body as T, skim: <T>() => body as T, setBody: () => undefined, modified: false };
+  return { request: req, connection: req.connection, frame: Buffer.alloc(60), size: 60, synthetic, body: <T>() => body as T, skim: <T>() => body as T, setBody: () => undefined, modified: false };
 }
 
 const principal = (name: string): Principal => ({ name, groups: ['g'], issuer: 'http://idp', clientId: name, mechanism: 'OAUTHBEARER', expiresAt: Date.now() + 60_000, authenticatedAt: Date.now(), claims: { sub: name } });

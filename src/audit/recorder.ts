@@ -108,9 +108,9 @@ export class AuditIntake implements Stage {
 
   onRequest(req: InterceptedRequest): RequestDecision {
     const s = session(req.connection);
-    STAMPS.set(req, { at: performance.now(), bytesIn: req.frame.length + 4 });
+    STAMPS.set(req, { at: performance.now(), bytesIn: req.size + 4 });
     s.requests++;
-    s.bytesIn += req.frame.length + 4;
+    s.bytesIn += req.size + 4;
     if (!s.opened) {
       if (req.header.apiKey === ApiKey.ApiVersions && req.header.apiVersion >= 3) {
         const b = req.body<ApiVersionsRequest>();
@@ -229,7 +229,7 @@ function requestBase(req: InterceptedRequest, s: SessionState, sessionId: string
     category: isMutation(req.header.apiName) ? 'mutation' : 'query',
     operation: operationOf(req.header.apiName),
     resources,
-    bytesIn: STAMPS.get(req)?.bytesIn ?? req.frame.length + 4,
+    bytesIn: STAMPS.get(req)?.bytesIn ?? req.size + 4,
   };
 }
 
@@ -295,7 +295,7 @@ export class AuditRecorder implements Stage {
     // Fetch too: the offsets handed out need the record batches' headers (records stay views).
     const body = res.body<unknown>();
 
-    const bytesOut = res.frame.length + 4;
+    const bytesOut = res.size + 4;
     s.bytesOut += bytesOut;
     const decision = getDecision(req);
     const data: RequestData = {

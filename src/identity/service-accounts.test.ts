@@ -54,7 +54,7 @@ describe('service accounts', () => {
       stage.onConnect(c);
       const req = (apiKey: number, body: unknown, apiVersion: number): InterceptedRequest => ({
         header: { apiKey, apiVersion, correlationId: 1, clientId: 't', apiName: apiKey === 17 ? 'SaslHandshake' : 'SaslAuthenticate' },
-        connection: c, frame: Buffer.alloc(0), body: <T>() => body as T, setBody: () => undefined, modified: false, expectsResponse: true, interceptResponse: () => undefined,
+        connection: c, frame: Buffer.alloc(0), size: 0, body: <T>() => body as T, skim: <T>() => body as T, setBody: () => undefined, modified: false, expectsResponse: true, interceptResponse: () => undefined,
       });
       await stage.onRequest(req(17, { mechanism: 'PLAIN' }, 1));
       const res = ((await stage.onRequest(req(36, { authBytes: Buffer.from(`\0${user}\0${password}`) }, 2))) as { respond: SaslAuthenticateResponse }).respond;

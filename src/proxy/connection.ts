@@ -18,7 +18,7 @@ import type { ConnectionInfo } from './connection-info.js';
 import { ProxyError, type CloseCode } from './errors.js';
 import { API_VERSIONS_KEY, Exchange, ResponseView } from './exchange.js';
 import { consumeBorrowed, type Lease } from './read-pool.js';
-import { FrameReader, frameLength, type Frame, type FrameHandler } from './frame-reader.js';
+import { FrameReader, frameHead, frameLength, type Frame, type FrameHandler } from './frame-reader.js';
 import { readInt32At } from '../../protocol/runtime/index.js';
 import { wantsRequest, wantsResponse, type RequestDecision, type ResponseHook, type Stage } from './stage.js';
 import type { HostPort, UpstreamConnector } from './upstream.js';
@@ -71,7 +71,9 @@ export class ProxyConnection {
     this.info = opts.info;
     this.client = opts.client;
     this.log = opts.log.child({ conn: opts.info.id });
-    this.clientFrames = new FrameReader(opts.maxFrameBytes, 'client request');
+    // Segmented: a request that spans reads is handed on as its chunks and forwarded as them,
+    // never joined unless a stage asks for its bytes in one piece.
+    this.clientFrames = new FrameReader(opts.maxFrameBytes, 'client request', true);
     // Brokers do not cap response sizes (a consumer's fetch.max.bytes does), so neither does the
     // proxy beyond the int32 frame size itself; maxFrameBytes protects against clients.
     this.upstreamFrames = new FrameReader(0x7fffffff, 'broker response', true);
@@ -80,7 +82,9 @@ export class ProxyConnection {
     this.client.setTimeout(opts.idleTimeoutMs, () =>
       this.close('GH_IDLE_TIMEOUT', `no traffic for ${opts.idleTimeoutMs} ms`),
     );
-    this.client.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    if (!consumeBorrowed(this.client, (view, lease) => this.onClientBorrowed(view, lease))) {
+      this.client.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    }
     this.client.on('end', () => this.close('GH_CLIENT_CLOSED', 'client closed the connection'));
     this.client.on('close', () => this.close('GH_CLIENT_CLOSED', 'client connection closed'));
     this.client.on('error', (err) => this.close('GH_CLIENT_CLOSED', `client socket error: ${err.message}`));
@@ -128,11 +132,57 @@ export class ProxyConnection {
 
   // ---- client → broker ----
 
+  /**
+   * A client read into a pooled buffer (see read-pool.ts). Requests are used in place, never
+   * copied: each exchange holds the reads its bytes lie in until it is over (Exchange.finished),
+   * and the frame reader's hold covers the start of an incomplete request.
+   */
+  private onClientBorrowed(view: Buffer, lease: Lease): void {
+    this.clientRead = { memory: view.buffer, lease };
+    try {
+      this.onClientData(view);
+    } finally {
+      this.clientRead = null;
+    }
+    const frames = this.clientFrames;
+    if (this.heldClientReads.length > 0) {
+      this.heldClientReads = this.heldClientReads.filter((h) => {
+        if (frames.holds(h.memory)) return true;
+        h.release();
+        return false;
+      });
+    }
+    if (frames.pending > 0 && frames.holds(view.buffer)) {
+      this.heldClientReads.push({ memory: view.buffer, lease, release: lease.hold() });
+    }
+  }
+
+  /** The pooled read being handled, if any. */
+  private clientRead: { memory: ArrayBufferLike; lease: Lease } | null = null;
+  /** Earlier pooled reads the client frame reader still keeps bytes of. */
+  private heldClientReads: Array<{ memory: ArrayBufferLike; lease: Lease; release: () => void }> = [];
+
+  /** Makes a new exchange hold every pooled read its bytes lie in. */
+  private borrowReads(ex: Exchange, wire: Frame): void {
+    const current = this.clientRead!;
+    if (Buffer.isBuffer(wire)) {
+      if (wire.buffer === current.memory) ex.borrow(current.lease);
+      return;
+    }
+    let last: ArrayBufferLike | null = null;
+    for (const part of wire) {
+      if (part.buffer === last) continue;
+      last = part.buffer;
+      const lease = part.buffer === current.memory ? current.lease : this.heldClientReads.find((h) => h.memory === part.buffer)?.lease;
+      if (lease) ex.borrow(lease);
+    }
+  }
+
   private onClientData(chunk: Buffer): void {
     if (this.closed || this.draining) return;
-    let frames: Buffer[];
+    let frames: Frame[];
     try {
-      frames = this.clientFrames.push(chunk) as Buffer[]; // not segmented: always whole buffers
+      frames = this.clientFrames.push(chunk);
     } catch (err) {
       return this.fail(err);
     }
@@ -143,13 +193,15 @@ export class ProxyConnection {
   }
 
   /** Parses a request frame and queues it; false when the connection had to close. */
-  private accept(wire: Buffer): boolean {
-    if (wire.length < 4 + 8) {
-      this.close('GH_FRAME_INVALID', `request frame of ${wire.length - 4} bytes is shorter than a request header`);
+  private accept(wire: Frame): boolean {
+    const length = frameLength(wire);
+    if (length < 4 + 8) {
+      this.close('GH_FRAME_INVALID', `request frame of ${length - 4} bytes is shorter than a request header`);
       return false;
     }
-    const apiKey = wire.readInt16BE(4);
-    const apiVersion = wire.readInt16BE(6);
+    const head = frameHead(wire, 8);
+    const apiKey = head.readInt16BE(4);
+    const apiVersion = head.readInt16BE(6);
     const codec = apiCodec(apiKey);
     if (!codec) {
       this.close('GH_UNKNOWN_API', `unknown API key ${apiKey}`);
@@ -163,11 +215,14 @@ export class ProxyConnection {
     let ex: Exchange;
     try {
       ex = new Exchange(this.info, codec, wire);
-      // Every request body is decoded once here, whether or not a stage wants it: a request the
+      if (this.clientRead) this.borrowReads(ex, wire);
+      // Every request body is walked once here, whether or not a stage wants it: a request the
       // proxy cannot decode is refused (GH_FRAME_INVALID) instead of being forwarded for the
-      // broker to choke on. The original bytes still go upstream unless a stage changes them.
+      // broker to choke on. A request in one piece is decoded (and the result kept for stages);
+      // one that spanned reads is skimmed, its records skipped rather than joined. The original
+      // bytes still go upstream unless a stage changes them.
       if (!futureApiVersions) {
-        const body = ex.body();
+        const body = ex.skim();
         if (apiKey === ApiKey.Produce) ex.expectsResponse = (body as ProduceRequest).acks !== 0;
       }
     } catch (err) {
@@ -258,7 +313,17 @@ export class ProxyConnection {
     const up = this.upstream!;
     if (ex.expectsResponse) this.awaiting.push(ex);
     else ex.out = null;
-    if (!up.write(ex.upstreamWire())) this.client.pause();
+    const wire = ex.upstreamWire();
+    // Bytes borrowed from pooled reads stay held until the socket is done with them.
+    const written = ex.borrowed && !ex.modified ? ex.use() : undefined;
+    let ok = true;
+    if (Buffer.isBuffer(wire)) ok = up.write(wire, written);
+    else {
+      up.cork();
+      for (let i = 0; i < wire.length; i++) ok = up.write(wire[i]!, i === wire.length - 1 ? written : undefined) && ok;
+      up.uncork();
+    }
+    if (!ok) this.client.pause();
     if (!ex.expectsResponse) this.flush();
   }
 
@@ -442,7 +507,9 @@ export class ProxyConnection {
     if (this.closed) return;
     let blocked = false;
     while (this.inflight.length > 0 && this.inflight[0]!.out !== undefined) {
-      const out = this.inflight.shift()!.out;
+      const ex = this.inflight.shift()!;
+      const out = ex.out;
+      ex.finished();
       if (!out) continue;
       if (Buffer.isBuffer(out)) {
         if (!this.client.write(out)) blocked = true;

@@ -12,6 +12,7 @@ import {
 import type { ConnectionInfo } from './connection-info.js';
 import { ProxyError } from './errors.js';
 import { joinFrame, type Frame } from './frame-reader.js';
+import type { Lease } from './read-pool.js';
 import type { InterceptedRequest, InterceptedResponse, RequestHeaderInfo, ResponseHook } from './stage.js';
 
 export const API_VERSIONS_KEY = 18;
@@ -45,9 +46,11 @@ function asFrameError(err: unknown, what: string): never {
 
 export class Exchange implements InterceptedRequest {
   readonly header: RequestHeaderInfo;
-  readonly frame: Buffer;
-  /** Offset of the request body within `frame` (the payload, size prefix excluded). */
+  /** Payload bytes (size prefix excluded). */
+  readonly size: number;
+  /** Offset of the request body within the payload. */
   private readonly bodyOffset: number;
+  private joined: Buffer | undefined;
   private decoded: unknown = undefined;
   private replaced = false;
   expectsResponse = true;
@@ -58,47 +61,108 @@ export class Exchange implements InterceptedRequest {
   stageIndex = -1;
   /** Per-request response hooks, with the index of the stage that asked. */
   hooks: Array<{ stage: number; hook: ResponseHook }> | undefined;
+  /** Holds on the pooled reads `wire` is a view of (read-pool.ts); null when it borrows none. */
+  private holds: Array<() => void> | null = null;
+  /** Uses of the borrowed bytes still running: the exchange itself, plus pending writes. */
+  private uses = 1;
+  private over = false;
 
   constructor(
     readonly connection: ConnectionInfo,
     readonly codec: ApiCodec,
-    readonly wire: Buffer,
+    /** As received, size prefix included: one buffer, or the chunks it arrived in. */
+    readonly wire: Frame,
   ) {
-    this.frame = wire.subarray(4);
-    const r = new Reader(this.frame);
-    const apiKey = this.frame.readInt16BE(0);
-    const apiVersion = this.frame.readInt16BE(2);
-    // A future ApiVersions version is parsed with the newest header we know; the broker answers
-    // it with v0 and UNSUPPORTED_VERSION, as Kafka's version negotiation expects.
-    const hv = requestHeaderVersion(codec, Math.min(apiVersion, codec.maxVersion));
+    const reader = () => (Buffer.isBuffer(wire) ? new Reader(wire, 4) : new SegmentedReader(wire, 4));
+    const r = reader();
+    this.size = r.end - 4;
+    let apiKey = -1;
+    let apiVersion = -1;
     let clientId: string | null = null;
     let correlationId = 0;
     try {
-      const h = readRequestHeader(r, hv);
+      const head = reader();
+      apiKey = head.int16();
+      apiVersion = head.int16();
+      // A future ApiVersions version is parsed with the newest header we know; the broker answers
+      // it with v0 and UNSUPPORTED_VERSION, as Kafka's version negotiation expects.
+      const h = readRequestHeader(r, requestHeaderVersion(codec, Math.min(apiVersion, codec.maxVersion)));
       clientId = h.clientId;
       correlationId = h.correlationId;
     } catch (err) {
       asFrameError(err, 'request header');
     }
-    this.bodyOffset = r.pos;
+    this.bodyOffset = r.pos - 4;
     this.header = { apiKey, apiVersion, correlationId, clientId, apiName: codec.name };
+  }
+
+  /** The payload (size prefix excluded) as one buffer; joins a chunked frame on first use. */
+  get frame(): Buffer {
+    this.joined ??= joinFrame(this.wire).subarray(4);
+    return this.joined;
+  }
+
+  /** Takes a hold on a pooled read that `wire` is (partly) a view of. */
+  borrow(lease: Lease): void {
+    (this.holds ??= []).push(lease.hold());
+  }
+
+  /** Whether `wire` borrows pooled reads that `finished()` lets go. */
+  get borrowed(): boolean {
+    return this.holds !== null;
+  }
+
+  /** One more use of the borrowed bytes, such as a pending write; call the result when done. */
+  use(): () => void {
+    this.uses++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.unuse();
+    };
+  }
+
+  /**
+   * The exchange is over: its response has been handed to the client socket, or it had none and
+   * was forwarded. Once every pending use is done too, the pooled reads it borrowed may be reused.
+   */
+  finished(): void {
+    if (this.over) return;
+    this.over = true;
+    this.unuse();
+  }
+
+  private unuse(): void {
+    if (--this.uses > 0 || !this.holds) return;
+    const holds = this.holds;
+    this.holds = null;
+    for (const release of holds) release();
   }
 
   get modified(): boolean {
     return this.replaced;
   }
 
-  body<T = unknown>(): T {
-    if (this.decoded === undefined) {
-      const r = new Reader(this.frame, this.bodyOffset);
-      try {
-        this.decoded = this.codec.readRequest(r, this.header.apiVersion);
-        r.done(`${this.codec.name} request v${this.header.apiVersion}`);
-      } catch (err) {
-        asFrameError(err, `${this.codec.name} request v${this.header.apiVersion}`);
-      }
+  private decode(r: Reader): unknown {
+    const what = `${this.codec.name} request v${this.header.apiVersion}`;
+    try {
+      const body = this.codec.readRequest(r, this.header.apiVersion);
+      r.done(what);
+      return body;
+    } catch (err) {
+      asFrameError(err, what);
     }
+  }
+
+  body<T = unknown>(): T {
+    this.decoded ??= this.decode(new Reader(this.frame, this.bodyOffset));
     return this.decoded as T;
+  }
+
+  skim<T = unknown>(): T {
+    if (this.decoded !== undefined || Buffer.isBuffer(this.wire)) return this.body<T>();
+    return this.decode(new SegmentedReader(this.wire, 4 + this.bodyOffset)) as T;
   }
 
   setBody(body: unknown): void {
@@ -111,7 +175,7 @@ export class Exchange implements InterceptedRequest {
   }
 
   /** The bytes to send upstream: the original frame, or the original header + re-encoded body. */
-  upstreamWire(): Buffer {
+  upstreamWire(): Frame {
     if (!this.replaced) return this.wire;
     const w = new Writer(this.frame.length + 64);
     this.codec.writeRequest(w, this.header.apiVersion, this.decoded);
@@ -131,6 +195,7 @@ export class Exchange implements InterceptedRequest {
 /** A response on its way to the client, as stages see it. */
 export class ResponseView implements InterceptedResponse {
   private readonly bodyOffset: number;
+  readonly size: number;
   private joined: Buffer | undefined;
   private decoded: unknown = undefined;
   private replaced = false;
@@ -149,6 +214,7 @@ export class ResponseView implements InterceptedResponse {
       asFrameError(err, 'response header');
     }
     this.bodyOffset = r.pos - 4;
+    this.size = r.end - 4;
     this.decoded = decodedBody;
   }
 

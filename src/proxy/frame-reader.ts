@@ -23,6 +23,20 @@ export function frameLength(f: Frame): number {
   return n;
 }
 
+/** The first `n` bytes of a frame (or all of it when shorter), joining only the chunks needed. */
+export function frameHead(f: Frame, n: number): Buffer {
+  if (Buffer.isBuffer(f)) return f;
+  if (f[0]!.length >= n) return f[0]!;
+  const parts: Buffer[] = [];
+  let got = 0;
+  for (const c of f) {
+    if (got >= n) break;
+    parts.push(c);
+    got += c.length;
+  }
+  return Buffer.concat(parts);
+}
+
 export function joinFrame(f: Frame): Buffer {
   return Buffer.isBuffer(f) ? f : Buffer.concat(f);
 }
@@ -124,7 +138,7 @@ export class FrameReader {
     // What is left (if anything) is the start of one incomplete frame.
     if (this.declined || this.buffered < 8) return;
     const size = this.need >= 0 ? this.need : this.checkSize(this.peekSize());
-    const head = this.chunks[0]!.length >= 8 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+    const head = frameHead(this.chunks, 8);
     if (!h.start(size, head.readInt32BE(4))) {
       this.declined = true;
       return;
@@ -147,10 +161,14 @@ export class FrameReader {
     return this.buffered;
   }
 
+  /** Whether the bytes held for an incomplete frame include some of `memory`'s. */
+  holds(memory: ArrayBufferLike): boolean {
+    for (const c of this.chunks) if (c.buffer === memory) return true;
+    return false;
+  }
+
   private peekSize(): number {
-    const head = this.chunks[0]!;
-    if (head.length >= 4) return head.readInt32BE(0);
-    return Buffer.concat(this.chunks, this.buffered).readInt32BE(0);
+    return frameHead(this.chunks, 4).readInt32BE(0);
   }
 
   private checkSize(size: number): number {

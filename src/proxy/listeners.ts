@@ -8,6 +8,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import { adoptPooled } from './read-pool.js';
 import type { ServerTlsMaterial } from './tls.js';
 
 export interface ListenerSpec {
@@ -46,7 +47,8 @@ export class ListenerManager {
 
   private createServer(spec: ListenerSpec): Server {
     const tls = this.tls;
-    if (!tls) return createServer({ noDelay: true }, (socket) => this.onConnection(socket, spec));
+    // Plaintext clients are read into pooled buffers (read-pool.ts): accepted paused, then moved.
+    if (!tls) return createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.onConnection(adoptPooled(socket), spec));
     const server = createTlsServer({ ...tls.serverOptions(), noDelay: true }, (socket: TLSSocket) => {
       // clientAuth `requested`: no certificate is fine, a certificate that does not verify is not.
       if (!socket.authorized && socket.getPeerCertificate()?.raw) {

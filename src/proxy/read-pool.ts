@@ -1,13 +1,19 @@
 /**
- * Broker sockets that read into pooled buffers (Node's `onread`) instead of a fresh 64 KiB
- * buffer per read: 256 KiB ones while a large response streams in (a quarter of the read system
- * calls), 16 KiB ones otherwise, and no garbage per byte read.
- * The bytes of a large response the proxy cuts through to a client are written straight from
- * the pooled buffer, which returns to the pool once every write using it has been flushed; all
- * other consumers get their own copy. Until a consumer takes over, reads are emitted as
- * ordinary 'data' events with copies, so the proxy's SASL login and discovery see a plain socket.
+ * Sockets that read into pooled buffers (Node's `onread`) instead of a fresh 64 KiB buffer per
+ * read: 256 KiB ones while a large frame streams in (a quarter of the read system calls), 16 KiB
+ * ones otherwise, and no garbage per byte read. Both ends of a plaintext connection use them:
+ * broker sockets the proxy connects (`connectPooled`) and client sockets it accepts
+ * (`adoptPooled`).
+ *
+ * A consumer gets each read as a view of the pooled buffer plus a lease on it: the buffer goes
+ * back to the pool once the read has been handled and every `hold()` taken on it has been
+ * released, and no read lands in it before that. A hold that is never released only costs the
+ * pool that buffer (the garbage collector takes it); a release that comes too early would let
+ * a later read overwrite bytes still in use, so holders release only when truly done. Until a
+ * consumer takes over, reads are emitted as ordinary 'data' events with copies, so the proxy's
+ * SASL login and discovery see a plain socket.
  */
-import { connect, type Socket, type TcpNetConnectOpts } from 'node:net';
+import { connect, Socket, type TcpNetConnectOpts } from 'node:net';
 
 export const READ_BUFFER_BYTES = 256 * 1024;
 /**
@@ -60,34 +66,60 @@ class PooledBuffer implements Lease {
   }
 }
 
-/** net.connect with pooled reads. */
-export function connectPooled(opts: TcpNetConnectOpts): Socket {
-  const reader: Reader = { consumer: null };
+/** The `onread` option for one socket, and the reader its reads are delivered through. */
+function pooledOnread(reader: Reader, socket: () => Socket) {
   // The lease of each buffer handed to Node, found again by the buffer the read came in.
   const leases = new WeakMap<Uint8Array, PooledBuffer>();
   let nextSize = SMALL_READ_BUFFER_BYTES;
-  const socket: Socket = connect({
-    ...opts,
-    onread: {
-      buffer: () => {
-        const pooled = new PooledBuffer(take(nextSize));
-        leases.set(pooled.buf, pooled);
-        return pooled.buf;
-      },
-      callback: (nread: number, buf: Uint8Array) => {
-        const lease = leases.get(buf) ?? new PooledBuffer(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
-        const view = Buffer.from(buf.buffer, buf.byteOffset, nread);
-        nextSize = nread === buf.byteLength ? READ_BUFFER_BYTES : SMALL_READ_BUFFER_BYTES;
-        try {
-          if (reader.consumer) reader.consumer(view, lease);
-          else socket.emit('data', Buffer.from(view)); // a copy: the listener may keep it
-        } finally {
-          lease.release();
-        }
-        return true;
-      },
+  return {
+    buffer: () => {
+      const pooled = new PooledBuffer(take(nextSize));
+      leases.set(pooled.buf, pooled);
+      return pooled.buf;
     },
-  });
+    callback: (nread: number, buf: Uint8Array) => {
+      const lease = leases.get(buf) ?? new PooledBuffer(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
+      const view = Buffer.from(buf.buffer, buf.byteOffset, nread);
+      nextSize = nread === buf.byteLength ? READ_BUFFER_BYTES : SMALL_READ_BUFFER_BYTES;
+      try {
+        if (reader.consumer) reader.consumer(view, lease);
+        else socket().emit('data', Buffer.from(view)); // a copy: the listener may keep it
+      } finally {
+        lease.release();
+      }
+      return true;
+    },
+  };
+}
+
+/** net.connect with pooled reads. */
+export function connectPooled(opts: TcpNetConnectOpts): Socket {
+  const reader: Reader = { consumer: null };
+  const socket: Socket = connect({ ...opts, onread: pooledOnread(reader, () => socket) });
+  readers.set(socket, reader);
+  return socket;
+}
+
+/**
+ * A socket a plaintext server accepted, moved onto pooled reads. Node offers `onread` only to
+ * sockets it creates from options, so the accepted socket's handle (its file descriptor) is
+ * handed to a new socket that reads that way. The server must be created with
+ * `pauseOnConnect: true` so that nothing is read before the move. The accepted socket stays
+ * behind as an empty shell that the server counts as a connection: it is destroyed when the new
+ * socket closes, so `server.close()` still waits for every connection. Where the handle cannot
+ * be moved (a TLS socket, a Node without `_handle`), the socket is returned as it was, resumed.
+ */
+export function adoptPooled(accepted: Socket): Socket {
+  const shell = accepted as Socket & { _handle?: unknown };
+  const handle = shell._handle;
+  if (!handle || typeof handle !== 'object' || !('readStart' in handle) || accepted.constructor !== Socket) {
+    accepted.resume();
+    return accepted;
+  }
+  const reader: Reader = { consumer: null };
+  shell._handle = null;
+  const socket: Socket = new Socket({ handle, readable: true, writable: true, onread: pooledOnread(reader, () => socket) } as never);
+  socket.once('close', () => accepted.destroy());
   readers.set(socket, reader);
   return socket;
 }

@@ -26,10 +26,24 @@ export interface RequestHeaderInfo {
 export interface InterceptedRequest {
   readonly header: RequestHeaderInfo;
   readonly connection: ConnectionInfo;
-  /** The request payload as received (header + body, no size prefix). Do not mutate. */
+  /**
+   * The request payload as received (header + body, no size prefix), joined into one buffer on
+   * first use if it arrived in several reads. Do not mutate.
+   */
   readonly frame: Buffer;
-  /** The body, decoded on first call and cached. */
+  /** Payload bytes (as `frame.length`, without joining anything). */
+  readonly size: number;
+  /**
+   * The body, decoded on first call and cached. Byte fields (records included) are views of the
+   * received bytes, which the proxy may reuse once the exchange is over (its response handed to
+   * the client): copy what you keep longer.
+   */
   body<T = unknown>(): T;
+  /**
+   * The body's structure with every bytes and records field left empty: enough to authorize a
+   * Produce request without joining its records into one buffer. Not cached; do not setBody() it.
+   */
+  skim<T = unknown>(): T;
   /** Replaces the body; the proxy encodes it at the request's version before forwarding. */
   setBody(body: unknown): void;
   /** True once some stage called setBody. */
@@ -51,6 +65,8 @@ export interface InterceptedResponse {
   readonly connection: ConnectionInfo;
   /** The response payload as received (header + body, no size prefix). Do not mutate. */
   readonly frame: Buffer;
+  /** Payload bytes (as `frame.length`, without joining anything). */
+  readonly size: number;
   /** True when a stage answered the request itself and the broker never saw it. */
   readonly synthetic: boolean;
   /** The body, decoded on first call and cached. */

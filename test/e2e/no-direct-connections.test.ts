@@ -5,8 +5,8 @@
  *    (kafka.server:type=socket-server-metrics,listener=PLAINTEXT,networkProcessor=*
  *    connection-creation-total, read with Kafka's JmxTool) grew by exactly the number of
  *    connections the proxy opened upstream (its own discovery included);
- *  - a passive stage saw every Metadata, FindCoordinator and DescribeCluster response the
- *    clients received, and none carried the broker's real port.
+ *  - a passive stage saw every Metadata, FindCoordinator, DescribeCluster and DescribeQuorum
+ *    response the clients received, and none carried the broker's or the controller's real port.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePorts, runTool, startBroker, type Broker } from '../../src/kafka/index.js';
@@ -58,7 +58,7 @@ describe('no client connects to the broker directly', () => {
     });
     // startBroker's own readiness probe connected once; count from here.
     baseline = await acceptedConnections(broker, jmxPort);
-    recorder = new AddressRecorder([broker.port]);
+    recorder = new AddressRecorder([broker.port, broker.controllerPort]);
     canary = new AddressRecorder(canaryPorts);
     gh = await startProxy(broker.bootstrap, {}, { stages: [recorder, canary] });
     canaryPorts.push(gh.logs.find((l) => l.msg === 'listening' && l.listener === 'broker-1')!.port as number);
@@ -92,6 +92,10 @@ describe('no client connects to the broker directly', () => {
     ]));
     expect(consumed.stdout.split('\n').filter(Boolean)).toHaveLength(102);
     ok('cluster-id', await runTool(broker.classpath, 'cluster', ['cluster-id', '--bootstrap-server', gh.bootstrap]));
+    // The quorum tool: state and replication work, and no controller address is shown.
+    const quorum = ok('metadata-quorum', await runTool(broker.classpath, 'metadata-quorum', ['--bootstrap-server', gh.bootstrap, 'describe', '--status']));
+    expect(quorum.stdout).toMatch(/LeaderId:\s+1/);
+    ok('metadata-quorum --replication', await runTool(broker.classpath, 'metadata-quorum', ['--bootstrap-server', gh.bootstrap, 'describe', '--replication']));
 
     // kafkajs: admin, producer, consumer group.
     const kafka = kafkaClient(gh.bootstrap);
@@ -112,14 +116,15 @@ describe('no client connects to the broker directly', () => {
     await waitFor('kafkajs to consume everything', () => seen.length >= 103);
     await consumer.disconnect();
 
-    // Nothing any client printed names the broker's real port.
-    for (const text of outputs) expect(text).not.toMatch(new RegExp(`:${brokerPort}\\b`));
+    // Nothing any client printed names the broker's or the controller's real port.
+    for (const text of outputs) expect(text).not.toMatch(new RegExp(`:(${brokerPort}|${broker.controllerPort})\\b`));
 
     // Every address-bearing response the clients got named the proxy, never the broker.
     expect(recorder.leaks).toEqual([]);
     expect(recorder.responses.Metadata).toBeGreaterThan(0);
     expect(recorder.responses.FindCoordinator).toBeGreaterThan(0);
     expect(recorder.responses.DescribeCluster).toBeGreaterThan(0);
+    expect(recorder.responses.DescribeQuorum).toBeGreaterThan(0);
     const proxyPorts = new Set(recorder.addresses.map((a) => `${a.host}:${a.port}`));
     const brokerListener = gh.logs.find((l) => l.msg === 'listening' && l.listener === 'broker-1')!.port as number;
     expect([...proxyPorts]).toEqual([`127.0.0.1:${brokerListener}`]);

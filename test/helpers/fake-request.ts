@@ -24,7 +24,9 @@ export function fakeRequest(conn: ConnectionInfo, apiKey: number, body: unknown 
     header: { apiKey, apiVersion, correlationId: 1, clientId: 't', apiName: apiCodec(apiKey)?.name ?? `api${apiKey}` },
     connection: conn,
     frame: Buffer.alloc(0),
+    size: 0,
     body: <T>() => current as T,
+    skim: <T>() => current as T,
     setBody: (b: unknown) => void (current = b),
     get modified() {
       return current !== body;

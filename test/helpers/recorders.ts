@@ -4,6 +4,7 @@
  */
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { DescribeClusterResponse } from '../../protocol/generated/describe-cluster-response.js';
+import type { DescribeQuorumResponse } from '../../protocol/generated/describe-quorum-response.js';
 import type { FetchResponse } from '../../protocol/generated/fetch-response.js';
 import type { FindCoordinatorResponse } from '../../protocol/generated/find-coordinator-response.js';
 import type { MetadataResponse } from '../../protocol/generated/metadata-response.js';
@@ -21,12 +22,13 @@ export interface SeenAddress {
 
 /**
  * Records every broker address in the Metadata, FindCoordinator and DescribeCluster responses
- * clients receive, and whether any of them carried one of the `forbiddenPorts` (the brokers' real
- * ports) anywhere in the body.
+ * clients receive (and the controller listeners of DescribeQuorum ones), and whether any of them
+ * carried one of the `forbiddenPorts` (the brokers' and controllers' real ports) anywhere in the
+ * body.
  */
 export class AddressRecorder implements Stage {
   readonly name = 'e2e-address-recorder';
-  readonly interest = { responses: new Set<number>([ApiKey.Metadata, ApiKey.FindCoordinator, ApiKey.DescribeCluster]) };
+  readonly interest = { responses: new Set<number>([ApiKey.Metadata, ApiKey.FindCoordinator, ApiKey.DescribeCluster, ApiKey.DescribeQuorum]) };
   /** Responses seen, by API name. */
   readonly responses: Record<string, number> = {};
   readonly addresses: SeenAddress[] = [];
@@ -48,8 +50,10 @@ export class AddressRecorder implements Stage {
       } else {
         for (const c of body.coordinators) if (c.errorCode === 0) found.push(c);
       }
-    } else {
+    } else if (apiKey === ApiKey.DescribeCluster) {
       for (const b of res.body<DescribeClusterResponse>().brokers) found.push({ nodeId: b.brokerId, host: b.host, port: b.port });
+    } else {
+      for (const n of res.body<DescribeQuorumResponse>().nodes) for (const l of n.listeners) found.push({ nodeId: n.nodeId, host: l.host, port: l.port });
     }
     for (const a of found) this.addresses.push({ api: apiName, apiVersion, nodeId: a.nodeId, host: a.host, port: a.port });
     // Belt and braces: any field anywhere in the decoded body holding a forbidden port.

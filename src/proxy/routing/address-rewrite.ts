@@ -9,11 +9,16 @@
  * offered to clients up to v15 only (routing/api-versions.ts), so Fetch responses are normally
  * not asked for here and are cut through to the consumer as they arrive.
  *
+ * DescribeQuorum (v2+) names the KRaft controllers' listeners. Controllers are not reachable
+ * through the proxy, and a proxy address there would lead a tool to a broker instead, so their
+ * listeners are removed: clients see the quorum's node ids and state, but no address.
+ *
  * A client is always given addresses of the listener set it came in on: a connection to the TLS
  * set sees the TLS set's broker ports, one to the plaintext set the plaintext ports.
  */
 import { ApiKey } from '../../../protocol/generated/index.js';
 import type { DescribeClusterResponse } from '../../../protocol/generated/describe-cluster-response.js';
+import type { DescribeQuorumResponse } from '../../../protocol/generated/describe-quorum-response.js';
 import type { FindCoordinatorResponse } from '../../../protocol/generated/find-coordinator-response.js';
 import type { MetadataResponse } from '../../../protocol/generated/metadata-response.js';
 import type { BrokerMap } from '../broker-map.js';
@@ -34,7 +39,9 @@ interface Endpoint {
   port: number;
 }
 
-const HINT_FROM: Record<number, number> = {
+/** The first version of each response that can carry addresses (others: every version). */
+const ADDRESSES_FROM: Record<number, number> = {
+  [ApiKey.DescribeQuorum]: 2,
   [ApiKey.Produce]: 10,
   [ApiKey.Fetch]: 16,
   [ApiKey.ShareFetch]: 0,
@@ -48,12 +55,13 @@ export class AddressRewriteStage implements Stage {
       ApiKey.Metadata,
       ApiKey.FindCoordinator,
       ApiKey.DescribeCluster,
+      ApiKey.DescribeQuorum,
       ApiKey.Produce,
       ApiKey.Fetch,
       ApiKey.ShareFetch,
       ApiKey.ShareAcknowledge,
     ]),
-    responseVersion: (apiKey: number, v: number) => (HINT_FROM[apiKey] === undefined ? true : v >= HINT_FROM[apiKey]!),
+    responseVersion: (apiKey: number, v: number) => (ADDRESSES_FROM[apiKey] === undefined ? true : v >= ADDRESSES_FROM[apiKey]!),
   };
 
   constructor(private readonly book: ProxyAddressBook) {}
@@ -86,6 +94,13 @@ export class AddressRewriteStage implements Stage {
       case ApiKey.DescribeCluster: {
         const body = res.body<DescribeClusterResponse>();
         for (const b of body.brokers) await this.rewrite(b.brokerId, b, via);
+        res.setBody(body);
+        return;
+      }
+      case ApiKey.DescribeQuorum: {
+        const body = res.body<DescribeQuorumResponse>();
+        if (body.nodes.every((n) => n.listeners.length === 0)) return;
+        for (const n of body.nodes) n.listeners = [];
         res.setBody(body);
         return;
       }
