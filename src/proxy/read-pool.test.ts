@@ -1,6 +1,7 @@
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { consumeBorrowed, connectPooled, READ_BUFFER_BYTES, SMALL_READ_BUFFER_BYTES } from './read-pool.js';
+import { adoptPooled, consumeBorrowed, connectPooled, READ_BUFFER_BYTES, SMALL_READ_BUFFER_BYTES } from './read-pool.js';
 
 let server: Server | undefined;
 afterEach(() => server?.close());
@@ -80,5 +81,63 @@ describe('pooled broker reads', () => {
     const plain = connect({ host: '127.0.0.1', port });
     expect(consumeBorrowed(plain, () => undefined)).toBe(false);
     plain.destroy();
+  });
+});
+
+describe('pooled reads for accepted sockets', () => {
+  /** A pauseOnConnect server whose connections are adopted; resolves each adopted socket. */
+  function adoptingServer(): Promise<{ port: number; next: () => Promise<Socket> }> {
+    const waiting: Array<(s: Socket) => void> = [];
+    const ready: Socket[] = [];
+    server = createServer({ pauseOnConnect: true }, (accepted) => {
+      const s = adoptPooled(accepted);
+      const w = waiting.shift();
+      if (w) w(s);
+      else ready.push(s);
+    });
+    const next = () => new Promise<Socket>((resolve) => (ready.length ? resolve(ready.shift()!) : waiting.push(resolve)));
+    return new Promise((resolve) => server!.listen(0, '127.0.0.1', () => resolve({ port: (server!.address() as AddressInfo).port, next })));
+  }
+
+  it('reads what the client sends into pooled buffers, and writes back as a plain socket', async () => {
+    const { port, next } = await adoptingServer();
+    const client = connect({ host: '127.0.0.1', port });
+    const adopted = await next();
+    const got: Buffer[] = [];
+    const memories = new Set<ArrayBufferLike>();
+    expect(consumeBorrowed(adopted, (view) => {
+      memories.add(view.buffer);
+      got.push(Buffer.from(view));
+    })).toBe(true);
+    expect(adopted.remotePort).toBe(client.localPort);
+    const sent = randomBytes(3 * 1024 * 1024);
+    const echoed = new Promise<Buffer>((resolve) => client.once('data', resolve));
+    adopted.write('ok');
+    client.end(sent);
+    await new Promise((r) => adopted.once('end', r));
+    expect(Buffer.concat(got).equals(sent)).toBe(true);
+    expect((await echoed).toString()).toBe('ok');
+    // Reads landed in pooled buffers, reused from read to read rather than one per read.
+    expect([...memories].every((m) => m.byteLength === READ_BUFFER_BYTES || m.byteLength === SMALL_READ_BUFFER_BYTES)).toBe(true);
+    expect(memories.size).toBeLessThan(got.length);
+    adopted.destroy();
+  });
+
+  it("still counts as the server's connection: close() waits for it", async () => {
+    const { port, next } = await adoptingServer();
+    const client = connect({ host: '127.0.0.1', port });
+    const adopted = await next();
+    let closed = false;
+    const serverClosed = new Promise<void>((resolve) => server!.close(() => {
+      closed = true;
+      resolve();
+    }));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(closed).toBe(false);
+    adopted.destroy();
+    client.destroy();
+    await serverClosed;
+    expect(closed).toBe(true);
+    server = undefined;
   });
 });
