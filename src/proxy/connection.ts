@@ -82,9 +82,9 @@ export class ProxyConnection {
     this.client.setTimeout(opts.idleTimeoutMs, () =>
       this.close('GH_IDLE_TIMEOUT', `no traffic for ${opts.idleTimeoutMs} ms`),
     );
-    if (!consumeBorrowed(this.client, (view, lease) => this.onClientBorrowed(view, lease))) {
-      this.client.on('data', (chunk: Buffer) => this.onClientData(chunk));
-    }
+    consumeBorrowed(this.client, (view, lease) => this.onClientBorrowed(view, lease));
+    // Only sockets not on pooled reads emit data (a pooled one would if its Node ignored onread).
+    this.client.on('data', (chunk: Buffer) => this.onClientData(chunk));
     this.client.on('end', () => this.close('GH_CLIENT_CLOSED', 'client closed the connection'));
     this.client.on('close', () => this.close('GH_CLIENT_CLOSED', 'client connection closed'));
     this.client.on('error', (err) => this.close('GH_CLIENT_CLOSED', `client socket error: ${err.message}`));

@@ -23,8 +23,8 @@ import { produceRoundTrips } from './round-trip.js';
 
 const { values } = parseArgs({
   options: {
-    records: { type: 'string', default: '300000' },
-    rounds: { type: 'string', default: '3' },
+    records: { type: 'string', default: '1000000' },
+    rounds: { type: 'string', default: '5' },
     'latency-rate': { type: 'string', default: '2000' },
     'update-readme': { type: 'boolean', default: false },
     only: { type: 'string' },
@@ -44,6 +44,14 @@ interface Result {
   mbPerSec: number;
   p50?: number;
   p99?: number;
+  /** Proxied runs: CPU time the proxy process used (user + system), per MB moved. */
+  proxyCpuMsPerMB?: number;
+}
+
+/** User + system CPU seconds a process has used so far (Linux /proc). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
 function median(xs: number[]): number {
@@ -56,7 +64,7 @@ function medianResult(rs: Result[]): Result {
     const xs = rs.map((r) => r[k]).filter((x): x is number => typeof x === 'number');
     return xs.length ? median(xs) : undefined;
   };
-  return { recordsPerSec: pick('recordsPerSec')!, mbPerSec: pick('mbPerSec')!, p50: pick('p50'), p99: pick('p99') };
+  return { recordsPerSec: pick('recordsPerSec')!, mbPerSec: pick('mbPerSec')!, p50: pick('p50'), p99: pick('p99'), proxyCpuMsPerMB: pick('proxyCpuMsPerMB') };
 }
 
 async function tool(classpath: string, name: string, args: string[]): Promise<string> {
@@ -88,7 +96,7 @@ function parseEndToEnd(out: string): Result {
   return { recordsPerSec: NaN, mbPerSec: NaN, p50: Number(m[1]), p99: Number(m[2]) };
 }
 
-async function startProxyProcess(upstream: string): Promise<{ bootstrap: string; stop: () => Promise<void> }> {
+async function startProxyProcess(upstream: string): Promise<{ bootstrap: string; pid: number; stop: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
   const config = join(dir, 'gatehouse.yaml');
   const port = 20000 + Math.floor(Math.random() * 20000);
@@ -111,6 +119,7 @@ async function startProxyProcess(upstream: string): Promise<{ bootstrap: string;
 
   return {
     bootstrap: `127.0.0.1:${port}`,
+    pid: child.pid!,
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
@@ -130,7 +139,8 @@ async function main(): Promise<void> {
     const targets = { direct: broker.bootstrap, proxied: proxy.bootstrap };
     const rows: Array<{ name: string; direct: Result; proxied: Result }> = [];
 
-    const measure = async (name: string, run: (bs: string, round: number) => Promise<Result>) => {
+    /** `mbMoved`: the MB of records a run moves, for the proxy's CPU per MB. */
+    const measure = async (name: string, run: (bs: string, round: number) => Promise<Result>, mbMoved?: number) => {
       if (ONLY && !ONLY.some((o) => name.startsWith(o))) {
         // Consumption reads what the max-rate producer wrote: write it once, unmeasured.
         if (name === 'produce, max rate' && ONLY.includes('consume')) await run(targets.direct, 0);
@@ -140,7 +150,9 @@ async function main(): Promise<void> {
       for (let round = 0; round < ROUNDS; round++) {
         const order = round % 2 === 0 ? (['direct', 'proxied'] as const) : (['proxied', 'direct'] as const);
         for (const which of order) {
+          const cpuBefore = cpuSeconds(proxy.pid);
           const r = await run(targets[which], round);
+          if (which === 'proxied' && mbMoved) r.proxyCpuMsPerMB = ((cpuSeconds(proxy.pid) - cpuBefore) * 1000) / mbMoved;
           got[which].push(r);
           console.error(`  ${name} ${which} round ${round + 1}: ${JSON.stringify(r)}`);
         }
@@ -152,7 +164,8 @@ async function main(): Promise<void> {
       '--topic', 'bench', '--num-records', String(n), '--record-size', String(RECORD_SIZE), '--throughput', String(rate),
       '--producer-props', `bootstrap.servers=${bs}`, 'acks=all', 'linger.ms=5', 'batch.size=65536',
     ];
-    await measure('produce, max rate', async (bs) => parseProducer(await tool(cp, 'producer-perf', producerArgs(bs, RECORDS, -1))));
+    const allRecordsMB = (RECORDS * RECORD_SIZE) / 1e6;
+    await measure('produce, max rate', async (bs) => parseProducer(await tool(cp, 'producer-perf', producerArgs(bs, RECORDS, -1))), allRecordsMB);
     await measure(`produce at ${LATENCY_RATE}/s`, async (bs) =>
       parseProducer(await tool(cp, 'producer-perf', producerArgs(bs, LATENCY_RATE * 10, LATENCY_RATE))),
     );
@@ -160,6 +173,7 @@ async function main(): Promise<void> {
       parseConsumer(
         await tool(cp, 'consumer-perf', ['--bootstrap-server', bs, '--topic', 'bench', '--messages', String(RECORDS), '--group', `bench-${round}-${Math.random()}`, '--timeout', '60000']),
       ),
+      allRecordsMB,
     );
     await measure('produce round trip', async (bs) => ({ recordsPerSec: NaN, mbPerSec: NaN, ...(await produceRoundTrips(bs, 'bench-latency', ROUND_TRIPS, RECORD_SIZE)) }));
     await measure('end-to-end latency', async (bs) => parseEndToEnd(await tool(cp, 'e2e-latency', [bs, 'bench-latency', '5000', 'all', String(RECORD_SIZE)])));
@@ -169,14 +183,14 @@ async function main(): Promise<void> {
     const ms = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(Math.abs(x) < 10 && !Number.isInteger(x) ? 2 : 1));
     const ratio = (a: number, b: number) => (Number.isNaN(a) || Number.isNaN(b) || b === 0 ? '–' : (a / b).toFixed(2));
     const lines = [
-      '| measurement | direct rec/s | proxied rec/s | direct MB/s | proxied MB/s | ratio | direct p50 / p99 ms | proxied p50 / p99 ms | p99 added ms |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| measurement | direct rec/s | proxied rec/s | direct MB/s | proxied MB/s | ratio | direct p50 / p99 ms | proxied p50 / p99 ms | p99 added ms | proxy CPU ms/MB |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...rows.map(({ name, direct: d, proxied: p }) =>
-        `| ${name} | ${fmt(d.recordsPerSec)} | ${fmt(p.recordsPerSec)} | ${fmt(d.mbPerSec, 1)} | ${fmt(p.mbPerSec, 1)} | ${ratio(p.recordsPerSec, d.recordsPerSec)} | ${ms(d.p50)} / ${ms(d.p99)} | ${ms(p.p50)} / ${ms(p.p99)} | ${d.p99 === undefined || p.p99 === undefined ? '–' : ms(p.p99 - d.p99)} |`,
+        `| ${name} | ${fmt(d.recordsPerSec)} | ${fmt(p.recordsPerSec)} | ${fmt(d.mbPerSec, 1)} | ${fmt(p.mbPerSec, 1)} | ${ratio(p.recordsPerSec, d.recordsPerSec)} | ${ms(d.p50)} / ${ms(d.p99)} | ${ms(p.p50)} / ${ms(p.p99)} | ${d.p99 === undefined || p.p99 === undefined ? '–' : ms(p.p99 - d.p99)} | ${p.proxyCpuMsPerMB === undefined ? '–' : p.proxyCpuMsPerMB.toFixed(1)} |`,
       ),
     ];
     const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, Kafka ${broker.version}, ${new Date().toISOString().slice(0, 10)}`;
-    const table = `${lines.join('\n')}\n\nMachine: ${machine}. ${RECORDS} records of ${RECORD_SIZE} B, acks=all, median of ${ROUNDS} rounds, direct and proxied alternating; produce round trip: ${ROUND_TRIPS} sequential Produce requests of one record each, timed in the bench process.`;
+    const table = `${lines.join('\n')}\n\nMachine: ${machine}. ${RECORDS} records of ${RECORD_SIZE} B, acks=all, median of ${ROUNDS} rounds, direct and proxied alternating; proxy CPU: user + system time of the proxy process during a proxied run, per MB of records; produce round trip: ${ROUND_TRIPS} sequential Produce requests of one record each, timed in the bench process.`;
     console.log(table);
     if (values['update-readme']) {
       const readme = readFileSync('README.md', 'utf8');
