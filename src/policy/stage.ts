@@ -75,16 +75,20 @@ export class PolicyStage implements Stage {
       const check: Check = { action: { resourceType: 'cluster', name: 'kafka-cluster', operation: 'All' }, allowed: false, rule: 'no-rule-for-api' };
       return this.apply(req, cp, { kind: 'deny', response: genericDenial(apiKey, apiVersion, ErrorCode.CLUSTER_AUTHORIZATION_FAILED), errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED }, [check]);
     }
-    const body = req.body();
+    // Produce is authorized on its topics alone: skimmed, its records are not joined into one
+    // buffer when they arrived over several reads. Only a request the policy must change (some
+    // topics denied) is decoded whole, to forward the allowed records.
+    const skimmed = apiKey === ApiKey.Produce;
+    const body = skimmed ? req.skim() : req.body();
     const ids = rule.topicIds?.(body, apiVersion) ?? [];
     const unknown = ids.filter((id) => this.topicIds.name(id) === undefined);
     if (unknown.length > 0) {
-      return this.topicIds.resolve(unknown).then(() => this.decide(req, cp, rule.authorize.bind(rule), body));
+      return this.topicIds.resolve(unknown).then(() => this.decide(req, cp, rule.authorize.bind(rule), body, skimmed));
     }
-    return this.decide(req, cp, rule.authorize.bind(rule), body);
+    return this.decide(req, cp, rule.authorize.bind(rule), body, skimmed);
   }
 
-  private decide(req: InterceptedRequest, cp: ConnectionPolicy, authorize: (body: unknown, ctx: AuthzContext) => Outcome, body: unknown): StageDecision {
+  private decide(req: InterceptedRequest, cp: ConnectionPolicy, authorize: (body: unknown, ctx: AuthzContext) => Outcome, body: unknown, skimmed = false): StageDecision {
     const checks: Check[] = [];
     const subject = cp.subject;
     const ctx: AuthzContext = {
@@ -110,7 +114,9 @@ export class PolicyStage implements Stage {
         return v;
       },
     };
-    return this.apply(req, cp, authorize(body, ctx), checks);
+    const outcome = authorize(body, ctx);
+    if (skimmed && outcome.kind !== 'allow' && outcome.kind !== 'deny') return this.decide(req, cp, authorize, req.body());
+    return this.apply(req, cp, outcome, checks);
   }
 
   private apply(req: InterceptedRequest, cp: ConnectionPolicy, outcome: Outcome, checks: Check[]): StageDecision {

@@ -203,6 +203,7 @@ describe('policy: the demo roles through the proxy', () => {
     await admin.disconnect();
     // kafkajs and the Java client check metadata first and never send such a request, so send it raw.
     const raw = await RawClient.open(gh.bootstrap);
+    const allowedValue = `mixed-allowed-${'x'.repeat(400_000)}`;
     try {
       expect((await raw.oauthbearer(await oidc.token('payments-app'))).errorCode).toBe(0);
       const batch = (value: string) => {
@@ -213,13 +214,15 @@ describe('policy: the demo roles through the proxy', () => {
           records,
         );
       };
+      // The allowed record is large, so the request reaches the proxy over several reads: the
+      // policy authorizes it skimmed and decodes it whole only to forward the allowed part.
       const res = await raw.request<ProduceResponse>(ApiKey.Produce, 9, {
         transactionalId: null,
         acks: -1,
         timeoutMs: 10_000,
         topicData: [
           { name: other, topicId: ZERO_UUID, partitionData: [{ index: 0, records: batch('mixed-denied') }] },
-          { name: paymentsTopic, topicId: ZERO_UUID, partitionData: [{ index: 0, records: batch('mixed-allowed') }] },
+          { name: paymentsTopic, topicId: ZERO_UUID, partitionData: [{ index: 0, records: batch(allowedValue) }] },
         ],
       });
       // One answer, in the request's order: the denied topic first, then the allowed one.
@@ -243,7 +246,7 @@ describe('policy: the demo roles through the proxy', () => {
       await check.disconnect();
     }
     const got = await kcat(kafkaBootstrap, ['-C', '-t', paymentsTopic, '-o', 'beginning', '-e', '-q']);
-    expect(got.stdout.split('\n')).toContain('mixed-allowed');
+    expect(got.stdout.split('\n')).toContain(allowedValue);
   });
 
   it('a policy change reaches a running consumer without reconnecting', async () => {
