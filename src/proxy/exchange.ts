@@ -12,7 +12,7 @@ import {
 import type { ConnectionInfo } from './connection-info.js';
 import { ProxyError } from './errors.js';
 import { joinFrame, type Frame } from './frame-reader.js';
-import type { Lease } from './read-pool.js';
+import { once, type Lease } from './read-pool.js';
 import type { InterceptedRequest, InterceptedResponse, RequestHeaderInfo, ResponseHook } from './stage.js';
 
 export const API_VERSIONS_KEY = 18;
@@ -115,12 +115,7 @@ export class Exchange implements InterceptedRequest {
   /** One more use of the borrowed bytes, such as a pending write; call the result when done. */
   use(): () => void {
     this.uses++;
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      this.unuse();
-    };
+    return once(() => this.unuse());
   }
 
   /**

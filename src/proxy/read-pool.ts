@@ -47,17 +47,22 @@ interface Reader {
 
 const readers = new WeakMap<Socket, Reader>();
 
+/** `fn` as a function that does its work on the first call only (a release called twice). */
+export function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+}
+
 class PooledBuffer implements Lease {
   private refs = 1;
   constructor(readonly buf: Buffer) {}
   hold(): () => void {
     this.refs++;
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      this.release();
-    };
+    return once(() => this.release());
   }
   release(): void {
     if (--this.refs > 0) return;
