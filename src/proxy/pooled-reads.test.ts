@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApiKey } from '../../protocol/generated/index.js';
-import { kafkaClient, uniqueName, waitFor } from '../../test/helpers/e2e.js';
+import { createTopics, kafkaClient, uniqueName, waitFor } from '../../test/helpers/e2e.js';
 import { startProxy, type TestProxy } from '../../test/helpers/proxy.js';
 import type { Exchange } from './exchange.js';
 import type { InterceptedRequest, Stage } from './stage.js';
@@ -45,7 +45,7 @@ describe('pooled client reads', () => {
     const kafka = kafkaClient(gh.bootstrap);
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+    await createTopics(admin, [{ topic, numPartitions: 3 }]);
     await admin.disconnect();
 
     // 40 sends of 25 records of 1-12 KiB each, 8 at a time: requests of up to ~300 KiB that

@@ -15,7 +15,7 @@ import { readDescribeClusterResponse, type DescribeClusterResponse } from '../..
 import { defaultFetchPartition, defaultFetchRequest, defaultFetchTopic, writeFetchRequest } from '../../protocol/generated/fetch-request.js';
 import { readFetchResponse } from '../../protocol/generated/fetch-response.js';
 import { Reader, Writer } from '../../protocol/runtime/index.js';
-import { kafkaClient, uniqueName, waitFor } from '../../test/helpers/e2e.js';
+import { createTopics, kafkaClient, uniqueName, waitFor } from '../../test/helpers/e2e.js';
 import { startProxy, type TestProxy } from '../../test/helpers/proxy.js';
 import { FrameReader, joinFrame } from './frame-reader.js';
 import type { InterceptedRequest, InterceptedResponse, Stage } from './stage.js';
@@ -180,7 +180,7 @@ describe('stages', () => {
     const producer = kafkaClient(kafkaBootstrap).producer({ allowAutoTopicCreation: false });
     await producer.connect();
     try {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+      await createTopics(admin, [{ topic, numPartitions: 1 }]);
       const value = Buffer.alloc(1024, 'x');
       for (let i = 0; i < 4; i++) await producer.send({ topic, acks: -1, messages: Array.from({ length: 500 }, () => ({ value })) });
     } finally {
@@ -257,7 +257,7 @@ describe('stages', () => {
     const admin = kafkaClient(gh.bootstrap).admin();
     await admin.connect();
     try {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+      await createTopics(admin, [{ topic, numPartitions: 1 }]);
       const md = await admin.fetchTopicMetadata({ topics: [topic] });
       expect(md.topics[0]!.partitions).toHaveLength(3);
     } finally {
@@ -303,7 +303,7 @@ describe('stages', () => {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+      await createTopics(admin, [{ topic, numPartitions: 1 }]);
       await producer.send({ topic, acks: 0, messages: [{ value: 'fire-and-forget' }] });
       await producer.send({ topic, acks: -1, messages: [{ value: 'acknowledged' }] });
       const offsets = await admin.fetchTopicOffsets(topic);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { freePorts, startBroker, type Broker } from '../../src/kafka/broker.js';
-import { GATEHOUSE_BIN, gatehouse, kafkaClient, uniqueName, waitFor } from '../helpers/e2e.js';
+import { createTopics, gatehouse, GATEHOUSE_BIN, kafkaClient, uniqueName, waitFor } from '../helpers/e2e.js';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { InterceptedResponse, Stage } from '../../src/proxy/stage.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
@@ -70,7 +70,7 @@ describe('audit delivery while the audit broker is away', () => {
       new Kafka({ clientId: 'audit-delivery', brokers: [gh.bootstrap], logLevel: logLevel.NOTHING, retry: { retries, initialRetryTime: 100, maxRetryTime: 1000 } });
     const admin = kafkaClient(gh.bootstrap).admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopics(admin, [{ topic, numPartitions: 1 }]);
     await admin.disconnect();
     const producer = client(1).producer();
     await producer.connect();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import type { AuditEvent, RequestData } from '../../src/audit/events.js';
-import { gatehouse, uniqueName, waitFor } from '../helpers/e2e.js';
+import { createTopics, gatehouse, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
@@ -55,7 +55,7 @@ describe('audit with the policy stage', () => {
     });
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: `${prefix}-pay-ledger` }], waitForLeaders: true });
+    await createTopics(admin, [{ topic: `${prefix}-pay-ledger` }]);
     await expect(admin.createTopics({ topics: [{ topic: `${prefix}-other` }] })).rejects.toThrow();
     await admin.disconnect();
 

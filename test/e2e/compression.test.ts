@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Compression } from '../../protocol/runtime/record-batch.js';
 import { runTool } from '../../src/kafka/index.js';
-import { kafkaClient, kcat, uniqueName } from '../helpers/e2e.js';
+import { createTopics, kafkaClient, kcat, uniqueName } from '../helpers/e2e.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 import { CompressionRecorder } from '../helpers/recorders.js';
 
@@ -40,7 +40,7 @@ describe('compression codecs through the proxy', () => {
     try {
       // compression.type=producer (the default, made explicit): the broker keeps the producer's codec.
       const topics = CODECS.map(({ name }) => ({ topic: `${prefix}-${name}`, numPartitions: 1, configEntries: [{ name: 'compression.type', value: 'producer' }] }));
-      await admin.createTopics({ topics, waitForLeaders: true });
+      await createTopics(admin, topics);
     } finally {
       await admin.disconnect();
     }

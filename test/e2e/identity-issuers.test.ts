@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { getPrincipal, SaslError, type Principal } from '../../src/identity/index.js';
 import type { InterceptedRequest, Stage } from '../../src/proxy/stage.js';
-import { uniqueName, waitFor } from '../helpers/e2e.js';
+import { createTopics, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
 import { saslUpstream } from '../helpers/upstream-account.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
@@ -61,7 +61,7 @@ describe('identity: several trusted issuers', () => {
     const topic = uniqueName('two-issuers');
     const admin = client(corp, 'admin').admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopics(admin, [{ topic, numPartitions: 1 }]);
     await admin.disconnect();
 
     const producer = client(corp, 'payments-app').producer();

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { runTool } from '../../src/kafka/index.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { uniqueName } from '../helpers/e2e.js';
+import { createTopics, uniqueName } from '../helpers/e2e.js';
 import { javaOidcProperties, startOidc, type TestOidc } from '../helpers/oidc.js';
 import { saslUpstream } from '../helpers/upstream-account.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
@@ -50,7 +50,7 @@ describe('identity: sessions end with their tokens (KIP-368)', () => {
     const topic = uniqueName('identity-reauth');
     const admin = client('reauth-admin', 10_000).admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopics(admin, [{ topic, numPartitions: 1 }]);
     await admin.disconnect();
 
     // 10 s threshold: re-authenticates from 4 s into each 14 s session.

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kafkaMajor, runTool, type KafkaTool, type ToolResult } from '../../src/kafka/index.js';
-import { kafkaClient, portOf, uniqueName, waitFor } from '../helpers/e2e.js';
+import { createTopics, kafkaClient, portOf, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const kafkaBootstrap = inject('kafkaBootstrap');
@@ -88,7 +88,7 @@ describe('Kafka CLI tools through the proxy', () => {
     const admin = kafkaClient(bootstrap).admin();
     await admin.connect();
     try {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+      await createTopics(admin, [{ topic, numPartitions: 2 }]);
 
       const lines = Array.from({ length: 50 }, (_, i) => `key-${i % 5}:line ${i} — ünïcödé ✓`);
       await tool('console-producer', ['--topic', topic, '--property', 'parse.key=true', '--property', 'key.separator=:'], lines.join('\n') + '\n');

@@ -6,7 +6,7 @@
 import type { Consumer, IHeaders } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runTool } from '../../src/kafka/index.js';
-import { kafkaClient, uniqueName, waitFor } from '../helpers/e2e.js';
+import { createTopics, kafkaClient, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const kafkaBootstrap = inject('kafkaBootstrap');
@@ -56,7 +56,7 @@ describe('kafkajs through the proxy', () => {
     const admin = kafkaClient(gh.bootstrap).admin();
     await admin.connect();
     try {
-      expect(await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true })).toBe(true);
+      expect(await createTopics(admin, [{ topic, numPartitions }])).toBe(true);
     } finally {
       await admin.disconnect();
     }

@@ -3,7 +3,7 @@
  * records go in and come back out exactly, with a plain consumer and with a consumer group.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { kafkaClient, kcat, kcatBrokers, portOf, uniqueName } from '../helpers/e2e.js';
+import { createTopics, kafkaClient, kcat, kcatBrokers, portOf, uniqueName } from '../helpers/e2e.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const kafkaBootstrap = inject('kafkaBootstrap');
@@ -30,7 +30,7 @@ describe('kcat through the proxy', () => {
     const admin = kafkaClient(gh.bootstrap).admin();
     await admin.connect();
     try {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+      await createTopics(admin, [{ topic, numPartitions: 2 }]);
     } finally {
       await admin.disconnect();
     }
@@ -56,7 +56,7 @@ describe('kcat through the proxy', () => {
     const admin = kafkaClient(gh.bootstrap).admin();
     await admin.connect();
     try {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+      await createTopics(admin, [{ topic, numPartitions: 3 }]);
     } finally {
       await admin.disconnect();
     }

@@ -17,7 +17,7 @@ import { demoPolicyYaml } from '../../src/sandbox/demo-policy.js';
 import { errorOf } from '../helpers/kafka-errors.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
-import { uniqueName, waitFor } from '../helpers/e2e.js';
+import { createTopics, uniqueName, waitFor } from '../helpers/e2e.js';
 
 const version = inject('kafkaVersion');
 const AUDIT_TOPIC = '__gatehouse_audit';
@@ -221,7 +221,7 @@ describe('policy equivalence: the proxy with the demo policy answers as Kafka wi
     const admin = setup.admin();
     await admin.connect();
     await admin.createAcls({ acl: demoAcls() });
-    await admin.createTopics({ topics: [{ topic: shared.orders, numPartitions: 1 }, { topic: AUDIT_TOPIC, numPartitions: 1 }], waitForLeaders: true });
+    await createTopics(admin, [{ topic: shared.orders, numPartitions: 1 }, { topic: AUDIT_TOPIC, numPartitions: 1 }]);
     await admin.disconnect();
 
     oidc = await startOidc();

@@ -18,7 +18,7 @@ import { encodeBatch, encodeRecords } from '../../protocol/runtime/record-batch.
 import { ZERO_UUID } from '../../protocol/runtime/index.js';
 import { runTool } from '../../src/kafka/index.js';
 import { demoPolicy, demoPolicyYaml } from '../../src/sandbox/demo-policy.js';
-import { kafkaClient, kcat, uniqueName, waitFor } from '../helpers/e2e.js';
+import { createTopics, kafkaClient, kcat, uniqueName, waitFor } from '../helpers/e2e.js';
 import { javaOidcProperties, startOidc, type TestOidc } from '../helpers/oidc.js';
 import { errorOf, kafkaErrorType } from '../helpers/kafka-errors.js';
 import { RawClient } from '../helpers/sasl-client.js';
@@ -65,7 +65,7 @@ describe('policy: the demo roles through the proxy', () => {
     // Topics other teams own, made directly on the broker.
     const admin = direct.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: ordersTopic, numPartitions: 1 }, { topic: AUDIT_TOPIC, numPartitions: 1 }], waitForLeaders: true });
+    await createTopics(admin, [{ topic: ordersTopic, numPartitions: 1 }, { topic: AUDIT_TOPIC, numPartitions: 1 }]);
     await admin.disconnect();
   });
   afterAll(async () => {
@@ -78,7 +78,7 @@ describe('policy: the demo roles through the proxy', () => {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      await admin.createTopics({ topics: [{ topic: paymentsTopic, numPartitions: 1 }], waitForLeaders: true });
+      await createTopics(admin, [{ topic: paymentsTopic, numPartitions: 1 }]);
       await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: paymentsTopic, configEntries: [{ name: 'retention.ms', value: '3600000' }] }] });
       const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: paymentsTopic, configNames: ['retention.ms'] }] });
       expect(described.resources[0]!.configEntries[0]!.configValue).toBe('3600000');
@@ -199,7 +199,7 @@ describe('policy: the demo roles through the proxy', () => {
     const other = uniqueName('orders');
     const admin = direct.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: other, numPartitions: 1 }], waitForLeaders: true });
+    await createTopics(admin, [{ topic: other, numPartitions: 1 }]);
     await admin.disconnect();
     // kafkajs and the Java client check metadata first and never send such a request, so send it raw.
     const raw = await RawClient.open(gh.bootstrap);
@@ -256,7 +256,7 @@ describe('policy: the demo roles through the proxy', () => {
     await producer.connect();
     const padmin = client('payments-app').admin();
     await padmin.connect();
-    await padmin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopics(padmin, [{ topic, numPartitions: 1 }]);
     await padmin.disconnect();
     await producer.send({ topic, messages: [{ value: 'before' }] });
 

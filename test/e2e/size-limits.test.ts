@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Consumer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runTool } from '../../src/kafka/index.js';
-import { kafkaClient, kcat, uniqueName, waitFor, warnLines } from '../helpers/e2e.js';
+import { createTopics, kafkaClient, kcat, uniqueName, waitFor, warnLines } from '../helpers/e2e.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const kafkaBootstrap = inject('kafkaBootstrap');
@@ -34,7 +34,7 @@ describe('size limits', () => {
     const admin = kafkaClient(gh.bootstrap).admin();
     await admin.connect();
     try {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries }], waitForLeaders: true });
+      await createTopics(admin, [{ topic, numPartitions: 1, configEntries }]);
     } finally {
       await admin.disconnect();
     }

@@ -29,7 +29,7 @@ import { getPrincipal, type Principal } from '../../src/identity/index.js';
 import { startBroker, type Broker } from '../../src/kafka/index.js';
 import type { InterceptedRequest, InterceptedResponse, Stage } from '../../src/proxy/stage.js';
 import { createCertificateAuthority, type CertFiles, type CertificateAuthority } from '../../src/sandbox/certs.js';
-import { kcat, kcatBrokers, portOf, requestFrame, run, uniqueName, waitFor } from '../helpers/e2e.js';
+import { createTopics, kcat, kcatBrokers, portOf, requestFrame, run, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
@@ -166,7 +166,7 @@ describe('TLS', () => {
     const topic = uniqueName('tls');
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopics(admin, [{ topic, numPartitions: 1 }]);
     // A broker's own listeners, as DescribeConfigs shows them, are the TLS set's too.
     const described = await admin.describeConfigs({
       includeSynonyms: false,

@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startBroker, type Broker } from '../../src/kafka/index.js';
-import { kafkaClient, kcat, uniqueName, waitFor } from '../helpers/e2e.js';
+import { createTopics, kafkaClient, kcat, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc } from '../helpers/oidc.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
@@ -36,7 +36,7 @@ async function kafkajsRoundTrip(bootstrap: string): Promise<void> {
   const kafka = kafkaClient(bootstrap, 'upstream-sasl-e2e');
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+  await createTopics(admin, [{ topic, numPartitions: 2 }]);
   await admin.disconnect();
   const producer = kafka.producer();
   await producer.connect();

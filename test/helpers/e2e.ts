@@ -6,7 +6,7 @@
 import { runProcess, type ProcessOptions, type ProcessResult } from '../../src/kafka/process.js';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import kafkajs from 'kafkajs';
+import kafkajs, { type Admin, type ITopicConfig } from 'kafkajs';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -92,13 +92,29 @@ export function kafkaClient(bootstrap: string, clientId = 'gatehouse-e2e'): Inst
 }
 
 /**
+ * `admin.createTopics` and a wait until every partition has a leader. kafkajs's own
+ * `waitForLeaders` retries only LEADER_NOT_AVAILABLE, while a KRaft broker under load can answer
+ * Metadata for a topic it has just created with UNKNOWN_TOPIC_OR_PARTITION for a moment; this
+ * waits that out. Returns what createTopics did (false: the topics existed).
+ */
+export async function createTopics(admin: Admin, topics: ITopicConfig[]): Promise<boolean> {
+  const created = await admin.createTopics({ topics });
+  const names = topics.map((t) => t.topic);
+  await waitFor(`leaders for ${names.join(', ')}`, async () => {
+    const md = await admin.fetchTopicMetadata({ topics: names });
+    return md.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+  });
+  return created;
+}
+
+/**
  * A full round trip with one kafkajs client: creates `topic`, produces `records`, consumes them
  * back with a fresh consumer group; returns what was consumed as sorted "key=value" strings.
  */
 export async function kafkajsRoundTrip(kafka: InstanceType<typeof Kafka>, topic: string, records: Array<{ key: string; value: string }>): Promise<string[]> {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  await createTopics(admin, [{ topic, numPartitions: 1 }]);
   await admin.disconnect();
   const producer = kafka.producer();
   await producer.connect();
