@@ -18,7 +18,7 @@ import type { ConnectionInfo } from './connection-info.js';
 import { ProxyError, type CloseCode } from './errors.js';
 import { API_VERSIONS_KEY, Exchange, ResponseView } from './exchange.js';
 import { consumeBorrowed, type Lease } from './read-pool.js';
-import { FrameReader, frameHead, frameLength, type Frame, type FrameHandler } from './frame-reader.js';
+import { FrameReader, frameHead, frameLength, writeFrame, type Frame, type FrameHandler } from './frame-reader.js';
 import { readInt32At } from '../../protocol/runtime/index.js';
 import { wantsRequest, wantsResponse, type RequestDecision, type ResponseHook, type Stage } from './stage.js';
 import type { HostPort, UpstreamConnector } from './upstream.js';
@@ -313,17 +313,8 @@ export class ProxyConnection {
     const up = this.upstream!;
     if (ex.expectsResponse) this.awaiting.push(ex);
     else ex.out = null;
-    const wire = ex.upstreamWire();
     // Bytes borrowed from pooled reads stay held until the socket is done with them.
-    const written = ex.borrowed && !ex.modified ? ex.use() : undefined;
-    let ok = true;
-    if (Buffer.isBuffer(wire)) ok = up.write(wire, written);
-    else {
-      up.cork();
-      for (let i = 0; i < wire.length; i++) ok = up.write(wire[i]!, i === wire.length - 1 ? written : undefined) && ok;
-      up.uncork();
-    }
-    if (!ok) this.client.pause();
+    if (!writeFrame(up, ex.upstreamWire(), ex.borrowed && !ex.modified ? ex.use() : undefined)) this.client.pause();
     if (!ex.expectsResponse) this.flush();
   }
 
@@ -510,15 +501,8 @@ export class ProxyConnection {
       const ex = this.inflight.shift()!;
       const out = ex.out;
       ex.finished();
-      if (!out) continue;
-      if (Buffer.isBuffer(out)) {
-        if (!this.client.write(out)) blocked = true;
-      } else {
-        // A response that arrived in chunks leaves as those chunks, in one writev.
-        this.client.cork();
-        for (const part of out) if (!this.client.write(part)) blocked = true;
-        this.client.uncork();
-      }
+      // A response that arrived in chunks leaves as those chunks, in one writev.
+      if (out && !writeFrame(this.client, out)) blocked = true;
     }
     if (blocked) this.upstream?.pause();
     if (this.draining && this.inflight.length === 0) this.close('GH_SHUTDOWN', 'proxy shutting down');

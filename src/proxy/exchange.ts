@@ -11,7 +11,7 @@ import {
 } from '../../protocol/generated/index.js';
 import type { ConnectionInfo } from './connection-info.js';
 import { ProxyError } from './errors.js';
-import { joinFrame, type Frame } from './frame-reader.js';
+import { frameHead, joinFrame, type Frame } from './frame-reader.js';
 import { once, type Lease } from './read-pool.js';
 import type { InterceptedRequest, InterceptedResponse, RequestHeaderInfo, ResponseHook } from './stage.js';
 
@@ -73,17 +73,14 @@ export class Exchange implements InterceptedRequest {
     /** As received, size prefix included: one buffer, or the chunks it arrived in. */
     readonly wire: Frame,
   ) {
-    const reader = () => (Buffer.isBuffer(wire) ? new Reader(wire, 4) : new SegmentedReader(wire, 4));
-    const r = reader();
+    const r = Buffer.isBuffer(wire) ? new Reader(wire, 4) : new SegmentedReader(wire, 4);
     this.size = r.end - 4;
-    let apiKey = -1;
-    let apiVersion = -1;
+    const head = frameHead(wire, 8); // the connection checked the frame holds a request head
+    const apiKey = head.readInt16BE(4);
+    const apiVersion = head.readInt16BE(6);
     let clientId: string | null = null;
     let correlationId = 0;
     try {
-      const head = reader();
-      apiKey = head.int16();
-      apiVersion = head.int16();
       // A future ApiVersions version is parsed with the newest header we know; the broker answers
       // it with v0 and UNSUPPORTED_VERSION, as Kafka's version negotiation expects.
       const h = readRequestHeader(r, requestHeaderVersion(codec, Math.min(apiVersion, codec.maxVersion)));

@@ -11,6 +11,7 @@
  * if so the frame's bytes, size prefix first, are handed on chunk by chunk as they arrive and then
  * its end is signalled, so the frame can be written on before its last byte is in.
  */
+import type { Writable } from 'node:stream';
 import { ProxyError } from './errors.js';
 
 /** One frame: a single buffer, or the chunks it arrived in (in order). */
@@ -39,6 +40,19 @@ export function frameHead(f: Frame, n: number): Buffer {
 
 export function joinFrame(f: Frame): Buffer {
   return Buffer.isBuffer(f) ? f : Buffer.concat(f);
+}
+
+/**
+ * Writes a frame to a socket: one write, or its chunks in one writev. `done` is called once the
+ * socket is finished with all of it. False when the socket asks the writer to wait for 'drain'.
+ */
+export function writeFrame(socket: Writable, f: Frame, done?: () => void): boolean {
+  if (Buffer.isBuffer(f)) return socket.write(f, done);
+  let ok = true;
+  socket.cork();
+  for (let i = 0; i < f.length; i++) ok = socket.write(f[i]!, i === f.length - 1 ? done : undefined) && ok;
+  socket.uncork();
+  return ok;
 }
 
 /** What `pushStreaming` reports to. */
