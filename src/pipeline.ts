@@ -3,6 +3,7 @@
  * policy (may they), then audit (record it). Each component may need starting (a file watcher,
  * a producer) and closing; the pipeline does both in order.
  */
+import { zeroCopy } from './proxy/zero-copy.js';
 import type { Logger } from 'pino';
 import type { GatehouseConfig } from './config/schema.js';
 import { identityStageFromConfig } from './identity/from-config.js';
@@ -91,6 +92,7 @@ export async function pipelineFromConfig(config: GatehouseConfig, log: Logger, o
   } else {
     log.warn('no policy section: every authenticated request is forwarded');
   }
+  if (config.performance.zeroCopy && !zeroCopy.available) log.info({ reason: zeroCopy.reason }, 'zero-copy relay unavailable: responses are relayed through the process');
   // Audit: intake first (arrival time, session opened, fail-closed refusals), recorder last (sees every answer as the client gets it).
   const audit = auditFromConfig(config, log, { configPath: opts.configPath, topicIds });
   if (audit) {

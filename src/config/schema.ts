@@ -270,6 +270,17 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    performance: z
+      .object({
+        /**
+         * Move the bytes of large cut-through responses (a consumer's Fetch) from the broker's
+         * socket to the client's inside the kernel (Linux splice; needs the native relay built at
+         * install). false: every byte is read into the proxy and written out again.
+         */
+        zeroCopy: z.boolean().default(true),
+      })
+      .strict()
+      .default({}),
     shutdown: z
       .object({
         /** On SIGTERM, how long in-flight requests may take before connections are cut. */

@@ -58,5 +58,13 @@ export function proxyMetrics(proxy: GatehouseProxy): Registry {
       follow(this, {}, seen, proxy.stats.cutThroughResponses);
     },
   });
+  new Counter({
+    name: 'gatehouse_zero_copy_bytes_total',
+    help: 'Bytes of cut-through responses moved from broker to client inside the kernel (zero-copy relay)',
+    registers: [registry],
+    collect() {
+      follow(this, {}, seen, proxy.stats.zeroCopyBytes);
+    },
+  });
   return registry;
 }

@@ -18,6 +18,7 @@ import type { ConnectionInfo } from './connection-info.js';
 import { ProxyError, type CloseCode } from './errors.js';
 import { API_VERSIONS_KEY, Exchange, ResponseView } from './exchange.js';
 import { consumeBorrowed, type Lease } from './read-pool.js';
+import { canRelay, relay, type Relay, type RelayEnd } from './zero-copy.js';
 import { FrameReader, frameHead, frameLength, writeFrame, type Frame, type FrameHandler } from './frame-reader.js';
 import { readInt32At } from '../../protocol/runtime/index.js';
 import { wantsRequest, wantsResponse, type RequestDecision, type ResponseHook, type Stage } from './stage.js';
@@ -37,6 +38,10 @@ export interface ConnectionOptions {
   onClosed: (conn: ProxyConnection, code: CloseCode) => void;
   /** A response is being cut through (counted in the proxy's stats). */
   onCutThrough?: () => void;
+  /** Relay cut-through responses in the kernel where possible (zero-copy.ts). */
+  zeroCopy?: boolean;
+  /** Bytes the zero-copy relay moved (counted in the proxy's stats). */
+  onRelayed?: (bytes: number) => void;
 }
 
 const UNSUPPORTED_VERSION = 35;
@@ -44,6 +49,9 @@ const UNSUPPORTED_VERSION = 35;
 function isPromise<T>(x: unknown): x is Promise<T> {
   return typeof x === 'object' && x !== null && typeof (x as Promise<T>).then === 'function';
 }
+
+/** Below this many bytes still to come, a cut-through response is not worth a relay's setup. */
+const RELAY_MIN_BYTES = 128 * 1024;
 
 export class ProxyConnection {
   readonly info: ConnectionInfo;
@@ -88,7 +96,9 @@ export class ProxyConnection {
     this.client.on('end', () => this.close('GH_CLIENT_CLOSED', 'client closed the connection'));
     this.client.on('close', () => this.close('GH_CLIENT_CLOSED', 'client connection closed'));
     this.client.on('error', (err) => this.close('GH_CLIENT_CLOSED', `client socket error: ${err.message}`));
-    this.client.on('drain', () => this.upstream?.resume());
+    this.client.on('drain', () => {
+      if (!this.relayState) this.upstream?.resume();
+    });
   }
 
   async start(): Promise<void> {
@@ -351,10 +361,52 @@ export class ProxyConnection {
       } finally {
         this.lease = null;
       }
-      if (use === view.length) return;
+      if (use === view.length) return this.maybeRelay();
       view = view.subarray(use);
     }
     this.onUpstreamData(Buffer.from(view));
+    this.maybeRelay();
+  }
+
+  /** 'waiting': the broker socket is paused until the client's socket has taken what was written. */
+  private relayState: 'waiting' | Relay | null = null;
+
+  /**
+   * The rest of the response being cut through goes from the broker's socket to the client's
+   * in the kernel (zero-copy.ts), when it is large enough and both are plain TCP sockets. The
+   * broker socket is not read meanwhile; the bytes after the response stay in it for Node.
+   */
+  private maybeRelay(): void {
+    const up = this.upstream;
+    if (this.closed || this.relayState || !up || !this.streaming || this.upstreamFrames.streaming < RELAY_MIN_BYTES) return;
+    if (!this.opts.zeroCopy || !canRelay(up, this.client)) return;
+    this.relayState = 'waiting';
+    up.pause();
+    // The relay writes behind Node's back, so what Node holds for the client goes first.
+    if (this.corked) {
+      this.corked = false;
+      this.client.uncork();
+    }
+    if (this.client.writableLength === 0) this.startRelay(up);
+    else this.client.once('drain', () => this.startRelay(up));
+  }
+
+  private startRelay(up: Socket): void {
+    if (this.closed || this.relayState !== 'waiting') return;
+    const length = this.upstreamFrames.streaming;
+    this.relayState = relay(up, this.client, length, (end) => this.relayEnded(up, length, end));
+  }
+
+  private relayEnded(up: Socket, length: number, end: RelayEnd): void {
+    this.relayState = null;
+    if (this.closed) return;
+    if (end.errno !== 0) {
+      const what = `${end.side === 'from' ? 'broker' : 'client'} socket error ${end.errno} relaying a response (${end.written} of ${length} bytes)`;
+      return this.close(end.side === 'from' ? 'GH_UPSTREAM_CLOSED' : 'GH_CLIENT_CLOSED', what);
+    }
+    this.opts.onRelayed?.(length);
+    this.upstreamFrames.skipStreamed(length, this.responses);
+    if (!this.closed) up.resume();
   }
 
   /** Set while bytes of a pooled read are being cut through. */
@@ -537,6 +589,8 @@ export class ProxyConnection {
       this.client.end();
       setTimeout(() => this.client.destroy(), 2000).unref();
     }
+    if (this.relayState && this.relayState !== 'waiting') this.relayState.cancel();
+    this.relayState = null;
     this.upstream?.destroy();
     for (const stage of this.opts.stages) {
       try {

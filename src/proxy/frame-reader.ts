@@ -165,6 +165,16 @@ export class FrameReader {
     for (const p of parts) h.chunk(p);
   }
 
+  /**
+   * `n` bytes of the streamed frame went to the client around this reader (the zero-copy relay);
+   * reports its end when they were the last.
+   */
+  skipStreamed(n: number, h: FrameHandler): void {
+    if (n > this.streamLeft) throw new Error(`skipStreamed(${n}) past the streamed frame's end (${this.streamLeft} left)`);
+    this.streamLeft -= n;
+    if (this.streamLeft === 0) h.end();
+  }
+
   /** Bytes still to come of the frame being streamed (cut through); 0 when none is. */
   get streaming(): number {
     return this.streamLeft;

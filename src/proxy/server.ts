@@ -29,6 +29,8 @@ export interface ProxyStats {
   closedByCode: Record<string, number>;
   /** Broker responses written to clients while still arriving (cut-through, no stage wanted them). */
   cutThroughResponses: number;
+  /** Bytes of cut-through responses moved by the kernel's zero-copy relay (zero-copy.ts). */
+  zeroCopyBytes: number;
 }
 
 export interface ProxyOptions {
@@ -56,7 +58,7 @@ export class GatehouseProxy {
   private bootstrapPort = -1;
   private tlsBootstrapPort = -1;
   private stopping: Promise<void> | null = null;
-  readonly stats: ProxyStats = { clientConnections: 0, upstreamConnections: 0, closedByCode: {}, cutThroughResponses: 0 };
+  readonly stats: ProxyStats = { clientConnections: 0, upstreamConnections: 0, closedByCode: {}, cutThroughResponses: 0, zeroCopyBytes: 0 };
 
   constructor(config: GatehouseConfig, opts: ProxyOptions = {}) {
     config = withResolvedTlsPaths(config, opts.configPath);
@@ -216,6 +218,8 @@ export class GatehouseProxy {
       idleTimeoutMs: this.config.limits.idleTimeoutMs,
       log: this.log,
       onCutThrough: () => this.stats.cutThroughResponses++,
+      zeroCopy: this.config.performance.zeroCopy,
+      onRelayed: (bytes) => (this.stats.zeroCopyBytes += bytes),
       onClosed: (c, code) => {
         this.connections.delete(c);
         this.stats.closedByCode[code] = (this.stats.closedByCode[code] ?? 0) + 1;

@@ -188,14 +188,52 @@ describe('stages', () => {
       await admin.disconnect();
     }
 
-    // Next in line: the response goes to the client while it is still arriving from the broker.
+    // The broker's own answer, for comparison.
+    const direct = await RawClient.open(kafkaBootstrap);
+    direct.socket.write(fetchFrame(1, topic));
+    await waitFor('direct answer', () => direct.responses.length === 1, { timeoutMs: 10_000 });
+    direct.socket.destroy();
+
+    // Next in line: the response goes to the client while it is still arriving from the broker,
+    // most of it moved by the kernel's zero-copy relay, byte for byte what the broker sent.
     const before = gh.proxy.stats.cutThroughResponses;
+    const relayedBefore = gh.proxy.stats.zeroCopyBytes;
     const a = await RawClient.open(gh.bootstrap);
     a.socket.write(fetchFrame(1, topic));
     await waitFor('a.responses.length === 1', () => a.responses.length === 1, { timeoutMs: 10_000 });
     expect(decodeFetchRecordBytes(a.responses[0]!)).toBeGreaterThan(2_000_000);
+    expect(a.responses[0]!.equals(direct.responses[0]!)).toBe(true);
     expect(gh.proxy.stats.cutThroughResponses).toBe(before + 1);
+    expect(gh.proxy.stats.zeroCopyBytes - relayedBefore).toBeGreaterThan(1_500_000);
     a.socket.destroy();
+
+    // Without the relay (performance.zeroCopy: false) the same bytes go through the process.
+    const plain = await startProxy(kafkaBootstrap, { performance: { zeroCopy: false } }, { stages: [] });
+    try {
+      const p = await RawClient.open(plain.bootstrap);
+      p.socket.write(fetchFrame(1, topic));
+      await waitFor('plain answer', () => p.responses.length === 1, { timeoutMs: 10_000 });
+      expect(p.responses[0]!.equals(direct.responses[0]!)).toBe(true);
+      expect(plain.proxy.stats.cutThroughResponses).toBe(1);
+      expect(plain.proxy.stats.zeroCopyBytes).toBe(0);
+      p.socket.destroy();
+    } finally {
+      await plain.stop();
+    }
+
+    // A client that goes away in the middle of a relayed response costs its own connection only.
+    const closedBefore = gh.proxy.stats.closedByCode['GH_CLIENT_CLOSED'] ?? 0;
+    const gone = await RawClient.open(gh.bootstrap);
+    gone.socket.pause();
+    gone.socket.write(Buffer.concat([1, 2, 3, 4].map((i) => fetchFrame(i, topic))));
+    await sleep(300);
+    gone.socket.resetAndDestroy();
+    await waitFor('the connection closed', () => (gh.proxy.stats.closedByCode['GH_CLIENT_CLOSED'] ?? 0) > closedBefore, { timeoutMs: 10_000 });
+    const after = await RawClient.open(gh.bootstrap);
+    after.socket.write(fetchFrame(9, topic));
+    await waitFor('a later client is served', () => after.responses.length === 1, { timeoutMs: 10_000 });
+    expect(after.responses[0]!.subarray(8).equals(direct.responses[0]!.subarray(8))).toBe(true);
+    after.socket.destroy();
 
     // The same through a client that does not read for a while: the proxy stops reading the
     // broker when the client's socket is full, and every byte still arrives, in order.
@@ -209,6 +247,7 @@ describe('stages', () => {
     expect(slow.correlationIds()).toEqual([1, 2, 3, 4, 5, 6]);
     for (const r of slow.responses) expect(r.subarray(8).equals(a.responses[0]!.subarray(8))).toBe(true);
     expect(gh.proxy.stats.cutThroughResponses).toBeGreaterThan(before + 1);
+    expect(gh.proxy.stats.zeroCopyBytes - relayedBefore).toBeGreaterThan(6 * 1_500_000);
     slow.socket.destroy();
 
     // Behind a Metadata response the delay-metadata stage holds for 150 ms: the Fetch response
