@@ -96,8 +96,7 @@ static void pump(transfer_t *t) {
   for (;;) {
     int progressed = 0;
     if (t->in_pipe > 0) {
-      unsigned flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK | (t->to_read > 0 ? SPLICE_F_MORE : 0);
-      ssize_t n = splice(t->pipe_r, NULL, t->to, NULL, (size_t)t->in_pipe, flags);
+      ssize_t n = splice(t->pipe_r, NULL, t->to, NULL, (size_t)t->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
         t->in_pipe -= n;
         t->written += n;

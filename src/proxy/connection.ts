@@ -405,7 +405,11 @@ export class ProxyConnection {
       return this.close(end.side === 'from' ? 'GH_UPSTREAM_CLOSED' : 'GH_CLIENT_CLOSED', what);
     }
     this.opts.onRelayed?.(length);
-    this.upstreamFrames.skipStreamed(length, this.responses);
+    try {
+      this.upstreamFrames.skipStreamed(length, this.responses);
+    } catch (err) {
+      return this.fail(err); // called from native code: nothing above it would catch this
+    }
     if (!this.closed) up.resume();
   }
 
