@@ -370,6 +370,8 @@ export class ProxyConnection {
 
   /** 'waiting': the broker socket is paused until the client's socket has taken what was written. */
   private relayState: 'waiting' | Relay | null = null;
+  /** The relay failed to start once on this connection; it is not tried again. */
+  private relayRefused = false;
 
   /**
    * The rest of the response being cut through goes from the broker's socket to the client's
@@ -379,7 +381,7 @@ export class ProxyConnection {
   private maybeRelay(): void {
     const up = this.upstream;
     if (this.closed || this.relayState || !up || !this.streaming || this.upstreamFrames.streaming < RELAY_MIN_BYTES) return;
-    if (!this.opts.zeroCopy || !canRelay(up, this.client)) return;
+    if (!this.opts.zeroCopy || this.relayRefused || !canRelay(up, this.client)) return;
     this.relayState = 'waiting';
     up.pause();
     // The relay writes behind Node's back, so what Node holds for the client goes first.
@@ -394,7 +396,16 @@ export class ProxyConnection {
   private startRelay(up: Socket): void {
     if (this.closed || this.relayState !== 'waiting') return;
     const length = this.upstreamFrames.streaming;
-    this.relayState = relay(up, this.client, length, (end) => this.relayEnded(up, length, end));
+    try {
+      this.relayState = relay(up, this.client, length, (end) => this.relayEnded(up, length, end));
+    } catch (err) {
+      // No relay this time (e.g. out of file descriptors for its pipe): the bytes come through
+      // the process instead, as without the addon.
+      this.log.warn({ err: (err as Error).message }, 'zero-copy relay could not start; copying on this connection');
+      this.relayState = null;
+      this.relayRefused = true;
+      up.resume();
+    }
   }
 
   private relayEnded(up: Socket, length: number, end: RelayEnd): void {

@@ -44,7 +44,9 @@ describe('zero-copy relay', () => {
 
   // CI builds the addon (.ci/run checks it); the proxy's fallback is tested in stages.test.ts.
   it('is built and loaded on this machine', () => {
-    expect(zeroCopy).toEqual({ available: true, reason: 'native splice relay' });
+    // On failure the reason says what is missing (a C compiler or Node's headers at `npm ci`).
+    expect(zeroCopy.reason).toBe('native splice relay');
+    expect(zeroCopy.available).toBe(true);
   });
 
   it('moves exactly the bytes owed, through a receiver that stalls, and leaves what follows to Node', async () => {
