@@ -156,12 +156,6 @@ static void watch(transfer_t *t) {
   }
 }
 
-static void finalize_external(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)data;
-  (void)hint;
-}
-
 static napi_value start(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4], external, resource;
@@ -182,11 +176,19 @@ static napi_value start(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
 
+  napi_ref callback, resource_ref;
+  CHECK(napi_create_object(env, &resource));
+  CHECK(napi_create_reference(env, argv[3], 1, &callback));
+  CHECK(napi_create_reference(env, resource, 1, &resource_ref));
   transfer_t *t = calloc(1, sizeof *t);
   if (!t) {
+    napi_delete_reference(env, callback);
+    napi_delete_reference(env, resource_ref);
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
+  t->callback = callback;
+  t->resource = resource_ref;
   t->env = env;
   t->from = t->to = t->pipe_r = t->pipe_w = -1;
   t->total = t->to_read = (int64_t)length;
@@ -205,9 +207,6 @@ static napi_value start(napi_env env, napi_callback_info info) {
   if (cap < 0) cap = fcntl(t->pipe_w, F_GETPIPE_SZ);
   t->pipe_cap = cap > 0 ? cap : 65536;
 
-  CHECK(napi_create_reference(env, argv[3], 1, &t->callback));
-  CHECK(napi_create_object(env, &resource));
-  CHECK(napi_create_reference(env, resource, 1, &t->resource));
   if (uv_poll_init(loop, &t->from_poll, t->from) != 0 || uv_poll_init(loop, &t->to_poll, t->to) != 0) {
     release(t);
     napi_throw_error(env, NULL, "cannot watch the sockets");
@@ -218,7 +217,7 @@ static napi_value start(napi_env env, napi_callback_info info) {
   /* Nothing moves before this call returns: the first pass runs when the source is readable. */
   uv_poll_start(&t->from_poll, UV_READABLE, on_poll);
   t->from_events = UV_READABLE;
-  CHECK(napi_create_external(env, t, finalize_external, NULL, &external));
+  CHECK(napi_create_external(env, t, NULL, NULL, &external)); /* freed when the transfer ends */
   return external;
 }
 

@@ -352,19 +352,16 @@ export class ProxyConnection {
    */
   private onUpstreamBorrowed(view: Buffer, lease: Lease): void {
     if (this.closed) return;
-    const streaming = this.upstreamFrames.streaming;
-    if (streaming > 0) {
-      const use = Math.min(streaming, view.length);
+    const use = Math.min(this.upstreamFrames.streaming, view.length);
+    if (use > 0) {
       this.lease = lease;
       try {
         this.onUpstreamData(use === view.length ? view : view.subarray(0, use));
       } finally {
         this.lease = null;
       }
-      if (use === view.length) return this.maybeRelay();
-      view = view.subarray(use);
     }
-    this.onUpstreamData(Buffer.from(view));
+    if (use < view.length) this.onUpstreamData(Buffer.from(view.subarray(use)));
     this.maybeRelay();
   }
 

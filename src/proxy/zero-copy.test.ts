@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../test/helpers/e2e.js';
 import { canRelay, relay, zeroCopy, type RelayEnd } from './zero-copy.js';
 
 /** A loopback connection: `local` is the accepted end (not reading when `paused`), `peer` the other. */
@@ -24,14 +25,6 @@ function collect(s: Socket): { bytes: () => Buffer } {
   const parts: Buffer[] = [];
   s.on('data', (d: Buffer) => parts.push(d));
   return { bytes: () => Buffer.concat(parts) };
-}
-
-async function waitFor(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('zero-copy relay', () => {
@@ -65,15 +58,15 @@ describe('zero-copy relay', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(end).toBeUndefined();
     dst.peer.resume();
-    await waitFor(() => end !== undefined, 'the relay to end');
+    await waitFor('the relay to end', () => end !== undefined, { timeoutMs: 10_000, intervalMs: 10 });
     expect(end).toEqual({ errno: 0, written: payload.length, side: 'from' });
-    await waitFor(() => got.bytes().length >= payload.length, 'every byte');
+    await waitFor('every byte', () => got.bytes().length >= payload.length, { timeoutMs: 10_000, intervalMs: 10 });
     expect(got.bytes().equals(payload)).toBe(true);
 
     // The bytes after the relayed ones are still in the source socket, for Node to read.
     const rest = collect(src.local);
     src.local.resume();
-    await waitFor(() => rest.bytes().length === 4, 'the bytes after');
+    await waitFor('the bytes after', () => rest.bytes().length === 4, { timeoutMs: 10_000, intervalMs: 10 });
     expect(rest.bytes().toString()).toBe('NEXT');
   });
 
@@ -84,7 +77,7 @@ describe('zero-copy relay', () => {
     src.peer.end(randomBytes(100_000));
     let end: RelayEnd | undefined;
     relay(src.local, dst.local, 200_000, (e) => (end = e));
-    await waitFor(() => end !== undefined, 'the relay to end');
+    await waitFor('the relay to end', () => end !== undefined, { timeoutMs: 10_000, intervalMs: 10 });
     expect(end).toMatchObject({ side: 'from', written: 100_000 });
     expect(end!.errno).not.toBe(0);
 
@@ -97,7 +90,7 @@ describe('zero-copy relay', () => {
     relay(src2.local, dst2.local, 8 * 1024 * 1024, (e) => (end2 = e));
     await new Promise((r) => setTimeout(r, 200));
     dst2.peer.resetAndDestroy();
-    await waitFor(() => end2 !== undefined, 'the relay to end');
+    await waitFor('the relay to end', () => end2 !== undefined, { timeoutMs: 10_000, intervalMs: 10 });
     expect(end2!.side).toBe('to');
     expect(end2!.errno).not.toBe(0);
     expect(end2!.written).toBeLessThan(8 * 1024 * 1024);
