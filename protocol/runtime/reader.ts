@@ -167,7 +167,9 @@ export class Reader {
   /**
    * Reads a tagged-field section. Known tags are handed to `known` with a Reader bounded to the
    * field's bytes (it returns false for a tag it does not know); the others come back raw so that
-   * re-encoding reproduces them.
+   * re-encoding reproduces them. Read as leniently as Kafka's own generated readers: tags may come
+   * in any order (the Writer puts them back in order), a repeated known tag takes the last value,
+   * and bytes a known field's declared size holds beyond its value are skipped.
    */
   taggedFields(known: (tag: number, r: Reader) => boolean): TaggedField[] | undefined {
     const count = this.uvarint();
@@ -175,22 +177,12 @@ export class Reader {
       throw new ProtocolError('GH_PROTOCOL_TRUNCATED', `tagged fields: ${count} fields but ${this.remaining} bytes left`);
     }
     let unknown: TaggedField[] | undefined;
-    let last = -1;
     for (let i = 0; i < count; i++) {
       const tag = this.uvarint();
-      if (tag <= last) {
-        throw new ProtocolError('GH_PROTOCOL_INVALID', `tagged fields: tag ${tag} after tag ${last}`);
-      }
-      last = tag;
       const size = this.uvarint();
       const start = this.need(size, `tagged field ${tag}`);
       const buf = this.buf;
-      const sub = new Reader(buf, start, start + size);
-      if (known(tag, sub)) {
-        if (sub.pos !== sub.end) {
-          throw new ProtocolError('GH_PROTOCOL_INVALID', `tagged field ${tag}: ${sub.end - sub.pos} bytes left over`);
-        }
-      } else {
+      if (!known(tag, new Reader(buf, start, start + size))) {
         (unknown ??= []).push({ tag, data: buf.subarray(start, start + size) });
       }
     }

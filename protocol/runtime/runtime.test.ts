@@ -291,16 +291,27 @@ describe('tagged fields', () => {
     expect(new Reader(Buffer.from([0])).taggedFields(() => false)).toBeUndefined();
   });
 
-  it('refuses tags out of order and a known field with bytes left over', () => {
-    expect(protocolCode(() => new Reader(Buffer.from([2, 5, 0, 3, 0])).taggedFields(() => false))).toBe('GH_PROTOCOL_INVALID');
-    expect(
-      protocolCode(() =>
-        new Reader(Buffer.from([1, 0, 2, 9, 9])).taggedFields((_tag, t) => {
-          t.int8();
-          return true;
-        }),
-      ),
-    ).toBe('GH_PROTOCOL_INVALID');
+  it('reads tags as Kafka does: any order (written back sorted), a known field\'s spare bytes skipped', () => {
+    // Two unknown tags, 5 then 3: both kept, and the writer puts them in tag order.
+    const unknown = new Reader(Buffer.from([2, 5, 0, 3, 0])).taggedFields(() => false);
+    expect(unknown?.map((u) => u.tag)).toEqual([5, 3]);
+    expect([...written((w) => w.taggedFields([], unknown))]).toEqual([2, 3, 0, 5, 0]);
+    // Known tag 0 declares 2 bytes and its value takes 1: the spare byte is skipped, and the
+    // section after it (unknown tag 7) is still read from the right place.
+    let value = -1;
+    const r = new Reader(Buffer.from([2, 0, 2, 9, 9, 7, 1, 4, 0x2a]));
+    const rest = r.taggedFields((tag, t) => {
+      if (tag !== 0) return false;
+      value = t.int8();
+      return true;
+    });
+    expect(value).toBe(9);
+    expect(rest).toEqual([{ tag: 7, data: Buffer.from([4]) }]);
+    expect(r.int8()).toBe(0x2a);
+  });
+
+  it('still refuses a tagged field whose size runs past the message', () => {
+    expect(protocolCode(() => new Reader(Buffer.from([1, 0, 5, 9])).taggedFields(() => false))).toBe('GH_PROTOCOL_TRUNCATED');
   });
 
   it('a request header v2 keeps unknown tagged fields through a round trip', () => {

@@ -200,6 +200,8 @@ export class ProxyConnection {
       if (!this.accept(wire)) return;
     }
     this.pump();
+    // Answers made at once (a future ApiVersions version) leave now, in request order.
+    this.flush();
   }
 
   /** Parses a request frame and queues it; false when the connection had to close. */
