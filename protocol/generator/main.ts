@@ -82,7 +82,7 @@ function emitIndex(messages: Message[]): string {
   const lines: string[] = [HEADER_LINE, '/* eslint-disable */'];
   lines.push("import type { Reader, Writer } from '../runtime/index.js';");
   for (const m of messages) {
-    lines.push(`import { read${m.name}, write${m.name}, ${camel(m.name)}Versions } from './${kebab(m.name)}.js';`);
+    lines.push(`import { read${m.name}, write${m.name}, default${m.name}, ${camel(m.name)}Versions } from './${kebab(m.name)}.js';`);
   }
   lines.push('', '/** Codecs for one API: request and response bodies (headers are separate). */');
   lines.push('export interface ApiCodec {');
@@ -90,7 +90,9 @@ function emitIndex(messages: Message[]): string {
   lines.push('  /** First version whose request uses the flexible encoding (header v2), or -1. */');
   lines.push('  requestFlexibleFrom: number;', '  responseFlexibleFrom: number;');
   lines.push('  readRequest(r: Reader, v: number): unknown;', '  writeRequest(w: Writer, v: number, o: unknown): void;');
-  lines.push('  readResponse(r: Reader, v: number): unknown;', '  writeResponse(w: Writer, v: number, o: unknown): void;', '}', '');
+  lines.push('  readResponse(r: Reader, v: number): unknown;', '  writeResponse(w: Writer, v: number, o: unknown): void;');
+  lines.push('  /** A request body with every field at its default (a fresh object each call). */', '  defaultRequest(): unknown;');
+  lines.push('  /** A response body with every field at its default (a fresh object each call). */', '  defaultResponse(): unknown;', '}', '');
   lines.push('export const ApiKey = {');
   for (const m of apis) lines.push(`  ${m.name.replace(/Request$/, '')}: ${m.apiKey},`);
   lines.push('} as const;', '');
@@ -102,7 +104,8 @@ function emitIndex(messages: Message[]): string {
         `minVersion: ${camel(m.name)}Versions.min, maxVersion: ${camel(m.name)}Versions.max, ` +
         `requestFlexibleFrom: ${camel(m.name)}Versions.flexibleFrom, responseFlexibleFrom: ${camel(res)}Versions.flexibleFrom, ` +
         `readRequest: read${m.name}, writeRequest: write${m.name} as ApiCodec['writeRequest'], ` +
-        `readResponse: read${res}, writeResponse: write${res} as ApiCodec['writeResponse'] };`,
+        `readResponse: read${res}, writeResponse: write${res} as ApiCodec['writeResponse'], ` +
+        `defaultRequest: default${m.name}, defaultResponse: default${res} };`,
     );
   }
   lines.push('', '/** The codec for an API key, or undefined for one the proxy does not know. */');

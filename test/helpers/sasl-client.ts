@@ -84,6 +84,27 @@ export class RawClient {
     return this.authenticate(Buffer.from(`\0${username}\0${password}`, 'utf8'));
   }
 
+  /**
+   * Sends a whole frame (size prefix included) as it is and reports what came of it: the response
+   * frame (size prefix excluded), the connection closed, or nothing at all within `timeoutMs`
+   * (a request left unanswered on an open connection: what a client experiences as a hang).
+   */
+  async exchangeRaw(frame: Buffer, timeoutMs = 5_000): Promise<{ kind: 'answer'; frame: Buffer } | { kind: 'closed' } | { kind: 'silent' }> {
+    if (this.closed) return { kind: 'closed' };
+    const answer = new Promise<Buffer>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    this.socket.write(frame);
+    let timer: NodeJS.Timeout | undefined;
+    const silent = new Promise<'silent'>((resolve) => (timer = setTimeout(() => resolve('silent'), timeoutMs)));
+    try {
+      const got = await Promise.race([answer, silent]);
+      return got === 'silent' ? { kind: 'silent' } : { kind: 'answer', frame: got };
+    } catch {
+      return { kind: 'closed' };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Writes bytes as they are (e.g. the unframed SASL tokens of the legacy SaslHandshake v0 flow). */
   writeRaw(bytes: Buffer): void {
     this.socket.write(bytes);
