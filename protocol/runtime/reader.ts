@@ -100,11 +100,21 @@ export class Reader {
     throw new ProtocolError('GH_PROTOCOL_INVALID', `varlong longer than 10 bytes at offset ${this.pos - 10}`);
   }
 
+  /**
+   * A length as Kafka's generated readers take it: any negative length is null (refused for a
+   * field that is not nullable), so -2 reads like -1 in a nullable field.
+   */
   private len(n: number, what: string, nullable: boolean): number {
-    if (n < -1 || (n === -1 && !nullable)) {
-      throw new ProtocolError('GH_PROTOCOL_INVALID', `${what}: invalid length ${n} at offset ${this.pos}`);
+    if (n < 0) {
+      if (!nullable) throw new ProtocolError('GH_PROTOCOL_INVALID', `${what}: invalid length ${n} at offset ${this.pos}`);
+      return -1;
     }
     return n;
+  }
+
+  /** A compact length: the unsigned varint minus one, taken as a signed 32-bit int as Java does. */
+  private compactLen(): number {
+    return (this.uvarint() | 0) - 1;
   }
 
   private text(n: number, what: string): string {
@@ -120,11 +130,11 @@ export class Reader {
     return n < 0 ? null : this.text(n, 'nullable string');
   }
   compactString(): string {
-    const n = this.len(this.uvarint() - 1, 'compact string', false);
+    const n = this.len(this.compactLen(), 'compact string', false);
     return this.text(n, 'compact string');
   }
   compactNullableString(): string | null {
-    const n = this.len(this.uvarint() - 1, 'compact nullable string', true);
+    const n = this.len(this.compactLen(), 'compact nullable string', true);
     return n < 0 ? null : this.text(n, 'compact nullable string');
   }
 
@@ -142,10 +152,10 @@ export class Reader {
     return n < 0 ? null : this.raw(n);
   }
   compactBytes(): Buffer {
-    return this.raw(this.len(this.uvarint() - 1, 'compact bytes', false));
+    return this.raw(this.len(this.compactLen(), 'compact bytes', false));
   }
   compactNullableBytes(): Buffer | null {
-    const n = this.len(this.uvarint() - 1, 'compact nullable bytes', true);
+    const n = this.len(this.compactLen(), 'compact nullable bytes', true);
     return n < 0 ? null : this.raw(n);
   }
 
@@ -154,9 +164,10 @@ export class Reader {
    * not be honest (every element takes at least one byte), so it is refused before allocating.
    */
   arrayLength(compact: boolean, nullable: boolean): number {
-    const n = compact ? this.uvarint() - 1 : this.int32();
-    if (n < -1 || (n === -1 && !nullable)) {
-      throw new ProtocolError('GH_PROTOCOL_INVALID', `array: invalid length ${n} at offset ${this.pos}`);
+    const n = compact ? this.compactLen() : this.int32();
+    if (n < 0) {
+      if (!nullable) throw new ProtocolError('GH_PROTOCOL_INVALID', `array: invalid length ${n} at offset ${this.pos}`);
+      return -1; // any negative length is null, as in Kafka's readers
     }
     if (n > this.remaining) {
       throw new ProtocolError('GH_PROTOCOL_TRUNCATED', `array: ${n} elements but ${this.remaining} bytes left at offset ${this.pos}`);

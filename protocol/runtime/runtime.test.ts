@@ -143,9 +143,19 @@ describe('strings', () => {
     expect(new Reader(Buffer.from([0x00, 0x00])).nullableString()).toBe('');
   });
 
-  it('non-nullable string refuses length -1 and lengths below -1 everywhere', () => {
+  it('non-nullable string refuses negative lengths; a nullable one reads any of them as null, as Kafka does', () => {
     expect(protocolCode(() => new Reader(Buffer.from([0xff, 0xff])).string())).toBe('GH_PROTOCOL_INVALID');
-    expect(protocolCode(() => new Reader(Buffer.from([0xff, 0xfe])).nullableString())).toBe('GH_PROTOCOL_INVALID');
+    expect(protocolCode(() => new Reader(Buffer.from([0xff, 0xfe])).string())).toBe('GH_PROTOCOL_INVALID');
+    const r = new Reader(Buffer.from([0xff, 0xfe, 0x2a]));
+    expect(r.nullableString()).toBeNull();
+    expect(r.int8()).toBe(0x2a);
+  });
+
+  it('negative array lengths: null where nullable (also a compact length past 2^31, as Java reads it), refused otherwise', () => {
+    expect(new Reader(Buffer.from([0xff, 0xff, 0xff, 0xfe])).arrayLength(false, true)).toBe(-1);
+    expect(new Reader(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f])).arrayLength(true, true)).toBe(-1);
+    expect(protocolCode(() => new Reader(Buffer.from([0xff, 0xff, 0xff, 0xfe])).arrayLength(false, false))).toBe('GH_PROTOCOL_INVALID');
+    expect(protocolCode(() => new Reader(Buffer.from([0x00])).arrayLength(true, false))).toBe('GH_PROTOCOL_INVALID');
   });
 
   it('compact string: uvarint length+1', () => {
@@ -171,7 +181,9 @@ describe('strings', () => {
 
   it('a string longer than the input is truncated, not a RangeError', () => {
     expect(protocolCode(() => new Reader(Buffer.from([0x00, 0x05, 0x61])).string())).toBe('GH_PROTOCOL_TRUNCATED');
-    expect(protocolCode(() => new Reader(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f])).compactString())).toBe('GH_PROTOCOL_TRUNCATED');
+    expect(protocolCode(() => new Reader(Buffer.from([0x7f, 0x61])).compactString())).toBe('GH_PROTOCOL_TRUNCATED');
+    // 2^32-1 is -1 as Java's int, so a length of -2: refused as invalid rather than as truncated.
+    expect(protocolCode(() => new Reader(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f])).compactString())).toBe('GH_PROTOCOL_INVALID');
   });
 });
 
@@ -246,7 +258,7 @@ describe('fixed-width and uuid', () => {
 describe('arrays', () => {
   it('refuses a count larger than the bytes left before allocating', () => {
     expect(protocolCode(() => new Reader(Buffer.from([0x7f, 0xff, 0xff, 0xff])).arrayLength(false, false))).toBe('GH_PROTOCOL_TRUNCATED');
-    expect(protocolCode(() => new Reader(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f])).arrayLength(true, false))).toBe('GH_PROTOCOL_TRUNCATED');
+    expect(protocolCode(() => new Reader(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x07])).arrayLength(true, false))).toBe('GH_PROTOCOL_TRUNCATED');
   });
   it('null arrays only where nullable', () => {
     expect(new Reader(Buffer.from([0xff, 0xff, 0xff, 0xff])).arrayLength(false, true)).toBe(-1);
