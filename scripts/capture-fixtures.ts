@@ -26,7 +26,7 @@ import { parseConfig } from '../src/config/load.js';
 import { startBroker } from '../src/kafka/broker.js';
 import { runTool } from '../src/kafka/tools.js';
 import { GatehouseProxy } from '../src/proxy/server.js';
-import type { InterceptedRequest, Stage } from '../src/proxy/stage.js';
+import type { InterceptedRequest, Stage } from '../src/stage/stage.js';
 import { decodeFrame, recordsFields, type FixtureEntry, type FixtureIndex, type SeenKind } from '../test/protocol/fixtures.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -7,7 +7,8 @@ import { zeroCopy } from './proxy/zero-copy.js';
 import type { Logger } from 'pino';
 import type { GatehouseConfig } from './config/schema.js';
 import { identityStageFromConfig } from './identity/from-config.js';
-import type { Stage } from './proxy/stage.js';
+import type { Component } from './stage/component.js';
+import type { Stage } from './stage/stage.js';
 import { auditFromConfig } from './audit/from-config.js';
 import { upstreamConnectorFromConfig } from './identity/upstream/from-config.js';
 import { fetchClusterMetadata } from './proxy/discovery.js';
@@ -18,12 +19,6 @@ import { PolicyStage } from './policy/stage.js';
 import { PolicyStore } from './policy/store.js';
 import { TopicIds, TopicIdsStage, type TopicListing } from './policy/topic-ids.js';
 
-/** A stage with a life of its own (a file watcher, a producer). */
-export interface Component {
-  readonly stage: Stage;
-  start?(): Promise<void>;
-  close?(): Promise<void>;
-}
 
 export interface PipelineOptions {
   /** The config file's path, for sections that name files relative to it. */

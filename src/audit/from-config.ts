@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuditConfig, GatehouseConfig } from '../config/schema.js';
-import type { Component } from '../pipeline.js';
+import type { Component } from '../stage/component.js';
 import { AlertEngine } from './alerts.js';
 import { CapturePolicy, type AuditMasker } from './capture.js';
 import { Chain, defaultInstanceId } from './chain.js';

@@ -23,9 +23,9 @@ import { parseOAuthBearerClientFirst, parsePlain } from '../identity/sasl-messag
 import { batches } from '../../protocol/runtime/record-batch.js';
 import { getPrincipal } from '../identity/principal.js';
 import { getDecision } from '../policy/model.js';
-import type { ConnectionInfo } from '../proxy/connection-info.js';
+import type { ConnectionInfo } from '../stage/connection-info.js';
 import { TopicIds } from '../policy/topic-ids.js';
-import type { InterceptedRequest, InterceptedResponse, RequestDecision, Stage } from '../proxy/stage.js';
+import type { InterceptedRequest, InterceptedResponse, RequestDecision, Stage } from '../stage/stage.js';
 import type { CapturePolicy } from './capture.js';
 import type { Chain } from './chain.js';
 import {

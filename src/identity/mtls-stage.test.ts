@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
-import type { ConnectionInfo } from '../proxy/connection-info.js';
-import type { InterceptedRequest, RequestDecision } from '../proxy/stage.js';
-import type { TlsInfo } from '../proxy/tls.js';
+import type { ConnectionInfo } from '../stage/connection-info.js';
+import type { InterceptedRequest, RequestDecision } from '../stage/stage.js';
+import type { TlsInfo } from '../stage/connection-info.js';
 import { fakeRequest } from '../../test/helpers/fake-request.js';
 import { getPrincipal } from './principal.js';
 import { SaslStage } from './sasl-stage.js';

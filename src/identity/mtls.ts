@@ -4,7 +4,7 @@
  * The principal is the subject's CN (or the whole subject), its groups the OU (or O) values.
  */
 import type { MtlsIdentityConfig } from '../config/schema.js';
-import type { TlsInfo } from '../proxy/tls.js';
+import type { TlsInfo } from '../stage/connection-info.js';
 import type { Principal } from './principal.js';
 
 /** RFC 2253 attribute values of a subject string like "CN=app,OU=a,OU=b,O=Example" (escaped commas respected). */

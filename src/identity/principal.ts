@@ -2,7 +2,7 @@
  * The authenticated identity of a client connection, as policy and audit read it. The identity
  * stage stores it on `conn.attributes` under PRINCIPAL; read it with getPrincipal().
  */
-import type { ConnectionInfo } from '../proxy/connection-info.js';
+import type { ConnectionInfo } from '../stage/connection-info.js';
 
 export interface Principal {
   /** The principal name (the configured claim, default `sub`; with mTLS the certificate's CN or subject). */

@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
 import type { SaslHandshakeResponse } from '../../protocol/generated/sasl-handshake-response.js';
-import type { ConnectionInfo } from '../proxy/connection-info.js';
-import type { InterceptedRequest, RequestDecision } from '../proxy/stage.js';
+import type { ConnectionInfo } from '../stage/connection-info.js';
+import type { InterceptedRequest, RequestDecision } from '../stage/stage.js';
 import { fakeRequest } from '../../test/helpers/fake-request.js';
 import { getPrincipal } from './principal.js';
 import { SaslError, SaslStage } from './sasl-stage.js';

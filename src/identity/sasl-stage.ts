@@ -27,8 +27,8 @@ import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-aut
 import type { SaslHandshakeRequest } from '../../protocol/generated/sasl-handshake-request.js';
 import type { SaslHandshakeResponse } from '../../protocol/generated/sasl-handshake-response.js';
 import type { MtlsIdentityConfig } from '../config/schema.js';
-import type { ConnectionInfo } from '../proxy/connection-info.js';
-import type { InterceptedRequest, InterceptedResponse, RequestDecision, Stage } from '../proxy/stage.js';
+import type { ConnectionInfo } from '../stage/connection-info.js';
+import type { InterceptedRequest, InterceptedResponse, RequestDecision, Stage } from '../stage/stage.js';
 import { principalFromCertificate } from './mtls.js';
 import { PRINCIPAL, getPrincipal, setPrincipal, type Principal } from './principal.js';
 import { parseOAuthBearerClientFirst, parsePlain, SaslMessageError } from './sasl-messages.js';

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
-import type { ConnectionInfo } from '../proxy/connection-info.js';
-import type { InterceptedRequest, RequestDecision } from '../proxy/stage.js';
+import type { ConnectionInfo } from '../stage/connection-info.js';
+import type { InterceptedRequest, RequestDecision } from '../stage/stage.js';
 import { getPrincipal } from './principal.js';
 import { SaslStage } from './sasl-stage.js';
 import { hashSecret, LOCAL_ISSUER, parseSecretHash, ServiceAccounts, verifySecret } from './service-accounts.js';

@@ -4,7 +4,7 @@ import { defaultFetchRequest, defaultFetchTopic, defaultFetchPartition } from '.
 import type { FetchResponse } from '../../protocol/generated/fetch-response.js';
 import { defaultProduceRequest, defaultTopicProduceData } from '../../protocol/generated/produce-request.js';
 import { setPrincipal, type Principal } from '../identity/principal.js';
-import type { ConnectionInfo } from '../proxy/connection-info.js';
+import type { ConnectionInfo } from '../stage/connection-info.js';
 import { fakeConnection, fakeRequest } from '../../test/helpers/fake-request.js';
 import { Policy } from './authorizer.js';
 import { parsePolicy } from './load.js';

@@ -7,8 +7,8 @@
 import type { Logger } from 'pino';
 import { ApiKey } from '../../protocol/generated/index.js';
 import { getPrincipal } from '../identity/principal.js';
-import type { ConnectionInfo } from '../proxy/connection-info.js';
-import type { InterceptedRequest, RequestDecision as StageDecision, Stage } from '../proxy/stage.js';
+import type { ConnectionInfo } from '../stage/connection-info.js';
+import type { InterceptedRequest, RequestDecision as StageDecision, Stage } from '../stage/stage.js';
 import type { Subject, SubjectPolicy } from './authorizer.js';
 import { genericDenial, ruleFor } from './apis/index.js';
 import type { AuthzContext, Outcome } from './apis/types.js';

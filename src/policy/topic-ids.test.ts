@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiKey } from '../../protocol/generated/index.js';
 import { defaultMetadataResponse, defaultMetadataResponseTopic } from '../../protocol/generated/metadata-response.js';
-import type { InterceptedResponse } from '../proxy/stage.js';
+import type { InterceptedResponse } from '../stage/stage.js';
 import { TopicIds, TopicIdsStage } from './topic-ids.js';
 
 const ID = 'AAAAAAAAAAAAAAAAAAAAAQ';

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { MetadataResponse } from '../../protocol/generated/metadata-response.js';
 import { ZERO_UUID } from '../../protocol/runtime/index.js';
-import type { InterceptedResponse, Stage } from '../proxy/stage.js';
+import type { InterceptedResponse, Stage } from '../stage/stage.js';
 import { topicIdsFromMetadata } from './apis/metadata.js';
 
 export type TopicListing = () => Promise<Array<[id: string, name: string]>>;

@@ -14,14 +14,14 @@ import type { Logger } from 'pino';
 import { apiCodec, ApiKey } from '../../protocol/generated/index.js';
 import { defaultApiVersionsResponse } from '../../protocol/generated/api-versions-response.js';
 import type { ProduceRequest } from '../../protocol/generated/produce-request.js';
-import type { ConnectionInfo } from './connection-info.js';
+import type { ConnectionInfo } from '../stage/connection-info.js';
 import { ProxyError, type CloseCode } from './errors.js';
 import { API_VERSIONS_KEY, Exchange, ResponseView } from './exchange.js';
 import { consumeBorrowed, type Lease } from './read-pool.js';
 import { canRelay, relay, type Relay, type RelayEnd } from './zero-copy.js';
 import { FrameReader, frameHead, frameLength, writeFrame, type Frame, type FrameHandler } from './frame-reader.js';
 import { readInt32At } from '../../protocol/runtime/index.js';
-import { wantsRequest, wantsResponse, type RequestDecision, type ResponseHook, type Stage } from './stage.js';
+import { wantsRequest, wantsResponse, type RequestDecision, type ResponseHook, type Stage } from '../stage/stage.js';
 import type { HostPort, UpstreamConnector } from './upstream.js';
 import { formatHostPort } from './upstream.js';
 

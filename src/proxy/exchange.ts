@@ -9,11 +9,11 @@ import {
   writeResponseHeader,
   type ApiCodec,
 } from '../../protocol/generated/index.js';
-import type { ConnectionInfo } from './connection-info.js';
+import type { ConnectionInfo } from '../stage/connection-info.js';
 import { ProxyError } from './errors.js';
 import { frameHead, joinFrame, type Frame } from './frame-reader.js';
 import { once, type Lease } from './read-pool.js';
-import type { InterceptedRequest, InterceptedResponse, RequestHeaderInfo, ResponseHook } from './stage.js';
+import type { InterceptedRequest, InterceptedResponse, RequestHeaderInfo, ResponseHook } from '../stage/stage.js';
 
 export const API_VERSIONS_KEY = 18;
 const UNSUPPORTED_VERSION = 35;

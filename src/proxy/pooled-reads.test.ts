@@ -11,7 +11,7 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import { createTopics, kafkaClient, uniqueName, waitFor } from '../../test/helpers/e2e.js';
 import { startProxy, type TestProxy } from '../../test/helpers/proxy.js';
 import type { Exchange } from './exchange.js';
-import type { InterceptedRequest, Stage } from './stage.js';
+import type { InterceptedRequest, Stage } from '../stage/stage.js';
 
 const kafkaBootstrap = inject('kafkaBootstrap');
 

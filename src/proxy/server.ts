@@ -10,14 +10,14 @@ import { withResolvedTlsPaths } from '../config/tls-paths.js';
 import { upstreamConnectorFromConfig } from '../identity/upstream/from-config.js';
 import { createLogger } from '../log.js';
 import { BrokerMap } from './broker-map.js';
-import type { ConnectionInfo } from './connection-info.js';
+import type { ConnectionInfo } from '../stage/connection-info.js';
 import { ProxyConnection } from './connection.js';
 import { fetchClusterMetadata } from './discovery.js';
 import { ListenerManager, type ListenerSpec } from './listeners.js';
 import { AddressRewriteStage } from './routing/address-rewrite.js';
 import { ApiVersionsStage } from './routing/api-versions.js';
 import { BrokerConfigsStage } from './routing/broker-configs.js';
-import type { Stage } from './stage.js';
+import type { Stage } from '../stage/stage.js';
 import { ServerTlsMaterial, tlsInfoOf } from './tls.js';
 import { parseHostPort, type HostPort, type UpstreamConnector } from './upstream.js';
 

@@ -18,7 +18,7 @@ import { Reader, Writer } from '../../protocol/runtime/index.js';
 import { createTopics, kafkaClient, uniqueName, waitFor } from '../../test/helpers/e2e.js';
 import { startProxy, type TestProxy } from '../../test/helpers/proxy.js';
 import { FrameReader, joinFrame } from './frame-reader.js';
-import type { InterceptedRequest, InterceptedResponse, Stage } from './stage.js';
+import type { InterceptedRequest, InterceptedResponse, Stage } from '../stage/stage.js';
 
 const kafkaBootstrap = inject('kafkaBootstrap');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

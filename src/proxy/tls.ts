@@ -15,24 +15,7 @@ import { createSecureContext, type Server as TlsServer, type TLSSocket, type Tls
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/load.js';
 import type { ListenTlsConfig } from '../config/schema.js';
-
-/** What stages know about a TLS connection (absent on plaintext ones). */
-export interface TlsInfo {
-  /** e.g. "TLSv1.3". */
-  readonly protocol: string;
-  /** e.g. "TLS_AES_256_GCM_SHA384". */
-  readonly cipher: string;
-  /** The client certificate's subject (RFC 2253 order, e.g. "CN=app,OU=payments,O=Example"), only when it was verified against listen.tls.caFile. */
-  readonly peerSubject?: string;
-  /** The client certificate's issuer, same form, when verified. */
-  readonly peerIssuer?: string;
-  /** SHA-256 fingerprint of the verified client certificate, "AB:CD:…". */
-  readonly peerCertFingerprint?: string;
-  /** The verified client certificate's serial number (hex). */
-  readonly peerSerial?: string;
-  /** The verified client certificate's notAfter (ms since epoch). */
-  readonly peerValidTo?: number;
-}
+import type { TlsInfo } from '../stage/connection-info.js';
 
 /** Node's multi-line X.509 name ("C=DE\nO=Example\nCN=app", issuer order) as RFC 2253 ("CN=app,O=Example,C=DE"). */
 export function rfc2253(name: string): string {

@@ -14,7 +14,7 @@ import kafkajs from 'kafkajs';
 import { freePorts, startBroker, type Broker } from '../../src/kafka/broker.js';
 import { createTopics, gatehouse, GATEHOUSE_BIN, kafkaClient, uniqueName, waitFor } from '../helpers/e2e.js';
 import { ApiKey } from '../../protocol/generated/index.js';
-import type { InterceptedResponse, Stage } from '../../src/proxy/stage.js';
+import type { InterceptedResponse, Stage } from '../../src/stage/stage.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const { Kafka, logLevel } = kafkajs;

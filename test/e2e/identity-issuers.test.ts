@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { getPrincipal, SaslError, type Principal } from '../../src/identity/index.js';
-import type { InterceptedRequest, Stage } from '../../src/proxy/stage.js';
+import type { InterceptedRequest, Stage } from '../../src/stage/stage.js';
 import { createTopics, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
 import { saslUpstream } from '../helpers/upstream-account.js';

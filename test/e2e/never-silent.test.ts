@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { apiCodec, ApiKey, writeRequestHeader } from '../../protocol/generated/index.js';
 import { defaultListGroupsResponse } from '../../protocol/generated/list-groups-response.js';
 import { Writer } from '../../protocol/runtime/index.js';
-import type { Stage } from '../../src/proxy/stage.js';
+import type { Stage } from '../../src/stage/stage.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 import { RawClient } from '../helpers/sasl-client.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';

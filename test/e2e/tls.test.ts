@@ -27,7 +27,7 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import type { MetadataResponse } from '../../protocol/generated/metadata-response.js';
 import { getPrincipal, type Principal } from '../../src/identity/index.js';
 import { startBroker, type Broker } from '../../src/kafka/index.js';
-import type { InterceptedRequest, InterceptedResponse, Stage } from '../../src/proxy/stage.js';
+import type { InterceptedRequest, InterceptedResponse, Stage } from '../../src/stage/stage.js';
 import { createCertificateAuthority, type CertFiles, type CertificateAuthority } from '../../src/sandbox/certs.js';
 import { createTopics, kcat, kcatBrokers, portOf, requestFrame, run, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';

@@ -3,8 +3,8 @@
  * over, with the body given and what the stage does to it (setBody, interceptResponse) kept.
  */
 import { apiCodec } from '../../protocol/generated/index.js';
-import type { ConnectionInfo } from '../../src/proxy/connection-info.js';
-import type { InterceptedRequest, ResponseHook } from '../../src/proxy/stage.js';
+import type { ConnectionInfo } from '../../src/stage/connection-info.js';
+import type { InterceptedRequest, ResponseHook } from '../../src/stage/stage.js';
 
 export function fakeConnection(extra: Partial<ConnectionInfo> = {}): ConnectionInfo {
   return { id: 'c1', remoteAddress: '127.0.0.1', remotePort: 1, listener: 'bootstrap', nodeId: -1, openedAt: 0, attributes: new Map(), ...extra };

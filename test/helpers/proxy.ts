@@ -8,7 +8,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { GatehouseConfigInput } from '../../src/config/schema.js';
 import { Pipeline, pipelineFromConfig } from '../../src/pipeline.js';
 import { GatehouseProxy, type ProxyOptions } from '../../src/proxy/server.js';
-import type { Stage } from '../../src/proxy/stage.js';
+import type { Stage } from '../../src/stage/stage.js';
 
 export interface TestProxy {
   proxy: GatehouseProxy;

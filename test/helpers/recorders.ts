@@ -10,7 +10,7 @@ import type { FindCoordinatorResponse } from '../../protocol/generated/find-coor
 import type { MetadataResponse } from '../../protocol/generated/metadata-response.js';
 import type { ProduceRequest } from '../../protocol/generated/produce-request.js';
 import { batches, verifyCrc, type Compression } from '../../protocol/runtime/record-batch.js';
-import type { InterceptedRequest, InterceptedResponse, Stage } from '../../src/proxy/stage.js';
+import type { InterceptedRequest, InterceptedResponse, Stage } from '../../src/stage/stage.js';
 
 export interface SeenAddress {
   api: string;

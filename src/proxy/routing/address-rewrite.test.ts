@@ -11,10 +11,10 @@ import { defaultProduceRequest, writeProduceRequest } from '../../../protocol/ge
 import { defaultProduceResponse, type ProduceResponse } from '../../../protocol/generated/produce-response.js';
 import { Writer } from '../../../protocol/runtime/index.js';
 import { BrokerMap } from '../broker-map.js';
-import type { ConnectionInfo } from '../connection-info.js';
+import type { ConnectionInfo } from '../../stage/connection-info.js';
 import { Exchange, ResponseView } from '../exchange.js';
 import { joinFrame } from '../frame-reader.js';
-import { wantsResponse } from '../stage.js';
+import { wantsResponse } from '../../stage/stage.js';
 import { AddressRewriteStage, type ProxyAddressBook } from './address-rewrite.js';
 import { OFFERED_MAX_VERSION } from './api-versions.js';
 

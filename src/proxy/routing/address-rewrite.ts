@@ -22,8 +22,8 @@ import type { DescribeQuorumResponse } from '../../../protocol/generated/describ
 import type { FindCoordinatorResponse } from '../../../protocol/generated/find-coordinator-response.js';
 import type { MetadataResponse } from '../../../protocol/generated/metadata-response.js';
 import type { BrokerMap } from '../broker-map.js';
-import type { ConnectionInfo } from '../connection-info.js';
-import type { InterceptedResponse, Stage } from '../stage.js';
+import type { ConnectionInfo } from '../../stage/connection-info.js';
+import type { InterceptedResponse, Stage } from '../../stage/stage.js';
 import type { HostPort } from '../upstream.js';
 
 export interface ProxyAddressBook {

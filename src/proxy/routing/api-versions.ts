@@ -12,7 +12,7 @@
  */
 import { apiCodec, ApiKey } from '../../../protocol/generated/index.js';
 import type { ApiVersionsResponse } from '../../../protocol/generated/api-versions-response.js';
-import type { InterceptedResponse, Stage } from '../stage.js';
+import type { InterceptedResponse, Stage } from '../../stage/stage.js';
 
 /** Versions offered to clients below what the proxy decodes, and why (see above). */
 export const OFFERED_MAX_VERSION: Readonly<Record<number, number>> = {

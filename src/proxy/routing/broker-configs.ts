@@ -6,7 +6,7 @@
  */
 import { ApiKey } from '../../../protocol/generated/index.js';
 import type { DescribeConfigsResponse } from '../../../protocol/generated/describe-configs-response.js';
-import type { InterceptedResponse, Stage } from '../stage.js';
+import type { InterceptedResponse, Stage } from '../../stage/stage.js';
 import type { ProxyAddressBook } from './address-rewrite.js';
 
 const BROKER_RESOURCE = 4;

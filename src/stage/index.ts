@@ -1,0 +1,18 @@
+/**
+ * The stage API: what the proxy core hands to identity, policy, audit, masking and
+ * observability, and all they may know of it. The core runs stages; stages import this module,
+ * never the core.
+ */
+export type { ConnectionInfo, TlsInfo } from './connection-info.js';
+export type { Component } from './component.js';
+export {
+  wantsRequest,
+  wantsResponse,
+  type Interest,
+  type InterceptedRequest,
+  type InterceptedResponse,
+  type RequestDecision,
+  type RequestHeaderInfo,
+  type ResponseHook,
+  type Stage,
+} from './stage.js';
