@@ -5,6 +5,7 @@
  * Events of one client connection (session) share `subject` = session id, which is also the
  * Kafka message key, so a session stays ordered in one partition.
  */
+import { apiFactsByName } from '../apis/table.js';
 
 export const SPEC_VERSION = '1.0';
 export const DATA_SCHEMA = 'https://gatehouse.dev/schemas/audit-event.v1.json';
@@ -193,15 +194,7 @@ export interface UnchainedEvent<D = AuditData> {
   data: D;
 }
 
-/** APIs that change state (their events are "mutations" for webhooks and alerts). */
-const MUTATIONS = new Set([
-  'Produce', 'CreateTopics', 'DeleteTopics', 'DeleteRecords', 'CreatePartitions', 'AlterConfigs', 'IncrementalAlterConfigs',
-  'OffsetCommit', 'TxnOffsetCommit', 'OffsetDelete', 'DeleteGroups', 'CreateAcls', 'DeleteAcls', 'AlterPartitionReassignments',
-  'AlterReplicaLogDirs', 'ElectLeaders', 'AlterClientQuotas', 'AlterUserScramCredentials', 'CreateDelegationToken',
-  'RenewDelegationToken', 'ExpireDelegationToken', 'AddPartitionsToTxn', 'AddOffsetsToTxn', 'EndTxn', 'WriteTxnMarkers',
-  'AlterShareGroupOffsets', 'DeleteShareGroupOffsets', 'UpdateFeatures', 'UnregisterBroker',
-]);
-
+/** APIs that change state: their events are "mutations" for webhooks and alerts (src/apis/table.ts). */
 export function isMutation(apiName: string): boolean {
-  return MUTATIONS.has(apiName);
+  return apiFactsByName(apiName)?.mutates ?? false;
 }

@@ -38,7 +38,8 @@ import {
   type RequestData,
   type ResourceRef,
 } from './events.js';
-import { extractResources, operationOf } from './resources.js';
+import { apiFacts, apiFactsByName } from '../apis/table.js';
+import { resourcesOf } from '../apis/resources.js';
 
 /** Kafka error codes the audit stage answers with in fail-closed mode. */
 export const AuditErrorCode = {
@@ -178,10 +179,9 @@ export class AuditIntake implements Stage {
  * FindCoordinator, joining groups and their heartbeats, OffsetFetch, ListOffsets) passes, so that clients keep their connections and retry
  * the refused requests; its events wait in the spool like all others.
  */
-const DATA_READS = new Set(['Fetch', 'ShareFetch', 'DescribeConfigs', 'DescribeAcls', 'DescribeGroups', 'ConsumerGroupDescribe', 'DescribeProducers', 'DescribeTransactions', 'DescribeUserScramCredentials', 'DescribeDelegationToken', 'DescribeClientQuotas', 'DescribeLogDirs']);
-
 export function refusedWhenFailClosed(apiName: string): boolean {
-  return isMutation(apiName) || DATA_READS.has(apiName);
+  const facts = apiFactsByName(apiName);
+  return !facts || facts.mutates || facts.readsData;
 }
 
 function openSession(recorder: Recorder, instance: string, conn: ConnectionInfo, s: SessionState): void {
@@ -212,7 +212,8 @@ function requestBase(req: InterceptedRequest, s: SessionState, sessionId: string
     resources = decision.checks.map((c) => ({ type: c.action.resourceType, name: c.action.name, operation: c.action.operation, allowed: c.allowed, rule: c.rule }));
   } else {
     try {
-      resources = extractResources(req.header.apiName, req.body(), (id) => topicIds.name(id));
+      const operation = apiFacts(req.header.apiKey)?.operation;
+      resources = resourcesOf(req.header.apiKey, req.body(), (id) => topicIds.name(id)).map((r) => (operation ? { ...r, operation } : r));
     } catch {
       resources = [];
     }
@@ -227,7 +228,7 @@ function requestBase(req: InterceptedRequest, s: SessionState, sessionId: string
     correlationId: req.header.correlationId,
     clientId: req.header.clientId,
     category: isMutation(req.header.apiName) ? 'mutation' : 'query',
-    operation: operationOf(req.header.apiName),
+    operation: apiFactsByName(req.header.apiName)?.operation ?? null,
     resources,
     bytesIn: STAMPS.get(req)?.bytesIn ?? req.size + 4,
   };
