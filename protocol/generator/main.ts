@@ -82,7 +82,9 @@ function emitIndex(messages: Message[]): string {
   const lines: string[] = [HEADER_LINE, '/* eslint-disable */'];
   lines.push("import type { Reader, Writer } from '../runtime/index.js';");
   for (const m of messages) {
-    lines.push(`import { read${m.name}, write${m.name}, default${m.name}, ${camel(m.name)}Versions } from './${kebab(m.name)}.js';`);
+    const extra = m.kind === 'header' ? '' : `default${m.name}, `;
+    const type = m.kind === 'header' ? '' : `, type ${m.name}`;
+    lines.push(`import { read${m.name}, write${m.name}, ${extra}${camel(m.name)}Versions${type} } from './${kebab(m.name)}.js';`);
   }
   lines.push('', '/** Codecs for one API: request and response bodies (headers are separate). */');
   lines.push('export interface ApiCodec {');
@@ -96,6 +98,13 @@ function emitIndex(messages: Message[]): string {
   lines.push('export const ApiKey = {');
   for (const m of apis) lines.push(`  ${m.name.replace(/Request$/, '')}: ${m.apiKey},`);
   lines.push('} as const;', '');
+  lines.push('/** The request and response body types of every API, by API key. */');
+  lines.push('export interface ApiTypes {');
+  for (const m of apis) lines.push(`  ${m.apiKey}: { request: ${m.name}; response: ${m.name.replace(/Request$/, 'Response')} };`);
+  lines.push('}', '');
+  lines.push('/** An API key the proxy has codecs for, as a type. */', 'export type KnownApiKey = keyof ApiTypes;');
+  lines.push('/** The request body type of an API key (a union of them all for the type KnownApiKey). */', 'export type RequestOf<K extends KnownApiKey> = ApiTypes[K][\'request\'];');
+  lines.push('/** The response body type of an API key. */', 'export type ResponseOf<K extends KnownApiKey> = ApiTypes[K][\'response\'];', '');
   lines.push('const table: ApiCodec[] = [];');
   for (const m of apis) {
     const res = m.name.replace(/Request$/, 'Response');

@@ -112,9 +112,9 @@ export class Reader {
     return n;
   }
 
-  /** A compact length: the unsigned varint minus one, taken as a signed 32-bit int as Java does. */
+  /** A compact length: the unsigned varint minus one, in Java's signed 32-bit arithmetic. */
   private compactLen(): number {
-    return (this.uvarint() | 0) - 1;
+    return (this.uvarint() - 1) | 0;
   }
 
   private text(n: number, what: string): string {
@@ -178,12 +178,13 @@ export class Reader {
   /**
    * Reads a tagged-field section. Known tags are handed to `known` with a Reader bounded to the
    * field's bytes (it returns false for a tag it does not know); the others come back raw so that
-   * re-encoding reproduces them. Read as leniently as Kafka's own generated readers: tags may come
+   * re-encoding reproduces them. Read exactly as Kafka's own generated readers do: tags may come
    * in any order (the Writer puts them back in order), a repeated known tag takes the last value,
-   * and bytes a known field's declared size holds beyond its value are skipped.
+   * a known field's value is read from the message itself whatever size it declares, and the
+   * count is a signed 32-bit int (2^31 and above are negative: no field is read).
    */
   taggedFields(known: (tag: number, r: Reader) => boolean): TaggedField[] | undefined {
-    const count = this.uvarint();
+    const count = this.uvarint() | 0;
     if (count > this.remaining) {
       throw new ProtocolError('GH_PROTOCOL_TRUNCATED', `tagged fields: ${count} fields but ${this.remaining} bytes left`);
     }
@@ -191,18 +192,16 @@ export class Reader {
     for (let i = 0; i < count; i++) {
       const tag = this.uvarint();
       const size = this.uvarint();
+      if (known(tag, this)) continue;
       const start = this.need(size, `tagged field ${tag}`);
-      const buf = this.buf;
-      if (!known(tag, new Reader(buf, start, start + size))) {
-        (unknown ??= []).push({ tag, data: buf.subarray(start, start + size) });
-      }
+      (unknown ??= []).push({ tag, data: this.buf.subarray(start, start + size) });
     }
     return unknown;
   }
 
   /** Skips a tagged-field section without materializing it. */
   skipTaggedFields(): void {
-    const count = this.uvarint();
+    const count = this.uvarint() | 0; // signed, as in taggedFields
     for (let i = 0; i < count; i++) {
       this.uvarint();
       this.need(this.uvarint(), 'tagged field');

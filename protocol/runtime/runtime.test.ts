@@ -303,15 +303,30 @@ describe('tagged fields', () => {
     expect(new Reader(Buffer.from([0])).taggedFields(() => false)).toBeUndefined();
   });
 
-  it('reads tags as Kafka does: any order (written back sorted), a known field\'s spare bytes skipped', () => {
+  it('reads the field count as Java\'s signed int: a count of 2^31 or more is negative, and no field is read', () => {
+    // Kafka's generated readers loop `for (i = 0; i < count; i++)` over an int: the broker answers
+    // a request whose tagged section says 2^31 (or 2^32-1) fields and holds none.
+    for (const count of [[0x80, 0x80, 0x80, 0x80, 0x08], [0xff, 0xff, 0xff, 0xff, 0x0f]]) {
+      const r = new Reader(Buffer.from([...count, 0x2a]));
+      expect(r.taggedFields(() => false)).toBeUndefined();
+      expect(r.int8()).toBe(0x2a);
+      const s = new Reader(Buffer.from([...count, 0x2a]));
+      s.skipTaggedFields();
+      expect(s.int8()).toBe(0x2a);
+    }
+    // 2^31-1 is still a positive count, and more fields than bytes left.
+    expect(protocolCode(() => new Reader(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x07])).taggedFields(() => false))).toBe('GH_PROTOCOL_TRUNCATED');
+  });
+
+  it('reads tags as Kafka does: any order (written back sorted), a known field read from the message whatever size it declares', () => {
     // Two unknown tags, 5 then 3: both kept, and the writer puts them in tag order.
     const unknown = new Reader(Buffer.from([2, 5, 0, 3, 0])).taggedFields(() => false);
     expect(unknown?.map((u) => u.tag)).toEqual([5, 3]);
     expect([...written((w) => w.taggedFields([], unknown))]).toEqual([2, 3, 0, 5, 0]);
-    // Known tag 0 declares 2 bytes and its value takes 1: the spare byte is skipped, and the
-    // section after it (unknown tag 7) is still read from the right place.
+    // Known tag 0 declares 0 bytes but its value (an int8) follows: Java reads the value anyway,
+    // and the next tag (unknown 7, one byte) comes right after it.
     let value = -1;
-    const r = new Reader(Buffer.from([2, 0, 2, 9, 9, 7, 1, 4, 0x2a]));
+    const r = new Reader(Buffer.from([2, 0, 0, 9, 7, 1, 4, 0x2a]));
     const rest = r.taggedFields((tag, t) => {
       if (tag !== 0) return false;
       value = t.int8();

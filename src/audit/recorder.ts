@@ -11,21 +11,18 @@
  * Session events: opened, authenticated / reauthenticated / authentication_failed, closed.
  */
 import { ApiKey } from '../../protocol/generated/index.js';
-import type { ApiVersionsRequest } from '../../protocol/generated/api-versions-request.js';
 import type { FetchRequest } from '../../protocol/generated/fetch-request.js';
 import { defaultFetchableTopicResponse, defaultFetchResponse, defaultPartitionData, type FetchResponse } from '../../protocol/generated/fetch-response.js';
 import type { ProduceRequest } from '../../protocol/generated/produce-request.js';
 import { defaultPartitionProduceResponse, defaultTopicProduceResponse, type ProduceResponse } from '../../protocol/generated/produce-response.js';
 import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
-import type { SaslHandshakeRequest } from '../../protocol/generated/sasl-handshake-request.js';
-import type { SaslAuthenticateRequest } from '../../protocol/generated/sasl-authenticate-request.js';
 import { parseOAuthBearerClientFirst, parsePlain } from '../identity/sasl-messages.js';
 import { batches } from '../../protocol/runtime/record-batch.js';
 import { getPrincipal } from '../identity/principal.js';
 import { getDecision } from '../policy/model.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import { TopicIds } from '../policy/topic-ids.js';
-import type { InterceptedRequest, InterceptedResponse, RequestDecision, Stage } from '../stage/stage.js';
+import { isRequest, isResponse, type InterceptedRequest, type InterceptedResponse, type RequestDecision, type Stage } from '../stage/stage.js';
 import type { CapturePolicy } from './capture.js';
 import type { Chain } from './chain.js';
 import {
@@ -113,17 +110,17 @@ export class AuditIntake implements Stage {
     s.requests++;
     s.bytesIn += req.size + 4;
     if (!s.opened) {
-      if (req.header.apiKey === ApiKey.ApiVersions && req.header.apiVersion >= 3) {
-        const b = req.body<ApiVersionsRequest>();
+      if (isRequest(req, ApiKey.ApiVersions) && req.header.apiVersion >= 3) {
+        const b = req.body();
         s.software = { name: b.clientSoftwareName, version: b.clientSoftwareVersion };
       }
       openSession(this.recorder, this.instance, req.connection, s);
     }
-    if (req.header.apiKey === ApiKey.SaslHandshake) s.mechanism = req.body<SaslHandshakeRequest>().mechanism.slice(0, 40);
+    if (isRequest(req, ApiKey.SaslHandshake)) s.mechanism = req.body().mechanism.slice(0, 40);
     if (this.recorder.refusing() && refusedWhenFailClosed(req.header.apiName)) {
       STAMPS.get(req)!.refused = true;
-      if (req.header.apiKey === ApiKey.Produce && req.expectsResponse) {
-        const body = req.body<ProduceRequest>();
+      if (isRequest(req, ApiKey.Produce) && req.expectsResponse) {
+        const body = req.body();
         const res: ProduceResponse = {
           responses: body.topicData.map((t) => ({
             ...defaultTopicProduceResponse(),
@@ -142,10 +139,10 @@ export class AuditIntake implements Stage {
         };
         return { respond: res };
       }
-      if (req.header.apiKey === ApiKey.Fetch) {
+      if (isRequest(req, ApiKey.Fetch)) {
         // Every partition asked for answered with KAFKA_STORAGE_ERROR, which consumers retry
         // after a metadata refresh; no session (sessionId 0), so a fetch session starts over.
-        const body = req.body<FetchRequest>();
+        const body = req.body();
         const res: FetchResponse = {
           ...defaultFetchResponse(),
           sessionId: 0,
@@ -240,7 +237,8 @@ function requestBase(req: InterceptedRequest, s: SessionState, sessionId: string
  */
 function claimedName(mechanism: string | null, req: InterceptedRequest): string | null {
   try {
-    const { authBytes } = req.body<SaslAuthenticateRequest>();
+    if (!isRequest(req, ApiKey.SaslAuthenticate)) return null;
+    const { authBytes } = req.body();
     if (mechanism === 'PLAIN') return parsePlain(authBytes).username.slice(0, 200) || null;
     if (mechanism === 'OAUTHBEARER') return parseOAuthBearerClientFirst(authBytes).authzid?.slice(0, 200) || null;
   } catch {
@@ -292,9 +290,8 @@ export class AuditRecorder implements Stage {
     const stamp = STAMPS.get(req);
     if (stamp?.refused && req.header.apiKey !== ApiKey.Produce && req.header.apiKey !== ApiKey.Fetch) return;
     const sessionId = sessionIdOf(this.instance, conn);
-    const key = req.header.apiKey;
     // Fetch too: the offsets handed out need the record batches' headers (records stay views).
-    const body = res.body<unknown>();
+    const body = res.body();
 
     const bytesOut = res.size + 4;
     s.bytesOut += bytesOut;
@@ -313,17 +310,17 @@ export class AuditRecorder implements Stage {
     };
     // What was written or read: never worth the client's connection if it cannot be worked out.
     try {
-      if (key === ApiKey.Produce) data.produced = this.produced(req.body<ProduceRequest>(), body as ProduceResponse);
-      if (key === ApiKey.Fetch) data.fetched = this.fetched(req.body<FetchRequest>(), res);
+      if (isResponse(res, ApiKey.Produce)) data.produced = this.produced(res.request.body(), res.body());
+      if (isResponse(res, ApiKey.Fetch)) data.fetched = this.fetched(res.request.body(), res);
     } catch {
       // recorded without the per-partition details
     }
-    if (key === ApiKey.ApiVersions && req.header.apiVersion >= 3) {
-      const b = req.body<ApiVersionsRequest>();
+    if (isRequest(req, ApiKey.ApiVersions) && req.header.apiVersion >= 3) {
+      const b = req.body();
       data.clientSoftware = s.software = { name: b.clientSoftwareName, version: b.clientSoftwareVersion };
     }
     this.recorder.emit('request', sessionId, data);
-    if (key === ApiKey.SaslAuthenticate) this.authEvent(conn, sessionId, body as SaslAuthenticateResponse, s, req);
+    if (isResponse(res, ApiKey.SaslAuthenticate)) this.authEvent(conn, sessionId, res.body(), s, req);
   }
 
   onClose(conn: ConnectionInfo, reason: string): void {
@@ -403,7 +400,7 @@ export class AuditRecorder implements Stage {
     return out;
   }
 
-  private fetched(req: FetchRequest, res: InterceptedResponse): FetchedPartition[] {
+  private fetched(req: FetchRequest, res: InterceptedResponse<typeof ApiKey.Fetch>): FetchedPartition[] {
     const fetchOffsets = new Map<string, number>();
     for (const t of req.topics) {
       const name = t.topic || this.topicName(t.topicId) || t.topicId;
@@ -411,7 +408,7 @@ export class AuditRecorder implements Stage {
     }
     // The offsets need the record batches' headers: decode the body (records stay views of the
     // response's bytes; a response that arrived in chunks is joined once).
-    const body = res.body<FetchResponse>();
+    const body = res.body();
     const out: FetchedPartition[] = [];
     for (const t of body.responses) {
       const name = t.topic || this.topicName(t.topicId) || t.topicId;

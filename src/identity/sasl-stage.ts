@@ -22,13 +22,11 @@
 import type { Logger } from 'pino';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { ApiVersionsResponse } from '../../protocol/generated/api-versions-response.js';
-import type { SaslAuthenticateRequest } from '../../protocol/generated/sasl-authenticate-request.js';
 import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
-import type { SaslHandshakeRequest } from '../../protocol/generated/sasl-handshake-request.js';
 import type { SaslHandshakeResponse } from '../../protocol/generated/sasl-handshake-response.js';
 import type { MtlsIdentityConfig } from '../config/schema.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
-import type { InterceptedRequest, InterceptedResponse, RequestDecision, Stage } from '../stage/stage.js';
+import { isRequest, isResponse, type InterceptedRequest, type InterceptedResponse, type RequestDecision, type Stage } from '../stage/stage.js';
 import { principalFromCertificate } from './mtls.js';
 import { PRINCIPAL, getPrincipal, setPrincipal, type Principal } from './principal.js';
 import { parseOAuthBearerClientFirst, parsePlain, SaslMessageError } from './sasl-messages.js';
@@ -121,7 +119,8 @@ export class SaslStage implements Stage {
 
   /** Makes sure clients see that the proxy speaks SaslHandshake and SaslAuthenticate. */
   onResponse(res: InterceptedResponse): void {
-    const body = res.body<ApiVersionsResponse>();
+    if (!isResponse(res, ApiKey.ApiVersions)) return;
+    const body = res.body();
     if (body.errorCode !== 0) return;
     let changed = false;
     for (const [apiKey, maxVersion] of [
@@ -143,7 +142,8 @@ export class SaslStage implements Stage {
   }
 
   private handshake(req: InterceptedRequest): RequestDecision {
-    const { mechanism } = req.body<SaslHandshakeRequest>();
+    if (!isRequest(req, ApiKey.SaslHandshake)) return undefined;
+    const { mechanism } = req.body();
     const mechanisms = [...this.opts.mechanisms];
     const state = this.state(req.connection);
     state.pending = undefined;
@@ -178,7 +178,8 @@ export class SaslStage implements Stage {
     };
     if (!mechanism) return fail(SaslError.ILLEGAL_SASL_STATE, 'SaslAuthenticate without a preceding SaslHandshake');
 
-    const { authBytes } = req.body<SaslAuthenticateRequest>();
+    if (!isRequest(req, ApiKey.SaslAuthenticate)) return undefined;
+    const { authBytes } = req.body();
     let token: string;
     let claimedName: string | undefined;
     let account: string | undefined;

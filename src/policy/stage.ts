@@ -5,7 +5,7 @@
  * answer, split, filter) and records what was decided for audit.
  */
 import type { Logger } from 'pino';
-import { ApiKey } from '../../protocol/generated/index.js';
+import { ApiKey, type KnownApiKey, type RequestOf, type ResponseOf } from '../../protocol/generated/index.js';
 import { getPrincipal } from '../identity/principal.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import type { InterceptedRequest, RequestDecision as StageDecision, Stage } from '../stage/stage.js';
@@ -16,6 +16,13 @@ import { ErrorCode, setDecision, type Action, type Check, type RequestDecision }
 import type { PolicySource } from './store.js';
 import { policyDecisions } from './metrics.js';
 import { TopicIds } from './topic-ids.js';
+
+/**
+ * The rules are written for every API at once and build plain bodies (see apis/types.ts): what
+ * they hand back is the body of the request's own API, typed here as any API's.
+ */
+type AnyRequest = RequestOf<KnownApiKey>;
+type AnyResponse = ResponseOf<KnownApiKey>;
 
 /** Requests the identity stage owns; they are never subject to policy. */
 const UNGATED: ReadonlySet<number> = new Set([ApiKey.ApiVersions, ApiKey.SaslHandshake, ApiKey.SaslAuthenticate]);
@@ -129,14 +136,14 @@ export class PolicyStage implements Stage {
     }
     if (outcome.kind === 'filter') {
       setDecision(req, { ...base, outcome: 'filtered' });
-      req.interceptResponse((res) => res.setBody(outcome.filter(res.body())));
+      req.interceptResponse((res) => res.setBody(outcome.filter(res.body()) as AnyResponse));
       return;
     }
     if (outcome.kind === 'split' && !checks.some((c) => !c.allowed)) {
       // Nothing denied; the rule only adjusted the request (Metadata without the right to auto-create).
       setDecision(req, { ...base, outcome: 'allow' });
-      req.setBody(outcome.request);
-      if (req.expectsResponse) req.interceptResponse((res) => res.setBody(outcome.merge(res.body())));
+      req.setBody(outcome.request as AnyRequest);
+      if (req.expectsResponse) req.interceptResponse((res) => res.setBody(outcome.merge(res.body()) as AnyResponse));
       return;
     }
     const decision: RequestDecision = { ...base, outcome: outcome.kind === 'deny' ? 'deny' : 'partial', errorCode: outcome.errorCode };
@@ -147,8 +154,8 @@ export class PolicyStage implements Stage {
       return { close: `Produce (acks=0) denied: ${describeDenied(checks)}` };
     }
     if (outcome.kind === 'deny') return { respond: outcome.response };
-    req.setBody(outcome.request);
-    req.interceptResponse((res) => res.setBody(outcome.merge(res.body())));
+    req.setBody(outcome.request as AnyRequest);
+    req.interceptResponse((res) => res.setBody(outcome.merge(res.body()) as AnyResponse));
     return;
   }
 

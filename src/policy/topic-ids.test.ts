@@ -12,7 +12,7 @@ function metadataAnswer(synthetic: boolean): InterceptedResponse {
     { ...defaultMetadataResponseTopic(), name: 'orders', topicId: ID },
     { ...defaultMetadataResponseTopic(), name: 'denied', topicId: 'AAAAAAAAAAAAAAAAAAAAAg', errorCode: 29 },
   ];
-  return { synthetic, body: <T>() => body as T } as unknown as InterceptedResponse;
+  return { synthetic, request: { header: { apiKey: 3 } }, body: () => body } as unknown as InterceptedResponse;
 }
 
 describe('topic ids', () => {

@@ -6,9 +6,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiKey } from '../../protocol/generated/index.js';
-import type { MetadataResponse } from '../../protocol/generated/metadata-response.js';
 import { ZERO_UUID } from '../../protocol/runtime/index.js';
-import type { InterceptedResponse, Stage } from '../stage/stage.js';
+import { isResponse, type InterceptedResponse, type Stage } from '../stage/stage.js';
 import { topicIdsFromMetadata } from './apis/metadata.js';
 
 export type TopicListing = () => Promise<Array<[id: string, name: string]>>;
@@ -61,6 +60,6 @@ export class TopicIdsStage implements Stage {
   constructor(readonly topicIds: TopicIds) {}
 
   onResponse(res: InterceptedResponse): void {
-    if (!res.synthetic) this.topicIds.learn(topicIdsFromMetadata(res.body<MetadataResponse>()));
+    if (!res.synthetic && isResponse(res, ApiKey.Metadata)) this.topicIds.learn(topicIdsFromMetadata(res.body()));
   }
 }

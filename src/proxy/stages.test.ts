@@ -8,17 +8,16 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { apiCodec, ApiKey, readResponseHeader, writeRequestHeader } from '../../protocol/generated/index.js';
 import { readApiVersionsResponse, type ApiVersionsResponse } from '../../protocol/generated/api-versions-response.js';
 import { defaultMetadataRequest, writeMetadataRequest } from '../../protocol/generated/metadata-request.js';
-import type { CreateTopicsRequest } from '../../protocol/generated/create-topics-request.js';
 import { defaultListGroupsResponse, type ListGroupsResponse } from '../../protocol/generated/list-groups-response.js';
 import { defaultDescribeClusterRequest, writeDescribeClusterRequest } from '../../protocol/generated/describe-cluster-request.js';
-import { readDescribeClusterResponse, type DescribeClusterResponse } from '../../protocol/generated/describe-cluster-response.js';
+import { readDescribeClusterResponse } from '../../protocol/generated/describe-cluster-response.js';
 import { defaultFetchPartition, defaultFetchRequest, defaultFetchTopic, writeFetchRequest } from '../../protocol/generated/fetch-request.js';
 import { readFetchResponse } from '../../protocol/generated/fetch-response.js';
 import { Reader, Writer } from '../../protocol/runtime/index.js';
 import { createTopics, kafkaClient, uniqueName, waitFor } from '../../test/helpers/e2e.js';
 import { startProxy, type TestProxy } from '../../test/helpers/proxy.js';
 import { FrameReader, joinFrame } from './frame-reader.js';
-import type { InterceptedRequest, InterceptedResponse, Stage } from '../stage/stage.js';
+import { isRequest, isResponse, type InterceptedRequest, type InterceptedResponse, type Stage } from '../stage/stage.js';
 
 const kafkaBootstrap = inject('kafkaBootstrap');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -120,7 +119,8 @@ describe('stages', () => {
     name: 'three-partitions',
     interest: { requests: new Set([ApiKey.CreateTopics]) },
     onRequest(req: InterceptedRequest) {
-      const body = req.body<CreateTopicsRequest>();
+      if (!isRequest(req, ApiKey.CreateTopics)) return;
+      const body = req.body();
       for (const t of body.topics) if (t.name.startsWith('stage-three-')) t.numPartitions = 3;
       req.setBody(body);
     },
@@ -143,7 +143,8 @@ describe('stages', () => {
     onRequest(req: InterceptedRequest) {
       const tag = req.header.clientId;
       req.interceptResponse((res) => {
-        const body = res.body<DescribeClusterResponse>();
+        if (!isResponse(res, ApiKey.DescribeCluster)) return;
+        const body = res.body();
         body.clusterId = `hooked-by-${tag}`;
         res.setBody(body);
       });

@@ -6,6 +6,8 @@
 export type { ConnectionInfo, TlsInfo } from './connection-info.js';
 export type { Component } from './component.js';
 export {
+  isRequest,
+  isResponse,
   wantsRequest,
   wantsResponse,
   type Interest,

@@ -12,6 +12,7 @@
  * Responses reach the client in request order whatever the stages do. A stage that throws costs
  * the connection it was working for, never the process.
  */
+import type { KnownApiKey, RequestOf, ResponseOf } from '../../protocol/generated/index.js';
 import type { ConnectionInfo } from './connection-info.js';
 
 export interface RequestHeaderInfo {
@@ -23,7 +24,11 @@ export interface RequestHeaderInfo {
   readonly apiName: string;
 }
 
-export interface InterceptedRequest {
+/**
+ * A request of API key K (any API when K is left out). Its body has the generated type of that
+ * API's request: narrow a request with `isRequest(req, ApiKey.X)` and read it without casts.
+ */
+export interface InterceptedRequest<K extends KnownApiKey = KnownApiKey> {
   readonly header: RequestHeaderInfo;
   readonly connection: ConnectionInfo;
   /**
@@ -38,14 +43,14 @@ export interface InterceptedRequest {
    * received bytes, which the proxy may reuse once the exchange is over (its response handed to
    * the client): copy what you keep longer.
    */
-  body<T = unknown>(): T;
+  body(): RequestOf<K>;
   /**
    * The body's structure with every bytes and records field left empty: enough to authorize a
    * Produce request without joining its records into one buffer. Not cached; do not setBody() it.
    */
-  skim<T = unknown>(): T;
+  skim(): RequestOf<K>;
   /** Replaces the body; the proxy encodes it at the request's version before forwarding. */
-  setBody(body: unknown): void;
+  setBody(body: RequestOf<K>): void;
   /** True once some stage called setBody. */
   readonly modified: boolean;
   /** Whether the broker will answer (false only for Produce with acks=0). */
@@ -60,8 +65,9 @@ export interface InterceptedRequest {
 
 export type ResponseHook = (res: InterceptedResponse) => void | Promise<void>;
 
-export interface InterceptedResponse {
-  readonly request: InterceptedRequest;
+/** The response to a request of API key K; narrow with `isResponse(res, ApiKey.X)`. */
+export interface InterceptedResponse<K extends KnownApiKey = KnownApiKey> {
+  readonly request: InterceptedRequest<K>;
   readonly connection: ConnectionInfo;
   /** The response payload as received (header + body, no size prefix). Do not mutate. */
   readonly frame: Buffer;
@@ -70,13 +76,13 @@ export interface InterceptedResponse {
   /** True when a stage answered the request itself and the broker never saw it. */
   readonly synthetic: boolean;
   /** The body, decoded on first call and cached. */
-  body<T = unknown>(): T;
+  body(): ResponseOf<K>;
   /**
    * The body's structure with every bytes and records field left empty: enough to look at a
    * large response (say, Fetch) without copying its records. Not cached; do not setBody() it.
    */
-  skim<T = unknown>(): T;
-  setBody(body: unknown): void;
+  skim(): ResponseOf<K>;
+  setBody(body: ResponseOf<K>): void;
   readonly modified: boolean;
 }
 
@@ -111,4 +117,14 @@ export function wantsResponse(stage: Stage, apiKey: number, apiVersion: number):
   const r = stage.interest.responses;
   if (!stage.onResponse || !(r === 'all' || (r !== undefined && r.has(apiKey)))) return false;
   return stage.interest.responseVersion ? stage.interest.responseVersion(apiKey, apiVersion) : true;
+}
+
+/** Narrows a request to one API, so that its body has that API's type. */
+export function isRequest<K extends KnownApiKey>(req: InterceptedRequest, apiKey: K): req is InterceptedRequest<K> {
+  return req.header.apiKey === apiKey;
+}
+
+/** Narrows a response to one API, so that its body has that API's type. */
+export function isResponse<K extends KnownApiKey>(res: InterceptedResponse, apiKey: K): res is InterceptedResponse<K> {
+  return res.request.header.apiKey === apiKey;
 }

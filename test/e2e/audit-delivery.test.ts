@@ -14,7 +14,7 @@ import kafkajs from 'kafkajs';
 import { freePorts, startBroker, type Broker } from '../../src/kafka/broker.js';
 import { createTopics, gatehouse, GATEHOUSE_BIN, kafkaClient, uniqueName, waitFor } from '../helpers/e2e.js';
 import { ApiKey } from '../../protocol/generated/index.js';
-import type { InterceptedResponse, Stage } from '../../src/stage/stage.js';
+import { isResponse, type InterceptedResponse, type Stage } from '../../src/stage/stage.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -28,7 +28,8 @@ class FetchWatch implements Stage {
   readonly interest = { responses: new Set([ApiKey.Fetch]) };
   refused = 0;
   onResponse(res: InterceptedResponse): void {
-    const body = res.body<{ responses: Array<{ partitions: Array<{ errorCode: number }> }> }>();
+    if (!isResponse(res, ApiKey.Fetch)) return;
+    const body = res.body();
     if (body.responses.some((t) => t.partitions.some((p) => p.errorCode === 56))) this.refused++;
   }
 }

@@ -24,10 +24,9 @@ import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { ApiKey } from '../../protocol/generated/index.js';
-import type { MetadataResponse } from '../../protocol/generated/metadata-response.js';
 import { getPrincipal, type Principal } from '../../src/identity/index.js';
 import { startBroker, type Broker } from '../../src/kafka/index.js';
-import type { InterceptedRequest, InterceptedResponse, Stage } from '../../src/stage/stage.js';
+import { isResponse, type InterceptedRequest, type InterceptedResponse, type Stage } from '../../src/stage/stage.js';
 import { createCertificateAuthority, type CertFiles, type CertificateAuthority } from '../../src/sandbox/certs.js';
 import { createTopics, kcat, kcatBrokers, portOf, requestFrame, run, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
@@ -47,7 +46,8 @@ class TlsRecorder implements Stage {
     this.forwarded.push({ api: req.header.apiName, principal: getPrincipal(req.connection), peerSubject: req.connection.tls?.peerSubject, protocol: req.connection.tls?.protocol });
   }
   onResponse(res: InterceptedResponse): void {
-    for (const b of res.body<MetadataResponse>().brokers) (res.connection.tls ? this.ports.tls : this.ports.plain).add(b.port);
+    if (!isResponse(res, ApiKey.Metadata)) return;
+    for (const b of res.body().brokers) (res.connection.tls ? this.ports.tls : this.ports.plain).add(b.port);
   }
 }
 

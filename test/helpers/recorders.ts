@@ -3,14 +3,8 @@
  * after the proxy's own routing stages) and never change it.
  */
 import { ApiKey } from '../../protocol/generated/index.js';
-import type { DescribeClusterResponse } from '../../protocol/generated/describe-cluster-response.js';
-import type { DescribeQuorumResponse } from '../../protocol/generated/describe-quorum-response.js';
-import type { FetchResponse } from '../../protocol/generated/fetch-response.js';
-import type { FindCoordinatorResponse } from '../../protocol/generated/find-coordinator-response.js';
-import type { MetadataResponse } from '../../protocol/generated/metadata-response.js';
-import type { ProduceRequest } from '../../protocol/generated/produce-request.js';
 import { batches, verifyCrc, type Compression } from '../../protocol/runtime/record-batch.js';
-import type { InterceptedRequest, InterceptedResponse, Stage } from '../../src/stage/stage.js';
+import { isRequest, isResponse, type InterceptedRequest, type InterceptedResponse, type Stage } from '../../src/stage/stage.js';
 
 export interface SeenAddress {
   api: string;
@@ -38,22 +32,22 @@ export class AddressRecorder implements Stage {
   constructor(private readonly forbiddenPorts: readonly number[]) {}
 
   onResponse(res: InterceptedResponse): void {
-    const { apiKey, apiVersion, apiName } = res.request.header;
+    const { apiVersion, apiName } = res.request.header;
     this.responses[apiName] = (this.responses[apiName] ?? 0) + 1;
     const found: Array<{ nodeId: number; host: string; port: number }> = [];
-    if (apiKey === ApiKey.Metadata) {
-      for (const b of res.body<MetadataResponse>().brokers) found.push(b);
-    } else if (apiKey === ApiKey.FindCoordinator) {
-      const body = res.body<FindCoordinatorResponse>();
+    if (isResponse(res, ApiKey.Metadata)) {
+      for (const b of res.body().brokers) found.push(b);
+    } else if (isResponse(res, ApiKey.FindCoordinator)) {
+      const body = res.body();
       if (apiVersion < 4) {
         if (body.errorCode === 0) found.push(body);
       } else {
         for (const c of body.coordinators) if (c.errorCode === 0) found.push(c);
       }
-    } else if (apiKey === ApiKey.DescribeCluster) {
-      for (const b of res.body<DescribeClusterResponse>().brokers) found.push({ nodeId: b.brokerId, host: b.host, port: b.port });
-    } else {
-      for (const n of res.body<DescribeQuorumResponse>().nodes) for (const l of n.listeners) found.push({ nodeId: n.nodeId, host: l.host, port: l.port });
+    } else if (isResponse(res, ApiKey.DescribeCluster)) {
+      for (const b of res.body().brokers) found.push({ nodeId: b.brokerId, host: b.host, port: b.port });
+    } else if (isResponse(res, ApiKey.DescribeQuorum)) {
+      for (const n of res.body().nodes) for (const l of n.listeners) found.push({ nodeId: n.nodeId, host: l.host, port: l.port });
     }
     for (const a of found) this.addresses.push({ api: apiName, apiVersion, nodeId: a.nodeId, host: a.host, port: a.port });
     // Belt and braces: any field anywhere in the decoded body holding a forbidden port.
@@ -92,10 +86,12 @@ export class CompressionRecorder implements Stage {
   }
 
   onRequest(req: InterceptedRequest): void {
-    for (const t of req.body<ProduceRequest>().topicData) for (const p of t.partitionData) this.count(this.produced, p.records);
+    if (!isRequest(req, ApiKey.Produce)) return;
+    for (const t of req.body().topicData) for (const p of t.partitionData) this.count(this.produced, p.records);
   }
 
   onResponse(res: InterceptedResponse): void {
-    for (const t of res.body<FetchResponse>().responses) for (const p of t.partitions) this.count(this.fetched, p.records);
+    if (!isResponse(res, ApiKey.Fetch)) return;
+    for (const t of res.body().responses) for (const p of t.partitions) this.count(this.fetched, p.records);
   }
 }

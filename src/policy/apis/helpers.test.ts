@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiKey } from '../../../protocol/generated/index.js';
 import { ErrorCode } from '../model.js';
-import { gate, genericDenial, splitItems, type ItemSplit } from './helpers.js';
+import { authorizedOpsWithin, gate, genericDenial, splitItems, type ItemSplit } from './helpers.js';
 import { allowOnly, fakeContext } from './test-kit.js';
 
 type Entry = { name: string; code: number; from: string };
@@ -66,5 +66,17 @@ describe('splitItems', () => {
     expect(a).toEqual({ throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED });
     expect(genericDenial(ApiKey.Heartbeat, 4, 0).errorCode).toBe(0);
     expect(() => genericDenial(1000, 0, 1)).toThrow();
+  });
+});
+
+describe('authorized operations within what the broker reports', () => {
+  it('keeps only what both allow, and the policy alone when the broker omitted them', () => {
+    const READ = 1 << 3, DESCRIBE = 1 << 8, DELETE = 1 << 6, DESCRIBE_CONFIGS = 1 << 10;
+    const policy = READ | DESCRIBE | DELETE | DESCRIBE_CONFIGS; // Kafka 4's group operations
+    const broker39 = READ | DESCRIBE | DELETE; // a 3.9 broker's: groups have no configs
+    expect(authorizedOpsWithin(policy, broker39)).toBe(broker39);
+    expect(authorizedOpsWithin(READ, broker39)).toBe(READ);
+    expect(authorizedOpsWithin(policy, -2147483648)).toBe(policy); // AUTHORIZED_OPERATIONS_OMITTED
+    expect(authorizedOpsWithin(policy, undefined)).toBe(policy);
   });
 });

@@ -343,7 +343,17 @@ export function byName(ctx: AuthzContext, type: ResourceType, op: Operation): (n
   return (name) => (ok(name) ? 0 : code);
 }
 
+/**
+ * The authorized operations to answer: what the policy allows, within what the broker reported
+ * for the proxy's own account. The broker's set also says which operations the resource type
+ * has on that broker's version (Kafka 4 added DescribeConfigs and AlterConfigs for groups; a 3.9
+ * broker has only Read, Describe and Delete), and the proxy can do no more than its account may.
+ */
+export function authorizedOpsWithin(policy: number, broker: unknown): number {
+  return typeof broker === 'number' && broker >= 0 ? policy & broker : policy;
+}
+
 /** Sets authorized operations on each entry of a list (when the request asked for them). */
 export function withAuthorizedOps(ctx: AuthzContext, type: ResourceType, list: Obj[], nameField: string, opsField: string): Obj[] {
-  return list.map((e) => (e.errorCode === 0 ? { ...e, [opsField]: ctx.authorizedOperations(type, e[nameField]) } : e));
+  return list.map((e) => (e.errorCode === 0 ? { ...e, [opsField]: authorizedOpsWithin(ctx.authorizedOperations(type, e[nameField]), e[opsField]) } : e));
 }

@@ -23,7 +23,7 @@ import * as metadataRes from '../../../protocol/generated/metadata-response.js';
 import * as dtpRes from '../../../protocol/generated/describe-topic-partitions-response.js';
 import type { MetadataResponse } from '../../../protocol/generated/metadata-response.js';
 import { CLUSTER_NAME } from '../model.js';
-import { ALLOW, Errors, OPS_OMITTED, can, gate, onCluster, splitItems, withAuthorizedOps } from './helpers.js';
+import { ALLOW, Errors, OPS_OMITTED, authorizedOpsWithin, can, gate, onCluster, splitItems, withAuthorizedOps } from './helpers.js';
 import type { ApiRule, AuthzContext, Outcome } from './types.js';
 
 type Obj = Record<string, any>;
@@ -95,7 +95,7 @@ export const metadataRule: ApiRule = {
       all,
       topic: metadataRes.defaultMetadataResponseTopic,
       topicOps: v >= 8 && req.includeTopicAuthorizedOperations,
-      finish: clusterOps ? (res) => ({ ...res, clusterAuthorizedOperations: ctx.authorizedOperations('cluster', CLUSTER_NAME) }) : undefined,
+      finish: clusterOps ? (res) => ({ ...res, clusterAuthorizedOperations: authorizedOpsWithin(ctx.authorizedOperations('cluster', CLUSTER_NAME), res.clusterAuthorizedOperations) }) : undefined,
       request,
     });
   },
@@ -119,7 +119,7 @@ export const describeClusterRule: ApiRule = {
   apiKey: ApiKey.DescribeCluster,
   authorize: (req, ctx) =>
     req.includeClusterAuthorizedOperations
-      ? { kind: 'filter', filter: (res: Obj) => ({ ...res, clusterAuthorizedOperations: ctx.authorizedOperations('cluster', CLUSTER_NAME) }) }
+      ? { kind: 'filter', filter: (res: Obj) => ({ ...res, clusterAuthorizedOperations: authorizedOpsWithin(ctx.authorizedOperations('cluster', CLUSTER_NAME), res.clusterAuthorizedOperations) }) }
       : ALLOW,
 };
 

@@ -17,13 +17,9 @@
  * set sees the TLS set's broker ports, one to the plaintext set the plaintext ports.
  */
 import { ApiKey } from '../../../protocol/generated/index.js';
-import type { DescribeClusterResponse } from '../../../protocol/generated/describe-cluster-response.js';
-import type { DescribeQuorumResponse } from '../../../protocol/generated/describe-quorum-response.js';
-import type { FindCoordinatorResponse } from '../../../protocol/generated/find-coordinator-response.js';
-import type { MetadataResponse } from '../../../protocol/generated/metadata-response.js';
 import type { BrokerMap } from '../broker-map.js';
 import type { ConnectionInfo } from '../../stage/connection-info.js';
-import type { InterceptedResponse, Stage } from '../../stage/stage.js';
+import { isResponse, type InterceptedResponse, type Stage } from '../../stage/stage.js';
 import type { HostPort } from '../upstream.js';
 
 export interface ProxyAddressBook {
@@ -75,45 +71,33 @@ export class AddressRewriteStage implements Stage {
   }
 
   async onResponse(res: InterceptedResponse): Promise<void> {
-    const { apiKey, apiVersion } = res.request.header;
+    const { apiVersion } = res.request.header;
     const via = res.connection;
-    switch (apiKey) {
-      case ApiKey.Metadata: {
-        const body = res.body<MetadataResponse>();
-        for (const b of body.brokers) await this.rewrite(b.nodeId, b, via);
-        res.setBody(body);
-        return;
-      }
-      case ApiKey.FindCoordinator: {
-        const body = res.body<FindCoordinatorResponse>();
-        if (apiVersion < 4) await this.rewrite(body.errorCode === 0 ? body.nodeId : -1, body, via);
-        for (const c of body.coordinators) await this.rewrite(c.errorCode === 0 ? c.nodeId : -1, c, via);
-        res.setBody(body);
-        return;
-      }
-      case ApiKey.DescribeCluster: {
-        const body = res.body<DescribeClusterResponse>();
-        for (const b of body.brokers) await this.rewrite(b.brokerId, b, via);
-        res.setBody(body);
-        return;
-      }
-      case ApiKey.DescribeQuorum: {
-        const body = res.body<DescribeQuorumResponse>();
-        if (body.nodes.every((n) => n.listeners.length === 0)) return;
-        for (const n of body.nodes) n.listeners = [];
-        res.setBody(body);
-        return;
-      }
-      default: {
-        // Produce, Fetch, ShareFetch, ShareAcknowledge: only the leader hints, if any. They sit
-        // after the records, so the response is skimmed first (records skipped, not copied) and
-        // decoded whole only when there are hints to rewrite.
-        type WithHints = { nodeEndpoints: Array<Endpoint & { nodeId: number }> };
-        if (res.skim<WithHints>().nodeEndpoints.length === 0) return;
-        const body = res.body<WithHints>();
-        for (const n of body.nodeEndpoints) await this.rewrite(n.nodeId, n, via);
-        res.setBody(body);
-      }
+    if (isResponse(res, ApiKey.Metadata)) {
+      const body = res.body();
+      for (const b of body.brokers) await this.rewrite(b.nodeId, b, via);
+      res.setBody(body);
+    } else if (isResponse(res, ApiKey.FindCoordinator)) {
+      const body = res.body();
+      if (apiVersion < 4) await this.rewrite(body.errorCode === 0 ? body.nodeId : -1, body, via);
+      for (const c of body.coordinators) await this.rewrite(c.errorCode === 0 ? c.nodeId : -1, c, via);
+      res.setBody(body);
+    } else if (isResponse(res, ApiKey.DescribeCluster)) {
+      const body = res.body();
+      for (const b of body.brokers) await this.rewrite(b.brokerId, b, via);
+      res.setBody(body);
+    } else if (isResponse(res, ApiKey.DescribeQuorum)) {
+      const body = res.body();
+      if (body.nodes.every((n) => n.listeners.length === 0)) return;
+      for (const n of body.nodes) n.listeners = [];
+      res.setBody(body);
+    } else if (isResponse(res, ApiKey.Produce) || isResponse(res, ApiKey.Fetch) || isResponse(res, ApiKey.ShareFetch) || isResponse(res, ApiKey.ShareAcknowledge)) {
+      // Only the leader hints, if any. They sit after the records, so the response is skimmed
+      // first (records skipped, not copied) and decoded whole only when there are hints to rewrite.
+      if (res.skim().nodeEndpoints.length === 0) return;
+      const body = res.body();
+      for (const n of body.nodeEndpoints) await this.rewrite(n.nodeId, n, via);
+      res.setBody(body as never); // the body of this response's own API, read just above
     }
   }
 }

@@ -12,7 +12,7 @@
  */
 import { apiCodec, ApiKey } from '../../../protocol/generated/index.js';
 import type { ApiVersionsResponse } from '../../../protocol/generated/api-versions-response.js';
-import type { InterceptedResponse, Stage } from '../../stage/stage.js';
+import { isResponse, type InterceptedResponse, type Stage } from '../../stage/stage.js';
 
 /** Versions offered to clients below what the proxy decodes, and why (see above). */
 export const OFFERED_MAX_VERSION: Readonly<Record<number, number>> = {
@@ -24,7 +24,8 @@ export class ApiVersionsStage implements Stage {
   readonly interest = { responses: new Set<number>([ApiKey.ApiVersions]) };
 
   onResponse(res: InterceptedResponse): void {
-    const body = res.body<ApiVersionsResponse>();
+    if (!isResponse(res, ApiKey.ApiVersions)) return;
+    const body = res.body();
     const capped: ApiVersionsResponse['apiKeys'] = [];
     for (const k of body.apiKeys) {
       const codec = apiCodec(k.apiKey);

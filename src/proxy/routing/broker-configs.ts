@@ -5,8 +5,7 @@
  * `PLAINTEXT://proxy-host:9101`).
  */
 import { ApiKey } from '../../../protocol/generated/index.js';
-import type { DescribeConfigsResponse } from '../../../protocol/generated/describe-configs-response.js';
-import type { InterceptedResponse, Stage } from '../../stage/stage.js';
+import { isResponse, type InterceptedResponse, type Stage } from '../../stage/stage.js';
 import type { ProxyAddressBook } from './address-rewrite.js';
 
 const BROKER_RESOURCE = 4;
@@ -30,7 +29,8 @@ export class BrokerConfigsStage implements Stage {
   constructor(private readonly book: ProxyAddressBook) {}
 
   async onResponse(res: InterceptedResponse): Promise<void> {
-    const body = res.body<DescribeConfigsResponse>();
+    if (!isResponse(res, ApiKey.DescribeConfigs)) return;
+    const body = res.body();
     let changed = false;
     for (const result of body.results) {
       if (result.resourceType !== BROKER_RESOURCE) continue;
