@@ -1,13 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { encodeBatch, encodeRecords, type KafkaRecord } from '../../protocol/runtime/record-batch.js';
+import { Compression, encodeBatch, encodeRecords, type KafkaRecord, type RecordBatchHeader } from '../../protocol/runtime/record-batch.js';
+import { buildBatch } from '../../protocol/runtime/record-transform.js';
 import { CapturePolicy } from './capture.js';
 
+const fill = (records: Array<Partial<KafkaRecord>>): KafkaRecord[] =>
+  records.map((r, i) => ({ attributes: 0, timestampDelta: 0n, offsetDelta: i, key: null, value: null, headers: [], ...r }));
+
+const header = (baseOffset: number, count: number, attributes: number): RecordBatchHeader => ({
+  baseOffset: BigInt(baseOffset), partitionLeaderEpoch: 0, magic: 2, crc: 0, attributes, lastOffsetDelta: count - 1, baseTimestamp: 0n, maxTimestamp: 0n, producerId: -1n, producerEpoch: -1, baseSequence: -1, recordCount: count,
+});
+
+/** An uncompressed batch, or one whose attributes say `attributes` over uncompressed records. */
 function batch(baseOffset: number, records: Array<Partial<KafkaRecord>>, attributes = 0): Buffer {
-  const recs: KafkaRecord[] = records.map((r, i) => ({ attributes: 0, timestampDelta: 0n, offsetDelta: i, key: null, value: null, headers: [], ...r }));
-  return encodeBatch(
-    { baseOffset: BigInt(baseOffset), partitionLeaderEpoch: 0, magic: 2, crc: 0, attributes, lastOffsetDelta: recs.length - 1, baseTimestamp: 0n, maxTimestamp: 0n, producerId: -1n, producerEpoch: -1, baseSequence: -1, recordCount: recs.length },
-    encodeRecords(recs),
-  );
+  return encodeBatch(header(baseOffset, records.length, attributes), encodeRecords(fill(records)));
 }
 
 const records = Buffer.concat([
@@ -19,22 +24,22 @@ const records = Buffer.concat([
 ]);
 
 describe('payload capture', () => {
-  it('none by default and for unmatched topics', () => {
+  it('none by default and for unmatched topics', async () => {
     const p = new CapturePolicy([{ topics: ['payments.*'], mode: 'full' }]);
-    expect(p.capture('orders', records)).toBeUndefined();
-    expect(new CapturePolicy().capture('payments.x', records)).toBeUndefined();
+    expect(await p.capture('orders', records)).toBeUndefined();
+    expect(await new CapturePolicy().capture('payments.x', records)).toBeUndefined();
   });
 
-  it('keys-headers: offsets, keys (base64 when not UTF-8) and headers, never values', () => {
+  it('keys-headers: offsets, keys (base64 when not UTF-8) and headers, never values', async () => {
     const p = new CapturePolicy([{ topics: ['orders', 'payments.*'], mode: 'keys-headers' }]);
-    expect(p.capture('orders', records)).toEqual([
+    expect(await p.capture('orders', records)).toEqual([
       { offset: 10, key: 'order-1', headers: [{ key: 'trace', value: 'abc' }] },
       { offset: 11, key: `base64:${Buffer.from([0xff, 0xfe]).toString('base64')}`, headers: [] },
       { offset: 12, key: null, headers: [] },
     ]);
   });
 
-  it('full: values too; first matching rule wins; the masker sees every record before it is kept', () => {
+  it('full: values too; first matching rule wins; the masker sees every record before it is kept', async () => {
     const p = new CapturePolicy(
       [
         { topics: ['payments.public'], mode: 'none' },
@@ -42,15 +47,33 @@ describe('payload capture', () => {
       ],
       (topic, r) => ({ ...r, value: r.value?.replace(/"card":"\d+"/, '"card":"****"') ?? null, headers: r.headers.filter((h) => h.key !== 'trace') }),
     );
-    expect(p.capture('payments.public', records)).toBeUndefined();
-    const got = p.capture('payments.cards', records)!;
+    expect(await p.capture('payments.public', records)).toBeUndefined();
+    const got = (await p.capture('payments.cards', records))!;
     expect(got[0]).toEqual({ offset: 10, key: 'order-1', headers: [], value: '{"card":"****"}' });
     expect(got[2]).toEqual({ offset: 12, key: null, headers: [], value: 'x' });
   });
 
-  it('compressed batches are noted, not decompressed', () => {
-    const gzipFlagged = batch(0, [{ key: Buffer.from('k') }], 1);
+  it.each(['Gzip', 'Snappy', 'Lz4', 'Zstd'] as const)('compressed batches (%s) are decompressed and captured like others', async (name) => {
+    const codec = Compression[name];
+    const recs = fill([
+      { key: Buffer.from('k0'), value: Buffer.from('{"card":"4111"}'.repeat(2000)) },
+      { key: Buffer.from('k1'), value: Buffer.from('v1'), headers: [{ key: 'trace', value: Buffer.from('abc') }] },
+    ]);
+    const compressed = Buffer.concat([await buildBatch(header(20, 2, codec), recs), batch(22, [{ key: Buffer.from('plain') }])]);
     const p = new CapturePolicy([{ topics: ['*'], mode: 'full' }]);
-    expect(p.capture('t', gzipFlagged)).toEqual([{ offset: 0, key: null, headers: [], value: null, compressed: true }]);
+    expect(await p.capture('t', compressed)).toEqual([
+      { offset: 20, key: 'k0', headers: [], value: '{"card":"4111"}'.repeat(2000) },
+      { offset: 21, key: 'k1', headers: [{ key: 'trace', value: 'abc' }], value: 'v1' },
+      { offset: 22, key: 'plain', headers: [], value: null },
+    ]);
+  });
+
+  it('a compressed batch that cannot be decompressed is noted as compressed; the others are captured', async () => {
+    const notReallyGzip = batch(0, [{ key: Buffer.from('k') }], Compression.Gzip);
+    const p = new CapturePolicy([{ topics: ['*'], mode: 'full' }]);
+    expect(await p.capture('t', Buffer.concat([notReallyGzip, batch(1, [{ key: Buffer.from('ok') }])]))).toEqual([
+      { offset: 0, key: null, headers: [], value: null, compressed: true },
+      { offset: 1, key: 'ok', headers: [], value: null },
+    ]);
   });
 });

@@ -3,9 +3,12 @@
  * `keys-headers` (record keys and headers), or `full` (keys, headers and values). Captured
  * records pass the masker (the hook the masking stage will fill) before they go into an event.
  * Keys and values are written as UTF-8 text when they are valid UTF-8, else as "base64:…".
- * Compressed batches are not decompressed for capture; their events say `compressed`.
+ * Compressed batches are decompressed with their codec (off the event loop when large); one that
+ * cannot be (its codec's package missing, corrupt data) is noted as `compressed` instead.
  */
-import { batches, Compression, decodeRecords } from '../../protocol/runtime/record-batch.js';
+import { batches, type KafkaRecord } from '../../protocol/runtime/record-batch.js';
+import { CodecError } from '../../protocol/runtime/codecs/index.js';
+import { readRecords } from '../../protocol/runtime/record-transform.js';
 import type { CapturedRecord } from './events.js';
 
 export type CaptureMode = 'none' | 'keys-headers' | 'full';
@@ -46,17 +49,21 @@ export class CapturePolicy {
   }
 
   /** The records of a records field, as the topic's mode captures them (undefined for none). */
-  capture(topic: string, records: Buffer | null, maxRecords = 1000): CapturedRecord[] | undefined {
+  async capture(topic: string, records: Buffer | null, maxRecords = 1000): Promise<CapturedRecord[] | undefined> {
     const mode = this.modeFor(topic);
     if (mode === 'none' || !records || records.length === 0) return undefined;
     const out: CapturedRecord[] = [];
     for (const b of batches(records)) {
       if (b.control) continue;
-      if (b.compression !== Compression.None) {
+      let decoded: KafkaRecord[];
+      try {
+        decoded = await readRecords(b);
+      } catch (err) {
+        if (!(err instanceof CodecError)) throw err;
         out.push({ offset: Number(b.baseOffset), key: null, headers: [], value: null, compressed: true } as CapturedRecord);
         continue;
       }
-      for (const r of decodeRecords(b.recordsData, b.recordCount)) {
+      for (const r of decoded) {
         if (out.length >= maxRecords) return out;
         let rec: CapturedRecord = {
           offset: Number(b.baseOffset) + r.offsetDelta,

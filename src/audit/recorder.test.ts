@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiKey } from '../../protocol/generated/index.js';
-import { encodeBatch, encodeRecords } from '../../protocol/runtime/record-batch.js';
+import { Compression, encodeBatch, encodeRecords } from '../../protocol/runtime/record-batch.js';
+import { buildBatch } from '../../protocol/runtime/record-transform.js';
 import { setPrincipal, type Principal } from '../identity/principal.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import type { InterceptedRequest, InterceptedResponse } from '../stage/stage.js';
@@ -118,5 +119,26 @@ describe('audit stages', () => {
     expect(intake.onRequest(request(c, 'ListOffsets', ApiKey.ListOffsets, 7, { topics: [] }))).toBeUndefined();
     expect(intake.onRequest(request(c, 'Metadata', ApiKey.Metadata, 12, { topics: [] }))).toBeUndefined();
     expect((ev.list.at(-1)!.data as RequestData).decision.outcome).toBe('refused-audit');
+  });
+
+  it('payload capture of a compressed batch: the request event waits for its records to be decompressed', async () => {
+    const ev = new Events();
+    const intake = new AuditIntake(ev, 't');
+    const rec = new AuditRecorder(ev, 't', new CapturePolicy([{ topics: ['orders'], mode: 'full' }]));
+    const c = conn();
+    intake.onConnect(c);
+    const recs = [0, 1].map((i) => ({ attributes: 0, timestampDelta: 0n, offsetDelta: i, key: Buffer.from(`k${i}`), value: Buffer.from(`v${i}`), headers: [] }));
+    const zstd = await buildBatch({ baseOffset: 0n, partitionLeaderEpoch: -1, magic: 2, crc: 0, attributes: Compression.Zstd, lastOffsetDelta: 1, baseTimestamp: 0n, maxTimestamp: 0n, producerId: -1n, producerEpoch: -1, baseSequence: -1, recordCount: 2 }, recs);
+    const produceReq = request(c, 'Produce', ApiKey.Produce, 9, { acks: -1, topicData: [{ name: 'orders', topicId: '', partitionData: [{ index: 0, records: zstd }] }] });
+    intake.onRequest(produceReq);
+    const pending = rec.onResponse(response(produceReq, { responses: [{ name: 'orders', topicId: '', partitionResponses: [{ index: 0, errorCode: 0, baseOffset: 40n }] }] }));
+    expect(pending).toBeInstanceOf(Promise);
+    expect(ev.kinds()).not.toContain('request');
+    await pending;
+    const produce = ev.list.find((e) => kindOf(e.type) === 'request')!.data as RequestData;
+    expect(produce.produced![0]!.captured).toEqual([
+      { offset: 40, key: 'k0', headers: [], value: 'v0' },
+      { offset: 41, key: 'k1', headers: [], value: 'v1' },
+    ]);
   });
 });

@@ -283,7 +283,7 @@ export class AuditRecorder implements Stage {
     return this.topicIds.name(id);
   }
 
-  onResponse(res: InterceptedResponse): void {
+  onResponse(res: InterceptedResponse): void | Promise<void> {
     const req = res.request;
     const conn = req.connection;
     const s = session(conn);
@@ -309,9 +309,12 @@ export class AuditRecorder implements Stage {
       latencyMs: stamp ? Math.round((performance.now() - stamp.at) * 1000) / 1000 : 0,
     };
     // What was written or read: never worth the client's connection if it cannot be worked out.
+    // Payload capture may decompress batches: the event waits for it (the records stay valid
+    // until this stage is done with the response).
+    const captures: Array<Promise<void>> = [];
     try {
-      if (isResponse(res, ApiKey.Produce)) data.produced = this.produced(res.request.body(), res.body());
-      if (isResponse(res, ApiKey.Fetch)) data.fetched = this.fetched(res.request.body(), res);
+      if (isResponse(res, ApiKey.Produce)) data.produced = this.produced(res.request.body(), res.body(), captures);
+      if (isResponse(res, ApiKey.Fetch)) data.fetched = this.fetched(res.request.body(), res, captures);
     } catch {
       // recorded without the per-partition details
     }
@@ -319,8 +322,12 @@ export class AuditRecorder implements Stage {
       const b = req.body();
       data.clientSoftware = s.software = { name: b.clientSoftwareName, version: b.clientSoftwareVersion };
     }
-    this.recorder.emit('request', sessionId, data);
-    if (isResponse(res, ApiKey.SaslAuthenticate)) this.authEvent(conn, sessionId, res.body(), s, req);
+    const emit = (): void => {
+      this.recorder.emit('request', sessionId, data);
+      if (isResponse(res, ApiKey.SaslAuthenticate)) this.authEvent(conn, sessionId, res.body(), s, req);
+    };
+    if (captures.length === 0) return emit();
+    return Promise.all(captures).then(emit);
   }
 
   onClose(conn: ConnectionInfo, reason: string): void {
@@ -369,15 +376,13 @@ export class AuditRecorder implements Stage {
     }
   }
 
-  private safeCapture(topic: string, records: Buffer | null): CapturedRecord[] | undefined {
-    try {
-      return this.capture.capture(topic, records);
-    } catch {
-      return undefined;
-    }
+  /** Captures a partition's records if its topic's mode asks for it; `keep` gets them (not on failure). */
+  private startCapture(topic: string, records: Buffer | null, captures: Array<Promise<void>>, keep: (c: CapturedRecord[]) => void): void {
+    if (!records || this.capture.modeFor(topic) === 'none') return;
+    captures.push(this.capture.capture(topic, records).then((c) => c && keep(c), () => undefined));
   }
 
-  private produced(req: ProduceRequest, res: ProduceResponse): ProducedPartition[] {
+  private produced(req: ProduceRequest, res: ProduceResponse, captures: Array<Promise<void>>): ProducedPartition[] {
     const out: ProducedPartition[] = [];
     for (const t of req.topicData) {
       const name = t.name || this.topicName(t.topicId) || t.topicId;
@@ -392,15 +397,16 @@ export class AuditRecorder implements Stage {
         const pr = tr?.partitionResponses.find((x) => x.index === p.index);
         const baseOffset = pr && pr.errorCode === 0 ? Number(pr.baseOffset) : -1;
         const entry: ProducedPartition = { topic: name, partition: p.index, records, baseOffset, errorCode: pr?.errorCode ?? -1 };
-        const captured = this.safeCapture(name, p.records);
-        if (captured) entry.captured = captured.map((c) => (baseOffset >= 0 && c.offset !== undefined ? { ...c, offset: baseOffset + c.offset } : c));
+        this.startCapture(name, p.records, captures, (captured) => {
+          entry.captured = captured.map((c) => (baseOffset >= 0 && c.offset !== undefined ? { ...c, offset: baseOffset + c.offset } : c));
+        });
         out.push(entry);
       }
     }
     return out;
   }
 
-  private fetched(req: FetchRequest, res: InterceptedResponse<typeof ApiKey.Fetch>): FetchedPartition[] {
+  private fetched(req: FetchRequest, res: InterceptedResponse<typeof ApiKey.Fetch>, captures: Array<Promise<void>>): FetchedPartition[] {
     const fetchOffsets = new Map<string, number>();
     for (const t of req.topics) {
       const name = t.topic || this.topicName(t.topicId) || t.topicId;
@@ -442,8 +448,9 @@ export class AuditRecorder implements Stage {
           highWatermark: Number(p.highWatermark),
           errorCode: p.errorCode,
         };
-        const captured = this.safeCapture(name, p.records);
-        if (captured) entry.captured = captured.filter((c: CapturedRecord) => c.offset === undefined || c.offset >= fetchOffset);
+        this.startCapture(name, p.records, captures, (captured) => {
+          entry.captured = captured.filter((c) => c.offset === undefined || c.offset >= fetchOffset);
+        });
         out.push(entry);
       }
     }
