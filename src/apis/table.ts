@@ -33,9 +33,26 @@ export interface ApiFacts {
   readonly readsData: boolean;
   /** Which side carries record batches. */
   readonly records?: 'request' | 'response';
+  /** Where that side lists partitions with records (field names of the generated shapes). */
+  readonly recordsAt?: RecordsAt;
   /** Where requests name resources. */
   readonly reads: readonly ResourceRead[];
 }
+
+/** The topic list, its name and id fields, each topic's partition list and partition index field. */
+export interface RecordsAt {
+  topics: string;
+  name: string | null;
+  id: string;
+  partitions: string;
+  index: string;
+}
+
+const RECORDS_AT: Record<string, RecordsAt> = {
+  Produce: { topics: 'topicData', name: 'name', id: 'topicId', partitions: 'partitionData', index: 'index' },
+  Fetch: { topics: 'responses', name: 'topic', id: 'topicId', partitions: 'partitions', index: 'partitionIndex' },
+  ShareFetch: { topics: 'responses', name: null, id: 'topicId', partitions: 'partitions', index: 'partitionIndex' },
+};
 
 const topics = (path: string): ResourceRead => ({ type: 'topic', path });
 const groups = (path: string): ResourceRead => ({ type: 'group', path });
@@ -132,7 +149,7 @@ const DATA_READS = new Set([
 /** Every API the proxy has codecs for, by key. */
 export const API_TABLE: ReadonlyMap<number, ApiFacts> = new Map(
   Object.entries(ROWS).map(([key, [name, operation, on, mutates, reads, records]]) => {
-    const facts: ApiFacts = { apiKey: Number(key), name, operation, on, mutates, readsData: DATA_READS.has(name), reads, ...(records ? { records } : {}) };
+    const facts: ApiFacts = { apiKey: Number(key), name, operation, on, mutates, readsData: DATA_READS.has(name), reads, ...(records ? { records, recordsAt: RECORDS_AT[name] } : {}) };
     return [Number(key), facts] as const;
   }),
 );

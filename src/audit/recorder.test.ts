@@ -5,6 +5,7 @@ import { buildBatch } from '../../protocol/runtime/record-transform.js';
 import { setPrincipal, type Principal } from '../identity/principal.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import type { InterceptedRequest, InterceptedResponse } from '../stage/stage.js';
+import { locatedFrom } from '../../test/helpers/fake-request.js';
 import { CapturePolicy } from './capture.js';
 import { Chain } from './chain.js';
 import { kindOf, type AuditEvent, type AuditKind, type RequestData } from './events.js';
@@ -38,6 +39,7 @@ function request(c: ConnectionInfo, apiName: string, apiKey: number, apiVersion:
     body: <T>() => body as T,
     skim: <T>() => body as T,
     setBody: () => undefined,
+    locate: () => locatedFrom(body),
     modified: false,
     expectsResponse: true,
     interceptResponse: () => undefined,
@@ -45,7 +47,8 @@ function request(c: ConnectionInfo, apiName: string, apiKey: number, apiVersion:
 }
 
 function response(req: InterceptedRequest, body: unknown, synthetic = false): InterceptedResponse {
-  return { request: req, connection: req.connection, frame: Buffer.alloc(60), size: 60, synthetic, body: <T>() => body as T, skim: <T>() => body as T, setBody: () => undefined, modified: false };
+  const locate = () => locatedFrom(body);
+  return { request: req, connection: req.connection, frame: Buffer.alloc(60), size: 60, synthetic, body: <T>() => body as T, skim: <T>() => body as T, setBody: () => undefined, locate, modified: false };
 }
 
 const principal = (name: string): Principal => ({ name, groups: ['g'], issuer: 'http://idp', clientId: name, mechanism: 'OAUTHBEARER', expiresAt: Date.now() + 60_000, authenticatedAt: Date.now(), claims: { sub: name } });

@@ -17,12 +17,13 @@ import type { ProduceRequest } from '../../protocol/generated/produce-request.js
 import { defaultPartitionProduceResponse, defaultTopicProduceResponse, type ProduceResponse } from '../../protocol/generated/produce-response.js';
 import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
 import { parseOAuthBearerClientFirst, parsePlain } from '../identity/sasl-messages.js';
-import { batches } from '../../protocol/runtime/record-batch.js';
 import { getPrincipal } from '../identity/principal.js';
 import { getDecision } from '../policy/model.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import { TopicIds } from '../policy/topic-ids.js';
-import { isRequest, isResponse, type InterceptedRequest, type InterceptedResponse, type RequestDecision, type Stage } from '../stage/stage.js';
+import { isRequest, isResponse, type InterceptedRequest, type InterceptedResponse, type Located, type RequestDecision, type Stage } from '../stage/stage.js';
+import type { BatchHeaderView, RecordsField } from '../../protocol/runtime/records-view.js';
+import { partitionRecords } from '../apis/records.js';
 import type { CapturePolicy } from './capture.js';
 import type { Chain } from './chain.js';
 import {
@@ -290,8 +291,9 @@ export class AuditRecorder implements Stage {
     const stamp = STAMPS.get(req);
     if (stamp?.refused && req.header.apiKey !== ApiKey.Produce && req.header.apiKey !== ApiKey.Fetch) return;
     const sessionId = sessionIdOf(this.instance, conn);
-    // Fetch too: the offsets handed out need the record batches' headers (records stay views).
-    const body = res.body();
+    // Produce and Fetch are read at the level of batch headers, in place (never joined).
+    const fetchLocated = isResponse(res, ApiKey.Fetch) ? res.locate() : null;
+    const body = fetchLocated ? fetchLocated.body : res.body();
 
     const bytesOut = res.size + 4;
     s.bytesOut += bytesOut;
@@ -313,8 +315,8 @@ export class AuditRecorder implements Stage {
     // until this stage is done with the response).
     const captures: Array<Promise<void>> = [];
     try {
-      if (isResponse(res, ApiKey.Produce)) data.produced = this.produced(res.request.body(), res.body(), captures);
-      if (isResponse(res, ApiKey.Fetch)) data.fetched = this.fetched(res.request.body(), res, captures);
+      if (isResponse(res, ApiKey.Produce)) data.produced = this.produced(res.request.locate(), res.body(), captures);
+      if (fetchLocated && isRequest(req, ApiKey.Fetch)) data.fetched = this.fetched(req.skim(), fetchLocated, captures);
     } catch {
       // recorded without the per-partition details
     }
@@ -377,83 +379,67 @@ export class AuditRecorder implements Stage {
   }
 
   /** Captures a partition's records if its topic's mode asks for it; `keep` gets them (not on failure). */
-  private startCapture(topic: string, records: Buffer | null, captures: Array<Promise<void>>, keep: (c: CapturedRecord[]) => void): void {
-    if (!records || this.capture.modeFor(topic) === 'none') return;
-    captures.push(this.capture.capture(topic, records).then((c) => c && keep(c), () => undefined));
+  /** Captures a partition's records if its topic's mode asks for it (only then are its bytes taken); `keep` gets them. */
+  private startCapture(topic: string, located: Located<unknown> | null, field: RecordsField | null, captures: Array<Promise<void>>, keep: (c: CapturedRecord[]) => void): void {
+    if (!located || !field || this.capture.modeFor(topic) === 'none') return;
+    captures.push(this.capture.capture(topic, located.bytes(field)).then((c) => c && keep(c), () => undefined));
   }
 
-  private produced(req: ProduceRequest, res: ProduceResponse, captures: Array<Promise<void>>): ProducedPartition[] {
+  /** Produce: records per partition from the request's batch headers, offsets from the answer. */
+  private produced(located: Located<ProduceRequest>, res: ProduceResponse, captures: Array<Promise<void>>): ProducedPartition[] {
     const out: ProducedPartition[] = [];
-    for (const t of req.topicData) {
-      const name = t.name || this.topicName(t.topicId) || t.topicId;
-      const tr = res.responses.find((r) => (t.name ? r.name === t.name : r.topicId === t.topicId));
-      for (const p of t.partitionData) {
-        let records = 0;
-        try {
-          if (p.records) for (const b of batches(p.records)) records += b.recordCount;
-        } catch {
-          // counted as far as readable
-        }
-        const pr = tr?.partitionResponses.find((x) => x.index === p.index);
-        const baseOffset = pr && pr.errorCode === 0 ? Number(pr.baseOffset) : -1;
-        const entry: ProducedPartition = { topic: name, partition: p.index, records, baseOffset, errorCode: pr?.errorCode ?? -1 };
-        this.startCapture(name, p.records, captures, (captured) => {
-          entry.captured = captured.map((c) => (baseOffset >= 0 && c.offset !== undefined ? { ...c, offset: baseOffset + c.offset } : c));
-        });
-        out.push(entry);
-      }
+    for (const p of partitionRecords(ApiKey.Produce, located)) {
+      const name = p.topic || this.topicName(p.topicId) || p.topicId;
+      const tr = res.responses.find((r) => (p.topic ? r.name === p.topic : r.topicId === p.topicId));
+      const pr = tr?.partitionResponses.find((x) => x.index === p.partition);
+      const baseOffset = pr && pr.errorCode === 0 ? Number(pr.baseOffset) : -1;
+      const records = p.batches.reduce((n, b) => n + b.recordCount, 0);
+      const entry: ProducedPartition = { topic: name, partition: p.partition, records, baseOffset, errorCode: pr?.errorCode ?? -1 };
+      this.startCapture(name, p.field && located, p.field, captures, (captured) => {
+        entry.captured = captured.map((c) => (baseOffset >= 0 && c.offset !== undefined ? { ...c, offset: baseOffset + c.offset } : c));
+      });
+      out.push(entry);
     }
     return out;
   }
 
-  private fetched(req: FetchRequest, res: InterceptedResponse<typeof ApiKey.Fetch>, captures: Array<Promise<void>>): FetchedPartition[] {
+  /**
+   * Fetch: per partition the offsets handed out, from the batch headers (read in place) and the
+   * offsets the request asked from (clients skip records before their fetch offset).
+   */
+  private fetched(req: FetchRequest, located: Located<FetchResponse>, captures: Array<Promise<void>>): FetchedPartition[] {
     const fetchOffsets = new Map<string, number>();
     for (const t of req.topics) {
       const name = t.topic || this.topicName(t.topicId) || t.topicId;
       for (const p of t.partitions) fetchOffsets.set(`${name}/${p.partition}`, Number(p.fetchOffset));
     }
-    // The offsets need the record batches' headers: decode the body (records stay views of the
-    // response's bytes; a response that arrived in chunks is joined once).
-    const body = res.body();
     const out: FetchedPartition[] = [];
-    for (const t of body.responses) {
-      const name = t.topic || this.topicName(t.topicId) || t.topicId;
-      for (const p of t.partitions) {
-        let first: number | null = null;
-        let last: number | null = null;
-        let records = 0;
-        const fetchOffset = fetchOffsets.get(`${name}/${p.partitionIndex}`) ?? -1;
-        try {
-          if (p.records) {
-            for (const b of batches(p.records)) {
-              if (b.control) continue;
-              const bFirst = Number(b.baseOffset);
-              const bLast = bFirst + b.lastOffsetDelta;
-              if (bLast < fetchOffset) continue; // clients skip records before their fetch offset
-              first ??= Math.max(bFirst, fetchOffset);
-              last = bLast;
-              records += b.recordCount - Math.max(0, fetchOffset - bFirst);
-            }
-          }
-        } catch {
-          // as far as readable
-        }
-        const entry: FetchedPartition = {
-          topic: name,
-          partition: p.partitionIndex,
-          fetchOffset,
-          firstOffset: first,
-          lastOffset: last,
-          records,
-          highWatermark: Number(p.highWatermark),
-          errorCode: p.errorCode,
-        };
-        this.startCapture(name, p.records, captures, (captured) => {
-          entry.captured = captured.filter((c) => c.offset === undefined || c.offset >= fetchOffset);
-        });
-        out.push(entry);
-      }
+    for (const p of partitionRecords(ApiKey.Fetch, located)) {
+      const name = p.topic || this.topicName(p.topicId) || p.topicId;
+      const fetchOffset = fetchOffsets.get(`${name}/${p.partition}`) ?? -1;
+      const entry: FetchedPartition = { topic: name, partition: p.partition, fetchOffset, ...handedOut(p.batches, fetchOffset), highWatermark: Number(p.highWatermark ?? -1n), errorCode: p.errorCode };
+      this.startCapture(name, p.field && located, p.field, captures, (captured) => {
+        entry.captured = captured.filter((c) => c.offset === undefined || c.offset >= fetchOffset);
+      });
+      out.push(entry);
     }
     return out;
   }
+}
+
+/** The first and last offsets and the number of records a consumer at `fetchOffset` takes from these batches. */
+export function handedOut(headers: readonly BatchHeaderView[], fetchOffset: number): { firstOffset: number | null; lastOffset: number | null; records: number } {
+  let first: number | null = null;
+  let last: number | null = null;
+  let records = 0;
+  for (const b of headers) {
+    if (b.control) continue;
+    const bFirst = Number(b.baseOffset);
+    const bLast = bFirst + b.lastOffsetDelta;
+    if (bLast < fetchOffset) continue;
+    first ??= Math.max(bFirst, fetchOffset);
+    last = bLast;
+    records += b.recordCount - Math.max(0, fetchOffset - bFirst);
+  }
+  return { firstOffset: first, lastOffset: last, records };
 }

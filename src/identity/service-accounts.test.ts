@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import type { InterceptedRequest, RequestDecision } from '../stage/stage.js';
+import { locatedFrom } from '../../test/helpers/fake-request.js';
 import { getPrincipal } from './principal.js';
 import { SaslStage } from './sasl-stage.js';
 import { hashSecret, LOCAL_ISSUER, parseSecretHash, ServiceAccounts, verifySecret } from './service-accounts.js';
@@ -54,7 +55,7 @@ describe('service accounts', () => {
       stage.onConnect(c);
       const req = (apiKey: number, body: unknown, apiVersion: number): InterceptedRequest => ({
         header: { apiKey, apiVersion, correlationId: 1, clientId: 't', apiName: apiKey === 17 ? 'SaslHandshake' : 'SaslAuthenticate' },
-        connection: c, frame: Buffer.alloc(0), size: 0, body: <T>() => body as T, skim: <T>() => body as T, setBody: () => undefined, modified: false, expectsResponse: true, interceptResponse: () => undefined,
+        connection: c, frame: Buffer.alloc(0), size: 0, body: <T>() => body as T, skim: <T>() => body as T, setBody: () => undefined, locate: () => locatedFrom(body), modified: false, expectsResponse: true, interceptResponse: () => undefined,
       });
       await stage.onRequest(req(17, { mechanism: 'PLAIN' }, 1));
       const res = ((await stage.onRequest(req(36, { authBytes: Buffer.from(`\0${user}\0${password}`) }, 2))) as { respond: SaslAuthenticateResponse }).respond;

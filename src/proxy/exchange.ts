@@ -3,6 +3,7 @@
  * bodies, and the bytes that will finally reach the broker and the client.
  */
 import { Reader, SegmentedReader, Writer, isProtocolError } from '../../protocol/runtime/index.js';
+import { batchHeaders, locateRecords, recordsBytes } from '../../protocol/runtime/records-view.js';
 import {
   readRequestHeader,
   readResponseHeader,
@@ -13,7 +14,7 @@ import type { ConnectionInfo } from '../stage/connection-info.js';
 import { ProxyError } from './errors.js';
 import { frameHead, joinFrame, type Frame } from './frame-reader.js';
 import { once, type Lease } from './read-pool.js';
-import type { InterceptedRequest, InterceptedResponse, RequestHeaderInfo, ResponseHook } from '../stage/stage.js';
+import type { InterceptedRequest, InterceptedResponse, Located, RequestHeaderInfo, ResponseHook } from '../stage/stage.js';
 
 export const API_VERSIONS_KEY = 18;
 const UNSUPPORTED_VERSION = 35;
@@ -37,6 +38,13 @@ function sizePrefixed(parts: Buffer[]): Buffer {
     at += p.length;
   }
   return out;
+}
+
+/** The body at `start` of `wire` skimmed with `read`, and where its records lie. */
+function locate<T>(wire: Frame, start: number, read: (r: Reader) => T): Located<T> {
+  const segments = Buffer.isBuffer(wire) ? [wire] : wire;
+  const { body, fields } = locateRecords(segments, start, read);
+  return { body, fields, headers: (f) => batchHeaders(segments, f), bytes: (f) => recordsBytes(segments, f) };
 }
 
 function asFrameError(err: unknown, what: string): never {
@@ -165,6 +173,14 @@ export class Exchange implements InterceptedRequest {
     this.replaced = true;
   }
 
+  locate(): Located<never> {
+    try {
+      return locate(this.wire, 4 + this.bodyOffset, (r) => this.codec.readRequest(r, this.header.apiVersion) as never);
+    } catch (err) {
+      asFrameError(err, `${this.codec.name} request v${this.header.apiVersion}`);
+    }
+  }
+
   interceptResponse(hook: ResponseHook): void {
     (this.hooks ??= []).push({ stage: this.stageIndex, hook });
   }
@@ -265,6 +281,16 @@ export class ResponseView implements InterceptedResponse {
   setBody(body: unknown): void {
     this.decoded = body;
     this.replaced = true;
+  }
+
+  locate(): Located<never> {
+    const v = this.request.header.apiVersion;
+    try {
+      return locate(this.wire, 4 + this.bodyOffset, (r) => this.request.codec.readResponse(r, v) as never);
+    } catch (err) {
+      if (isProtocolError(err)) throw new ProxyError('GH_UPSTREAM_PROTOCOL', `${this.request.codec.name} response v${v}: ${err.message}`, { cause: err });
+      throw err;
+    }
   }
 
   /** The bytes for the client: as received, or the original header + re-encoded body. */

@@ -11,6 +11,7 @@ export {
   wantsRequest,
   wantsResponse,
   type Interest,
+  type Located,
   type InterceptedRequest,
   type InterceptedResponse,
   type RequestDecision,

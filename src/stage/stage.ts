@@ -13,6 +13,7 @@
  * the connection it was working for, never the process.
  */
 import type { KnownApiKey, RequestOf, ResponseOf } from '../../protocol/generated/index.js';
+import type { RecordsField, RecordsHeaders } from '../../protocol/runtime/records-view.js';
 import type { ConnectionInfo } from './connection-info.js';
 
 export interface RequestHeaderInfo {
@@ -51,6 +52,12 @@ export interface InterceptedRequest<K extends KnownApiKey = KnownApiKey> {
   skim(): RequestOf<K>;
   /** Replaces the body; the proxy encodes it at the request's version before forwarding. */
   setBody(body: RequestOf<K>): void;
+  /**
+   * The body skimmed, with where its records lie: a header-level view of the records (batch
+   * headers read in place, nothing joined or copied). src/apis/records.ts turns it into
+   * per-partition views. Not cached.
+   */
+  locate(): Located<RequestOf<K>>;
   /** True once some stage called setBody. */
   readonly modified: boolean;
   /** Whether the broker will answer (false only for Produce with acks=0). */
@@ -83,7 +90,19 @@ export interface InterceptedResponse<K extends KnownApiKey = KnownApiKey> {
    */
   skim(): ResponseOf<K>;
   setBody(body: ResponseOf<K>): void;
+  /** As InterceptedRequest.locate(), for a response (Fetch, ShareFetch). */
+  locate(): Located<ResponseOf<K>>;
   readonly modified: boolean;
+}
+
+/** A skimmed body and its records fields, in reading order (see InterceptedRequest.locate). */
+export interface Located<T> {
+  readonly body: T;
+  readonly fields: readonly RecordsField[];
+  /** The batch headers of a field, read where they lie. */
+  headers(field: RecordsField): RecordsHeaders;
+  /** A field's bytes as one buffer: a view of the received bytes when in one read, else a copy. */
+  bytes(field: RecordsField): Buffer;
 }
 
 export type RequestDecision = void | undefined | { respond: unknown } | { close: string };
