@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { AlertEngine } from './alerts.js';
 import { Chain } from './chain.js';
 import type { AuditEvent, RequestData } from './events.js';
-import { selects, signBody, SIGNATURE_HEADER, slackMessage, teamsMessage, TIMESTAMP_HEADER, webhookFromEnv, Webhooks, type AlertNotice } from './webhooks.js';
+import { describeEvent, selects, signBody, SIGNATURE_HEADER, slackMessage, teamsMessage, TIMESTAMP_HEADER, webhookFromEnv, Webhooks, type AlertNotice } from './webhooks.js';
 
 const chain = new Chain('wh');
 function request(over: Partial<RequestData>): AuditEvent {
@@ -26,6 +26,13 @@ describe('webhook messages', () => {
     const facts = Object.fromEntries(teams.sections[0]!.facts.map((f) => [f.name, f.value]));
     expect(facts).toMatchObject({ Who: 'payments-app', Resource: 'topic payments.orders', Cluster: 'prod-eu' });
     expect(facts.Decision).toContain('allow');
+  });
+
+  it('without a policy decision: normal protocol steps are allowed, other codes are errors', () => {
+    const decisionOf = (over: Partial<RequestData>) => describeEvent(request({ decision: { outcome: 'none', rule: null }, ...over }), 'c').facts.find(([k]) => k === 'Decision')![1];
+    expect(decisionOf({ api: 'OffsetCommit', errorCodes: [27] })).toBe('allowed (retry REBALANCE_IN_PROGRESS)');
+    expect(decisionOf({ api: 'OffsetCommit', errorCodes: [29, 27] })).toBe('error 29');
+    expect(decisionOf({})).toBe('allowed');
   });
 
   it('verbosity: MUTATIONS only mutations; QUERIES adds data reads, not housekeeping; ALL everything', () => {

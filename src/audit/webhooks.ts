@@ -16,6 +16,7 @@
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import { kindOf, type AuditEvent, type RequestData } from './events.js';
+import { judgeCodes } from './normal-errors.js';
 
 export type WebhookProvider = 'slack' | 'teams' | 'generic';
 export type WebhookVerbosity = 'MUTATIONS' | 'QUERIES' | 'ALL';
@@ -82,7 +83,9 @@ export function describeEvent(e: AuditEvent, cluster: string): { title: string; 
   const d = e.data as unknown as Record<string, unknown>;
   if (kind === 'request') {
     const r = e.data as RequestData;
-    const outcome = r.decision.outcome === 'none' ? (r.errorCodes.length ? `error ${r.errorCodes.join(',')}` : 'allowed') : r.decision.outcome;
+    const { failures, steps } = judgeCodes(r.api, r.errorCodes);
+    const answered = failures.length ? `error ${failures.join(',')}` : `allowed${steps.length ? ` (retry ${steps.join(', ')})` : ''}`;
+    const outcome = r.decision.outcome === 'none' ? answered : r.decision.outcome;
     return {
       title: `${r.principal ?? 'anonymous'}: ${r.api}${r.operation ? ` (${r.operation})` : ''} on ${resourcesText(r)}`,
       facts: [

@@ -9,6 +9,7 @@ import { loadConfigFile } from '../config/load.js';
 import { verifyChain, type StoredMessage } from '../audit/chain.js';
 import { kindOf, type AuditEvent, type AuthenticatedData, type AuthenticationFailedData, type RequestData, type SessionClosedData, type SessionOpenedData } from '../audit/events.js';
 import { kafkaFromConfig } from '../audit/kafka-client.js';
+import { judgeCodes, normalStep } from '../audit/normal-errors.js';
 import { readAuditTopic } from '../audit/reader.js';
 
 export const AUDIT_HELP = `Audit commands (read the audit topic with the config file's connection settings):
@@ -112,6 +113,7 @@ export interface SessionSummary {
   topics: string[];
   authFailures: number;
   denied: number;
+  /** Requests answered with an error that is not a normal protocol step (normal-errors.ts). */
   errors: number;
   outcome: 'ok' | 'auth-failed' | 'denied' | 'error';
 }
@@ -152,7 +154,7 @@ class Summary {
       for (const p of d.fetched ?? []) this.topics.add(p.topic);
       if (d.clientSoftware && !s.clientSoftware) s.clientSoftware = `${d.clientSoftware.name} ${d.clientSoftware.version}`;
       if (d.decision.outcome === 'deny' || d.decision.outcome === 'partial' || d.decision.outcome === 'refused-audit') s.denied++;
-      else if (d.errorCodes.length > 0) s.errors++;
+      else if (judgeCodes(d.api, d.errorCodes).failures.length > 0) s.errors++;
     } else if (k === 'session.closed') {
       const d = e.data as SessionClosedData;
       s.closedAt = e.time;
@@ -169,7 +171,7 @@ class Summary {
   }
 }
 
-function summarize(list: AuditEvent[]): SessionSummary {
+export function summarize(list: AuditEvent[]): SessionSummary {
   const sum = new Summary(list[0]!.subject);
   for (const e of list) sum.add(e);
   return sum.result();
@@ -215,7 +217,7 @@ async function sessions(args: string[]): Promise<number> {
 
 // ---- replay ----
 
-function describe(e: AuditEvent): string {
+export function describe(e: AuditEvent): string {
   const k = kindOf(e.type);
   switch (k) {
     case 'session.opened': {
@@ -235,10 +237,15 @@ function describe(e: AuditEvent): string {
       const d = e.data as RequestData;
       const res = [...new Set(d.resources.map((r) => `${r.type} ${r.name}`))];
       const decision = d.decision.outcome === 'none' ? '' : ` decision ${d.decision.outcome}${d.decision.rule ? ` (${d.decision.rule})` : ''}`;
-      const outcome = d.errorCodes.length ? `errors ${d.errorCodes.join(',')}` : 'ok';
+      const { failures, steps } = judgeCodes(d.api, d.errorCodes);
+      const outcome = [failures.length ? `errors ${failures.join(',')}` : '', steps.length ? `retry ${steps.join(',')}` : ''].filter(Boolean).join(', ') || 'ok';
       let line = `${d.api} v${d.apiVersion} #${d.correlationId}${d.operation ? ` ${d.operation}` : ''}${res.length ? ` on ${res.slice(0, 6).join(', ')}${res.length > 6 ? ` (+${res.length - 6})` : ''}` : ''}${decision} → ${outcome} (${d.latencyMs} ms, ${d.bytesIn} B in, ${d.bytesOut} B out)`;
-      for (const p of d.produced ?? []) line += `\n      wrote ${p.topic}[${p.partition}]: ${p.records} record(s)${p.baseOffset >= 0 ? ` at offsets ${p.baseOffset}-${p.baseOffset + p.records - 1}` : ` (error ${p.errorCode})`}`;
-      for (const p of d.fetched ?? []) if (p.records > 0 || p.errorCode !== 0) line += `\n      read ${p.topic}[${p.partition}]: ${p.records} record(s)${p.firstOffset !== null ? ` offsets ${p.firstOffset}-${p.lastOffset}` : ''}${p.errorCode ? ` (error ${p.errorCode})` : ''}`;
+      const code = (c: number): string => {
+        const step = normalStep(c, d.api);
+        return step ? `retry ${step.name}` : `error ${c}`;
+      };
+      for (const p of d.produced ?? []) line += `\n      wrote ${p.topic}[${p.partition}]: ${p.records} record(s)${p.baseOffset >= 0 ? ` at offsets ${p.baseOffset}-${p.baseOffset + p.records - 1}` : ` (${code(p.errorCode)})`}`;
+      for (const p of d.fetched ?? []) if (p.records > 0 || p.errorCode !== 0) line += `\n      read ${p.topic}[${p.partition}]: ${p.records} record(s)${p.firstOffset !== null ? ` offsets ${p.firstOffset}-${p.lastOffset}` : ''}${p.errorCode ? ` (${code(p.errorCode)})` : ''}`;
       return line;
     }
     case 'session.closed': {

@@ -3,7 +3,8 @@
  * (authenticated with OIDC tokens): a scripted session — create a topic, produce, consume,
  * reset the group's offsets, delete the topic — appears in the audit topic completely and in
  * order; `gatehouse audit sessions/replay/verify` read it back; the offsets recorded for the
- * consumer are those it printed. Then a copy of the topic with one event edited and one deleted
+ * consumer are those it printed; the consumer's group join (MEMBER_ID_REQUIRED first) is an ok
+ * session, not an error. Then a copy of the topic with one event edited and one deleted
  * makes `audit verify` fail, naming them.
  */
 import { spawn } from 'node:child_process';
@@ -149,11 +150,20 @@ describe('audit trail: a scripted CLI session', () => {
     // The CLI: sessions (JSON lines), replay of the producer's session, verify.
     const sessions = await cli(['audit', 'sessions', '--config', configFile, '--json']);
     expect(sessions.code, sessions.stderr).toBe(0);
-    const rows = sessions.stdout.trim().split('\n').map((l) => JSON.parse(l) as { sessionId: string; principal: string | null; topics: string[] });
+    const rows = sessions.stdout.trim().split('\n').map((l) => JSON.parse(l) as { sessionId: string; principal: string | null; topics: string[]; outcome: string });
     expect(rows.length).toBeGreaterThan(3);
     for (const r of rows) expect(r).toHaveProperty('sessionId');
     const producerSession = all.find((e) => (e.data as RequestData).produced?.some((p) => p.topic === topic))!.subject;
     expect(rows.find((r) => r.sessionId === producerSession)).toMatchObject({ principal: 'admin' });
+    // Kafka's normal protocol steps are not errors: the consumer's first JoinGroup is answered
+    // MEMBER_ID_REQUIRED (kept in the event as sent), yet its session and the whole run are ok.
+    const joinGroup = all.find((e) => (e.data as RequestData).api === 'JoinGroup' && (e.data as RequestData).resources.some((r) => r.name === group))!;
+    expect((joinGroup.data as RequestData).errorCodes).toContain(79);
+    expect(rows.find((r) => r.sessionId === joinGroup.subject)).toMatchObject({ outcome: 'ok', errors: 0 });
+    expect(rows.filter((r) => r.outcome !== 'ok')).toEqual([]);
+    const joinReplay = await cli(['audit', 'replay', joinGroup.subject, '--config', configFile]);
+    expect(joinReplay.stdout).toMatch(new RegExp(`JoinGroup v\\d+ #\\d+ Read on group ${group} → retry MEMBER_ID_REQUIRED`));
+    expect(joinReplay.stdout).toContain('outcome ok');
     const filtered = await cli(['audit', 'sessions', '--config', configFile, '--json', '--topic', topic, '--principal', 'admin']);
     expect(filtered.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { sessionId: string }).sessionId)).toContain(producerSession);
 
