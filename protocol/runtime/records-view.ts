@@ -32,6 +32,25 @@ export interface BatchHeaderView {
   control: boolean;
 }
 
+/** One partition of a record-carrying message, at the level of its batch headers. */
+export interface PartitionRecords {
+  /** The topic's name as the message gives it ('' on versions that name topics by id). */
+  topic: string;
+  topicId: string;
+  partition: number;
+  /** Responses: the partition's error code (0 for requests). */
+  errorCode: number;
+  /** Fetch responses: the partition's offsets. */
+  highWatermark?: bigint;
+  lastStableOffset?: bigint;
+  logStartOffset?: bigint;
+  /** Where the records lie; null when the message has none for this partition. */
+  field: RecordsField | null;
+  batches: BatchHeaderView[];
+  /** Bytes of a batch cut short at the end (a Fetch at its size limit). */
+  truncatedBytes: number;
+}
+
 /** Where a records field lies in a frame (logical offsets, size prefix included). */
 export interface RecordsField {
   offset: number;

@@ -4,27 +4,11 @@
  * partition's error code and offsets. Built from a located body (InterceptedRequest.locate()),
  * so no record is joined or copied; the bytes of one partition are there when a stage needs them.
  */
-import type { BatchHeaderView, RecordsField } from '../../protocol/runtime/records-view.js';
+import type { PartitionRecords } from '../../protocol/runtime/records-view.js';
 import type { Located } from '../stage/stage.js';
 import { apiFacts } from './table.js';
 
-export interface PartitionRecords {
-  /** The topic's name as the message gives it ('' on versions that name topics by id). */
-  topic: string;
-  topicId: string;
-  partition: number;
-  /** Responses: the partition's error code (0 for requests). */
-  errorCode: number;
-  /** Fetch responses: the partition's offsets. */
-  highWatermark?: bigint;
-  lastStableOffset?: bigint;
-  logStartOffset?: bigint;
-  /** Where the records lie; null when the message has none for this partition. */
-  field: RecordsField | null;
-  batches: BatchHeaderView[];
-  /** Bytes of a batch cut short at the end (a Fetch at its size limit). */
-  truncatedBytes: number;
-}
+export type { PartitionRecords };
 
 type Obj = Record<string, unknown>;
 

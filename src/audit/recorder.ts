@@ -21,8 +21,8 @@ import { getPrincipal } from '../identity/principal.js';
 import { getDecision } from '../policy/model.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import { TopicIds } from '../policy/topic-ids.js';
-import { isRequest, isResponse, type InterceptedRequest, type InterceptedResponse, type Located, type RequestDecision, type Stage } from '../stage/stage.js';
-import type { BatchHeaderView, RecordsField } from '../../protocol/runtime/records-view.js';
+import { isRequest, isResponse, type InterceptedRequest, type InterceptedResponse, type Interest, type Located, type RequestDecision, type ResponseRecordsView, type Stage } from '../stage/stage.js';
+import type { BatchHeaderView, PartitionRecords, RecordsField } from '../../protocol/runtime/records-view.js';
 import { partitionRecords } from '../apis/records.js';
 import type { CapturePolicy } from './capture.js';
 import type { Chain } from './chain.js';
@@ -270,7 +270,11 @@ function errorCodes(body: unknown, out = new Set<number>(), depth = 0): Set<numb
 
 export class AuditRecorder implements Stage {
   readonly name = 'audit';
-  readonly interest = { responses: 'all' as const };
+  /**
+   * Every answer; Fetch's as a records view when it can stay on the fast path (offsets from batch
+   * headers). A Fetch naming a topic whose records are captured is held whole instead (onRequest).
+   */
+  readonly interest: Interest;
 
   constructor(
     private readonly recorder: Recorder,
@@ -278,7 +282,28 @@ export class AuditRecorder implements Stage {
     private readonly capture: CapturePolicy,
     /** Topic names for ids (Fetch v13+), shared with the policy stage. */
     private readonly topicIds: TopicIds = new TopicIds(),
-  ) {}
+  ) {
+    this.interest = {
+      ...(capture.enabled ? { requests: new Set<number>([ApiKey.Fetch]) } : {}),
+      responses: 'all',
+      responseViews: new Set<number>([ApiKey.Fetch]),
+    };
+  }
+
+  /**
+   * With payload capture on: a Fetch of a captured topic (or of an id not known yet) needs its
+   * records, so its answer is held whole. So is an incremental one (sessionEpoch > 0), whose
+   * answer may carry any topic of the fetch session.
+   */
+  onRequest(req: InterceptedRequest): void {
+    if (!isRequest(req, ApiKey.Fetch)) return;
+    const body = req.skim();
+    const captured = body.sessionEpoch > 0 || body.topics.some((t) => {
+      const name = t.topic || this.topicName(t.topicId);
+      return name === undefined || this.capture.modeFor(name) !== 'none';
+    });
+    if (captured) req.interceptResponse(() => undefined); // holding it is the point; onResponse records it
+  }
 
   private topicName(id: string): string | undefined {
     return this.topicIds.name(id);
@@ -286,50 +311,77 @@ export class AuditRecorder implements Stage {
 
   onResponse(res: InterceptedResponse): void | Promise<void> {
     const req = res.request;
-    const conn = req.connection;
-    const s = session(conn);
-    const stamp = STAMPS.get(req);
-    if (stamp?.refused && req.header.apiKey !== ApiKey.Produce && req.header.apiKey !== ApiKey.Fetch) return;
-    const sessionId = sessionIdOf(this.instance, conn);
+    if (!this.answered(req)) return;
     // Produce and Fetch are read at the level of batch headers, in place (never joined).
     const fetchLocated = isResponse(res, ApiKey.Fetch) ? res.locate() : null;
     const body = fetchLocated ? fetchLocated.body : res.body();
-
-    const bytesOut = res.size + 4;
-    s.bytesOut += bytesOut;
-    const decision = getDecision(req);
-    const data: RequestData = {
-      ...requestBase(req, s, sessionId, this.topicIds),
-      decision: stamp?.refused
-        ? { outcome: 'refused-audit', rule: null }
-        : decision
-          ? { outcome: decision.outcome, rule: decidingRule(decision) }
-          : { outcome: 'none', rule: null },
-      errorCodes: [...errorCodes(body)],
-      synthetic: res.synthetic,
-      bytesOut,
-      latencyMs: stamp ? Math.round((performance.now() - stamp.at) * 1000) / 1000 : 0,
-    };
+    const data = this.requestData(req, res.size, res.synthetic, [...errorCodes(body)]);
     // What was written or read: never worth the client's connection if it cannot be worked out.
     // Payload capture may decompress batches: the event waits for it (the records stay valid
     // until this stage is done with the response).
     const captures: Array<Promise<void>> = [];
     try {
       if (isResponse(res, ApiKey.Produce)) data.produced = this.produced(res.request.locate(), res.body(), captures);
-      if (fetchLocated && isRequest(req, ApiKey.Fetch)) data.fetched = this.fetched(req.skim(), fetchLocated, captures);
+      if (fetchLocated && isRequest(req, ApiKey.Fetch)) data.fetched = this.fetched(req.skim(), partitionRecords(ApiKey.Fetch, fetchLocated), captures, fetchLocated);
     } catch {
       // recorded without the per-partition details
     }
+    const emit = (): void => {
+      this.emitRequest(req, data);
+      if (isResponse(res, ApiKey.SaslAuthenticate)) this.authEvent(req.connection, sessionIdOf(this.instance, req.connection), res.body(), session(req.connection), req);
+    };
+    if (captures.length === 0) return emit();
+    return Promise.all(captures).then(emit);
+  }
+
+  /** A Fetch answer that went on the fast path: recorded from its headers (no payload capture there). */
+  onResponseView(view: ResponseRecordsView): void {
+    const req = view.request;
+    if (!this.answered(req)) return;
+    const codes = new Set<number>();
+    for (const code of [view.errorCode, ...view.partitions.map((p) => p.errorCode)]) if (code !== 0) codes.add(code);
+    const data = this.requestData(req, view.size, false, [...codes]);
+    try {
+      if (isRequest(req, ApiKey.Fetch)) data.fetched = this.fetched(req.skim(), view.partitions, [], null);
+    } catch {
+      // recorded without the per-partition details
+    }
+    this.emitRequest(req, data);
+  }
+
+  /** Whether an answer is recorded here (refused requests were recorded when refused, but for Produce and Fetch). */
+  private answered(req: InterceptedRequest): boolean {
+    const stamp = STAMPS.get(req);
+    return !(stamp?.refused && req.header.apiKey !== ApiKey.Produce && req.header.apiKey !== ApiKey.Fetch);
+  }
+
+  private requestData(req: InterceptedRequest, size: number, synthetic: boolean, codes: number[]): RequestData {
+    const s = session(req.connection);
+    const stamp = STAMPS.get(req);
+    const bytesOut = size + 4;
+    s.bytesOut += bytesOut;
+    const decision = getDecision(req);
+    const data: RequestData = {
+      ...requestBase(req, s, sessionIdOf(this.instance, req.connection), this.topicIds),
+      decision: stamp?.refused
+        ? { outcome: 'refused-audit', rule: null }
+        : decision
+          ? { outcome: decision.outcome, rule: decidingRule(decision) }
+          : { outcome: 'none', rule: null },
+      errorCodes: codes,
+      synthetic,
+      bytesOut,
+      latencyMs: stamp ? Math.round((performance.now() - stamp.at) * 1000) / 1000 : 0,
+    };
     if (isRequest(req, ApiKey.ApiVersions) && req.header.apiVersion >= 3) {
       const b = req.body();
       data.clientSoftware = s.software = { name: b.clientSoftwareName, version: b.clientSoftwareVersion };
     }
-    const emit = (): void => {
-      this.recorder.emit('request', sessionId, data);
-      if (isResponse(res, ApiKey.SaslAuthenticate)) this.authEvent(conn, sessionId, res.body(), s, req);
-    };
-    if (captures.length === 0) return emit();
-    return Promise.all(captures).then(emit);
+    return data;
+  }
+
+  private emitRequest(req: InterceptedRequest, data: RequestData): void {
+    this.recorder.emit('request', sessionIdOf(this.instance, req.connection), data);
   }
 
   onClose(conn: ConnectionInfo, reason: string): void {
@@ -407,14 +459,14 @@ export class AuditRecorder implements Stage {
    * Fetch: per partition the offsets handed out, from the batch headers (read in place) and the
    * offsets the request asked from (clients skip records before their fetch offset).
    */
-  private fetched(req: FetchRequest, located: Located<FetchResponse>, captures: Array<Promise<void>>): FetchedPartition[] {
+  private fetched(req: FetchRequest, partitions: readonly PartitionRecords[], captures: Array<Promise<void>>, located: Located<FetchResponse> | null): FetchedPartition[] {
     const fetchOffsets = new Map<string, number>();
     for (const t of req.topics) {
       const name = t.topic || this.topicName(t.topicId) || t.topicId;
       for (const p of t.partitions) fetchOffsets.set(`${name}/${p.partition}`, Number(p.fetchOffset));
     }
     const out: FetchedPartition[] = [];
-    for (const p of partitionRecords(ApiKey.Fetch, located)) {
+    for (const p of partitions) {
       const name = p.topic || this.topicName(p.topicId) || p.topicId;
       const fetchOffset = fetchOffsets.get(`${name}/${p.partition}`) ?? -1;
       const entry: FetchedPartition = { topic: name, partition: p.partition, fetchOffset, ...handedOut(p.batches, fetchOffset), highWatermark: Number(p.highWatermark ?? -1n), errorCode: p.errorCode };

@@ -18,10 +18,11 @@ import type { ConnectionInfo } from '../stage/connection-info.js';
 import { ProxyError, type CloseCode } from './errors.js';
 import { API_VERSIONS_KEY, Exchange, ResponseView } from './exchange.js';
 import { consumeBorrowed, type Lease } from './read-pool.js';
-import { canRelay, relay, type Relay, type RelayEnd } from './zero-copy.js';
+import { canRelay, relay, relayRecords, type Relay, type RelayEnd } from './zero-copy.js';
 import { FrameReader, frameHead, frameLength, writeFrame, type Frame, type FrameHandler } from './frame-reader.js';
 import { readInt32At } from '../../protocol/runtime/index.js';
-import { wantsRequest, wantsResponse, type RequestDecision, type ResponseHook, type Stage } from '../stage/stage.js';
+import { takesView, wantsRequest, wantsResponse, type RequestDecision, type ResponseHook, type Stage } from '../stage/stage.js';
+import { FETCH_STREAM_MIN_VERSION, FetchStreamReader, readFetchFrame, streamedPartitions, type StreamedFetch } from '../../protocol/runtime/fetch-stream.js';
 import type { HostPort, UpstreamConnector } from './upstream.js';
 import { formatHostPort } from './upstream.js';
 
@@ -72,6 +73,8 @@ export class ProxyConnection {
   private draining = false;
   /** The request whose response is being cut through to the client, if any. */
   private streaming: Exchange | null = null;
+  /** The records view being read from the response cut through, for the stages that take it. */
+  private streamView: { reader: FetchStreamReader; viewers: Stage[] } | null = null;
   requestsSeen = 0;
 
   constructor(opts: ConnectionOptions) {
@@ -379,7 +382,11 @@ export class ProxyConnection {
    */
   private maybeRelay(): void {
     const up = this.upstream;
-    if (this.closed || this.relayState || !up || !this.streaming || this.upstreamFrames.streaming < RELAY_MIN_BYTES) return;
+    if (this.closed || this.relayState || !up || !this.streaming) return;
+    // A response read as it passes is relayed a records field at a time (the rest of the one it is
+    // in), with the batch headers captured on the way; any other, all that is left of it.
+    const span = this.streamView ? this.streamView.reader.relayable() : { length: this.upstreamFrames.streaming, firstBoundary: -1 };
+    if (!span || span.length < RELAY_MIN_BYTES) return;
     if (!this.opts.zeroCopy || this.relayRefused || !canRelay(up, this.client)) return;
     this.relayState = 'waiting';
     up.pause();
@@ -388,15 +395,30 @@ export class ProxyConnection {
       this.corked = false;
       this.client.uncork();
     }
-    if (this.client.writableLength === 0) this.startRelay(up);
-    else this.client.once('drain', () => this.startRelay(up));
+    if (this.client.writableLength === 0) this.startRelay(up, span.length, span.firstBoundary);
+    else this.client.once('drain', () => this.startRelay(up, span.length, span.firstBoundary));
   }
 
-  private startRelay(up: Socket): void {
+  /** `firstBoundary` -1: a plain relay; else where the first batch header starts in a records field's rest. */
+  private startRelay(up: Socket, length: number, firstBoundary: number): void {
     if (this.closed || this.relayState !== 'waiting') return;
-    const length = this.upstreamFrames.streaming;
     try {
-      this.relayState = relay(up, this.client, length, (end) => this.relayEnded(up, length, end));
+      if (firstBoundary < 0) {
+        this.relayState = relay(up, this.client, length, (end) => this.relayEnded(up, length, end));
+      } else {
+        this.relayState = relayRecords(up, this.client, length, firstBoundary, (end, headers, invalidAt) => {
+          // The view learns what went past before the frame reader does (it may end the response).
+          if (end.errno === 0 && this.streamView) {
+            try {
+              this.streamView.reader.skipRelayed(length, firstBoundary, headers, invalidAt !== null);
+            } catch (err) {
+              this.relayState = null;
+              return this.fail(err);
+            }
+          }
+          this.relayEnded(up, length, end);
+        });
+      }
     } catch (err) {
       // No relay this time (e.g. out of file descriptors for its pipe): the bytes come through
       // the process instead, as without the addon.
@@ -429,7 +451,7 @@ export class ProxyConnection {
   /** What the broker connection's frame reader reports to. */
   private readonly responses: FrameHandler = {
     frame: (wire) => this.onResponseFrame(wire),
-    start: (_size, correlationId) => this.startCutThrough(correlationId),
+    start: (size, correlationId) => this.startCutThrough(correlationId, size),
     chunk: (part) => {
       if (this.closed) return;
       // The chunks read in one pass of the event loop leave together, in one writev, as a whole
@@ -441,6 +463,7 @@ export class ProxyConnection {
         setImmediate(this.uncork);
       }
       this.client.write(part, this.lease?.hold());
+      this.streamView?.reader.push(part);
     },
     end: () => this.endCutThrough(),
   };
@@ -459,6 +482,35 @@ export class ProxyConnection {
     return !ex.hooks && !this.opts.stages.some((s) => wantsResponse(s, ex.header.apiKey, ex.header.apiVersion));
   }
 
+  /**
+   * The stages that take this response as a records view, when every stage that wants it can and
+   * nothing else holds it (Interest.responseViews): it then stays on the fast path, read as it
+   * passes. Null when the response must be held whole (or nobody wants it).
+   */
+  private viewers(ex: Exchange): Stage[] | null {
+    const { apiKey, apiVersion } = ex.header;
+    if (ex.hooks || apiKey !== ApiKey.Fetch || apiVersion < FETCH_STREAM_MIN_VERSION) return null;
+    let viewers: Stage[] | null = null;
+    for (const s of this.opts.stages) {
+      if (!wantsResponse(s, apiKey, apiVersion)) continue;
+      if (!takesView(s, apiKey)) return null;
+      (viewers ??= []).push(s);
+    }
+    return viewers;
+  }
+
+  /** Hands a fast-path response's view to the stages that take it (after its bytes left). */
+  private deliverView(ex: Exchange, viewers: readonly Stage[], res: StreamedFetch): void {
+    const view = { request: ex, connection: this.info, size: ex.responseSize, errorCode: res.errorCode, partitions: streamedPartitions(res) };
+    for (const stage of viewers) {
+      try {
+        stage.onResponseView!(view);
+      } catch (err) {
+        throw this.stageError(stage, err);
+      }
+    }
+  }
+
   /** A whole response frame from the broker. */
   private onResponseFrame(wire: Frame): void {
     if (this.closed) return;
@@ -469,6 +521,17 @@ export class ProxyConnection {
     }
     if (this.untouched(ex)) {
       ex.out = wire; // fast path: the broker's bytes, untouched
+      return;
+    }
+    const viewers = this.viewers(ex);
+    if (viewers) {
+      ex.out = wire; // fast path too; its view is read from the bytes in place
+      ex.responseSize = frameLength(wire) - 4;
+      try {
+        this.deliverView(ex, viewers, readFetchFrame(ex.header.apiVersion, wire));
+      } catch (err) {
+        this.fail(err);
+      }
       return;
     }
     try {
@@ -484,23 +547,36 @@ export class ProxyConnection {
    * of after its last byte (a large Fetch response otherwise waits for all of it). Anything else,
    * including a mismatched correlation id (reported when the frame is complete), is buffered.
    */
-  private startCutThrough(correlationId: number): boolean {
+  private startCutThrough(correlationId: number, size: number): boolean {
     if (this.closed) return false;
     const ex = this.awaiting[0];
-    if (!ex || ex.header.correlationId !== correlationId || !this.untouched(ex)) return false;
+    if (!ex || ex.header.correlationId !== correlationId) return false;
+    const viewers = this.untouched(ex) ? null : this.viewers(ex);
+    if (!viewers && !this.untouched(ex)) return false;
     this.flush(); // responses completed in the same chunk, ahead of this one
     if (this.closed || this.inflight[0] !== ex) return false;
     this.awaiting.shift();
     this.streaming = ex;
+    ex.responseSize = size;
+    this.streamView = viewers ? { reader: new FetchStreamReader(ex.header.apiVersion), viewers } : null;
     this.opts.onCutThrough?.();
     return true;
   }
 
   private endCutThrough(): void {
     const ex = this.streaming;
+    const view = this.streamView;
     this.streaming = null;
+    this.streamView = null;
     if (!ex || this.closed) return;
     ex.out = null; // all written; flush() drops it from the head of the queue
+    if (view) {
+      try {
+        this.deliverView(ex, view.viewers, view.reader.result());
+      } catch (err) {
+        return this.fail(err);
+      }
+    }
     this.flush();
   }
 

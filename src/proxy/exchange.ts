@@ -65,6 +65,8 @@ export class Exchange implements InterceptedRequest {
   /** The response to write to the client (size prefix included); null: none; undefined: not yet. */
   out: Frame | null | undefined = undefined;
   response: ResponseView | undefined;
+  /** Payload bytes of the response (set by the connection for responses on the fast path). */
+  responseSize = 0;
   /** Index of the stage whose onRequest is running (set by the connection). */
   stageIndex = -1;
   /** Per-request response hooks, with the index of the stage that asked. */

@@ -14,6 +14,13 @@ import type { Socket } from 'node:net';
 
 interface Addon {
   start(fromFd: number, toFd: number, length: number, done: (errno: number, written: number, side: number) => void): object;
+  startRecords(
+    fromFd: number,
+    toFd: number,
+    length: number,
+    firstBoundary: number,
+    done: (errno: number, written: number, side: number, headers: Buffer, invalidAt: number) => void,
+  ): object;
   cancel(transfer: object): void;
 }
 
@@ -68,17 +75,11 @@ export interface RelayEnd {
   side: 'from' | 'to';
 }
 
-/**
- * Moves exactly `length` bytes from `from` to `to` in the kernel. The caller has stopped reading
- * `from` and has nothing left to write on `to`, and does neither until `done`.
- */
-export function relay(from: Socket, to: Socket, length: number, done: (end: RelayEnd) => void): Relay {
+/** The `Relay` of a transfer `begin` starts; `begin`'s callback says when it has ended (no cancel after). */
+function handleOf(begin: (ended: () => void) => object): Relay {
   const addon = loaded.addon!;
   let live = true;
-  const handle = addon.start(fdOf(from)!, fdOf(to)!, length, (errno, written, side) => {
-    live = false;
-    done({ errno, written, side: side === 1 ? 'to' : 'from' });
-  });
+  const handle = begin(() => (live = false));
   return {
     cancel() {
       if (!live) return;
@@ -86,4 +87,50 @@ export function relay(from: Socket, to: Socket, length: number, done: (end: Rela
       addon.cancel(handle);
     },
   };
+}
+
+const endOf = (errno: number, written: number, side: number): RelayEnd => ({ errno, written, side: side === 1 ? 'to' : 'from' });
+
+/**
+ * Moves exactly `length` bytes from `from` to `to` in the kernel. The caller has stopped reading
+ * `from` and has nothing left to write on `to`, and does neither until `done`.
+ */
+export function relay(from: Socket, to: Socket, length: number, done: (end: RelayEnd) => void): Relay {
+  return handleOf((ended) =>
+    loaded.addon!.start(fdOf(from)!, fdOf(to)!, length, (errno, written, side) => {
+      ended();
+      done(endOf(errno, written, side));
+    }),
+  );
+}
+
+/** The size of a record batch's header (baseOffset .. recordCount), which `relayRecords` captures. */
+export const BATCH_HEADER = 61;
+
+/**
+ * Like `relay`, for `length` bytes of a records field (record batches v2), capturing each batch's
+ * 61-byte header on the way while the batches' bodies stay in the kernel. The first header starts
+ * `firstBoundary` bytes in (0 at a batch's start; the rest of a batch whose header the caller has
+ * seen; `length` or more: none in the range), each next one after the batch's length. Bytes at a
+ * boundary with less than a header left in the range (a batch cut short at the end of a Fetch)
+ * are relayed without capture.
+ *
+ * `done` gets the headers end to end, in order (a multiple of 61 bytes; after an error, those read
+ * before it), and `invalidAt`: null, or the offset in the range of a header whose length field is
+ * below a batch's minimum (49), which is not among `headers`; the bytes from there on are relayed
+ * without capture, as they are not batches.
+ */
+export function relayRecords(
+  from: Socket,
+  to: Socket,
+  length: number,
+  firstBoundary: number,
+  done: (end: RelayEnd, headers: Buffer, invalidAt: number | null) => void,
+): Relay {
+  return handleOf((ended) =>
+    loaded.addon!.startRecords(fdOf(from)!, fdOf(to)!, length, firstBoundary, (errno, written, side, headers, invalidAt) => {
+      ended();
+      done(endOf(errno, written, side), headers, invalidAt < 0 ? null : invalidAt);
+    }),
+  );
 }

@@ -8,6 +8,7 @@ export type { Component } from './component.js';
 export {
   isRequest,
   isResponse,
+  takesView,
   wantsRequest,
   wantsResponse,
   type Interest,
@@ -16,6 +17,7 @@ export {
   type InterceptedResponse,
   type RequestDecision,
   type RequestHeaderInfo,
+  type ResponseRecordsView,
   type ResponseHook,
   type Stage,
 } from './stage.js';

@@ -13,7 +13,7 @@
  * the connection it was working for, never the process.
  */
 import type { KnownApiKey, RequestOf, ResponseOf } from '../../protocol/generated/index.js';
-import type { RecordsField, RecordsHeaders } from '../../protocol/runtime/records-view.js';
+import type { PartitionRecords, RecordsField, RecordsHeaders } from '../../protocol/runtime/records-view.js';
 import type { ConnectionInfo } from './connection-info.js';
 
 export interface RequestHeaderInfo {
@@ -105,6 +105,18 @@ export interface Located<T> {
   bytes(field: RecordsField): Buffer;
 }
 
+/** A response that went to the client on the fast path, as far as its headers tell (see Interest.responseViews). */
+export interface ResponseRecordsView {
+  readonly request: InterceptedRequest;
+  readonly connection: ConnectionInfo;
+  /** Payload bytes (size prefix excluded). */
+  readonly size: number;
+  /** The response's top-level error code (0 when it has none). */
+  readonly errorCode: number;
+  /** Every partition in the response's order, with its batch headers (the records themselves are gone: field null). */
+  readonly partitions: readonly PartitionRecords[];
+}
+
 export type RequestDecision = void | undefined | { respond: unknown } | { close: string };
 
 export interface Interest {
@@ -114,6 +126,14 @@ export interface Interest {
   responses?: ReadonlySet<number> | 'all';
   /** Narrower than `responses`: return false to skip a (key, version) pair cheaply. */
   responseVersion?(apiKey: number, apiVersion: number): boolean;
+  /**
+   * APIs among `responses` whose responses the stage can take as a header-level records view
+   * (onResponseView) instead of whole. When every stage that wants a response can, and nothing
+   * else holds it (no per-request hook), the response stays on the fast path: cut through to the
+   * client, its records spliced by the kernel, and read as it passes (partitions, error codes,
+   * offsets, batch headers). Streamed today: Fetch v4 and later.
+   */
+  responseViews?: ReadonlySet<number>;
 }
 
 export interface Stage {
@@ -123,6 +143,8 @@ export interface Stage {
   onConnect?(conn: ConnectionInfo): void | string | Promise<void | string>;
   onRequest?(req: InterceptedRequest): RequestDecision | Promise<RequestDecision>;
   onResponse?(res: InterceptedResponse): void | Promise<void>;
+  /** A response of an API in interest.responseViews that went on the fast path, once its last byte was written. */
+  onResponseView?(view: ResponseRecordsView): void;
   /** The connection is gone; `reason` says why (a CloseCode or a stage's words). */
   onClose?(conn: ConnectionInfo, reason: string): void;
 }
@@ -130,6 +152,11 @@ export interface Stage {
 export function wantsRequest(stage: Stage, apiKey: number): boolean {
   const r = stage.interest.requests;
   return !!stage.onRequest && (r === 'all' || (r !== undefined && r.has(apiKey)));
+}
+
+/** Whether the stage takes this response as a records view (it wants it, and views will do). */
+export function takesView(stage: Stage, apiKey: number): boolean {
+  return !!stage.onResponseView && !!stage.interest.responseViews?.has(apiKey);
 }
 
 export function wantsResponse(stage: Stage, apiKey: number, apiVersion: number): boolean {
