@@ -18,6 +18,7 @@ import { policyLocation } from './policy/load.js';
 import { PolicyStage } from './policy/stage.js';
 import { PolicyStore } from './policy/store.js';
 import { TopicIds, TopicIdsStage, type TopicListing } from './policy/topic-ids.js';
+import { FetchSessionStage } from './apis/fetch-session.js';
 
 
 export interface PipelineOptions {
@@ -94,6 +95,8 @@ export async function pipelineFromConfig(config: GatehouseConfig, log: Logger, o
     components.unshift(audit.intake);
     components.push(audit.recorder);
   }
+  // The fetch sessions' partitions and offsets, for the audit trail's reading of Fetch answers.
+  if (audit) components.unshift({ stage: new FetchSessionStage() });
   if (topicIds) components.unshift({ stage: new TopicIdsStage(topicIds) });
   return new Pipeline(components);
 }

@@ -6,6 +6,7 @@ import { setPrincipal, type Principal } from '../identity/principal.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import type { InterceptedRequest, InterceptedResponse } from '../stage/stage.js';
 import { locatedFrom } from '../../test/helpers/fake-request.js';
+import { FetchSessionStage } from '../apis/fetch-session.js';
 import { CapturePolicy } from './capture.js';
 import { Chain } from './chain.js';
 import { kindOf, type AuditEvent, type AuditKind, type RequestData } from './events.js';
@@ -103,6 +104,28 @@ describe('audit stages', () => {
     expect(fetch!.category).toBe('query');
     expect(produce!.produced).toEqual([{ topic: 'orders', partition: 0, records: 3, baseOffset: 42, errorCode: 0 }]);
     expect(produce!).toMatchObject({ category: 'mutation', operation: 'Write', resources: [{ type: 'topic', name: 'orders', operation: 'Write' }] });
+  });
+
+  it('Fetch in an incremental session: a partition the request did not name is counted from the session\'s offset', () => {
+    const ev = new Events();
+    const sessions = new FetchSessionStage();
+    const intake = new AuditIntake(ev, 't');
+    const rec = new AuditRecorder(ev, 't', new CapturePolicy());
+    const c = conn();
+    intake.onConnect(c);
+    const recs = [0, 1, 2, 3, 4].map((i) => ({ attributes: 0, timestampDelta: 0n, offsetDelta: i, key: null, value: Buffer.from(`v${i}`), headers: [] }));
+    const batch = encodeBatch({ baseOffset: 0n, partitionLeaderEpoch: 0, magic: 2, crc: 0, attributes: 0, lastOffsetDelta: 4, baseTimestamp: 0n, maxTimestamp: 0n, producerId: -1n, producerEpoch: -1, baseSequence: -1, recordCount: 5 }, encodeRecords(recs));
+    const send = (body: unknown) => {
+      const req = request(c, 'Fetch', ApiKey.Fetch, 12, body);
+      sessions.onRequest(req);
+      intake.onRequest(req);
+      return req;
+    };
+    send({ sessionEpoch: 0, forgottenTopicsData: [], topics: [{ topic: 'orders', topicId: '', partitions: [{ partition: 0, fetchOffset: 0n }, { partition: 1, fetchOffset: 3n }] }] });
+    const incremental = send({ sessionEpoch: 1, forgottenTopicsData: [], topics: [] });
+    rec.onResponse(response(incremental, { errorCode: 0, responses: [{ topic: 'orders', topicId: '', partitions: [{ partitionIndex: 1, errorCode: 0, highWatermark: 5n, records: batch }] }] }));
+    const fetched = ev.list.filter((e) => kindOf(e.type) === 'request').map((e) => (e.data as RequestData).fetched).at(-1);
+    expect(fetched).toEqual([{ topic: 'orders', partition: 1, fetchOffset: 3, firstOffset: 3, lastOffset: 4, records: 2, highWatermark: 5, errorCode: 0 }]);
   });
 
   it('fail-closed: Produce answered with a retriable error per partition, a data read closes, housekeeping passes', () => {

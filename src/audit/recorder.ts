@@ -24,6 +24,7 @@ import { TopicIds } from '../policy/topic-ids.js';
 import { isRequest, isResponse, type InterceptedRequest, type InterceptedResponse, type Interest, type Located, type RequestDecision, type ResponseRecordsView, type Stage } from '../stage/stage.js';
 import type { BatchHeaderView, PartitionRecords, RecordsField } from '../../protocol/runtime/records-view.js';
 import { partitionRecords } from '../apis/records.js';
+import { partitionKey, sessionAt } from '../apis/fetch-session.js';
 import type { CapturePolicy } from './capture.js';
 import type { Chain } from './chain.js';
 import {
@@ -291,14 +292,17 @@ export class AuditRecorder implements Stage {
   }
 
   /**
-   * With payload capture on: a Fetch of a captured topic (or of an id not known yet) needs its
-   * records, so its answer is held whole. So is an incremental one (sessionEpoch > 0), whose
-   * answer may carry any topic of the fetch session.
+   * With payload capture on: a Fetch whose answer may carry a captured topic (or an id not known
+   * yet) needs its records, so its answer is held whole. The answer may carry any partition of the
+   * fetch session (src/apis/fetch-session.ts); without a tracked session, any incremental fetch
+   * is held.
    */
   onRequest(req: InterceptedRequest): void {
     if (!isRequest(req, ApiKey.Fetch)) return;
     const body = req.skim();
-    const captured = body.sessionEpoch > 0 || body.topics.some((t) => {
+    const session = sessionAt(req);
+    const topics = session ? [...session.values()] : body.sessionEpoch > 0 ? null : body.topics;
+    const captured = !topics || topics.some((t) => {
       const name = t.topic || this.topicName(t.topicId);
       return name === undefined || this.capture.modeFor(name) !== 'none';
     });
@@ -322,7 +326,7 @@ export class AuditRecorder implements Stage {
     const captures: Array<Promise<void>> = [];
     try {
       if (isResponse(res, ApiKey.Produce)) data.produced = this.produced(res.request.locate(), res.body(), captures);
-      if (fetchLocated && isRequest(req, ApiKey.Fetch)) data.fetched = this.fetched(req.skim(), partitionRecords(ApiKey.Fetch, fetchLocated), captures, fetchLocated);
+      if (fetchLocated && isRequest(req, ApiKey.Fetch)) data.fetched = this.fetched(req, partitionRecords(ApiKey.Fetch, fetchLocated), captures, fetchLocated);
     } catch {
       // recorded without the per-partition details
     }
@@ -342,7 +346,7 @@ export class AuditRecorder implements Stage {
     for (const code of [view.errorCode, ...view.partitions.map((p) => p.errorCode)]) if (code !== 0) codes.add(code);
     const data = this.requestData(req, view.size, false, [...codes]);
     try {
-      if (isRequest(req, ApiKey.Fetch)) data.fetched = this.fetched(req.skim(), view.partitions, [], null);
+      if (isRequest(req, ApiKey.Fetch)) data.fetched = this.fetched(req, view.partitions, [], null);
     } catch {
       // recorded without the per-partition details
     }
@@ -459,16 +463,16 @@ export class AuditRecorder implements Stage {
    * Fetch: per partition the offsets handed out, from the batch headers (read in place) and the
    * offsets the request asked from (clients skip records before their fetch offset).
    */
-  private fetched(req: FetchRequest, partitions: readonly PartitionRecords[], captures: Array<Promise<void>>, located: Located<FetchResponse> | null): FetchedPartition[] {
-    const fetchOffsets = new Map<string, number>();
-    for (const t of req.topics) {
-      const name = t.topic || this.topicName(t.topicId) || t.topicId;
-      for (const p of t.partitions) fetchOffsets.set(`${name}/${p.partition}`, Number(p.fetchOffset));
-    }
+  private fetched(req: InterceptedRequest<typeof ApiKey.Fetch>, partitions: readonly PartitionRecords[], captures: Array<Promise<void>>, located: Located<FetchResponse> | null): FetchedPartition[] {
+    // What each partition was fetched from: the fetch session's offsets (an incremental answer
+    // carries partitions the request did not name), else the request's own.
+    const fetchOffsets = new Map<string, bigint>();
+    for (const t of req.skim().topics) for (const p of t.partitions) fetchOffsets.set(partitionKey(t.topic, t.topicId, p.partition), p.fetchOffset);
+    for (const [key, p] of sessionAt(req) ?? []) fetchOffsets.set(key, p.fetchOffset);
     const out: FetchedPartition[] = [];
     for (const p of partitions) {
       const name = p.topic || this.topicName(p.topicId) || p.topicId;
-      const fetchOffset = fetchOffsets.get(`${name}/${p.partition}`) ?? -1;
+      const fetchOffset = Number(fetchOffsets.get(partitionKey(p.topic, p.topicId, p.partition)) ?? -1n);
       const entry: FetchedPartition = { topic: name, partition: p.partition, fetchOffset, ...handedOut(p.batches, fetchOffset), highWatermark: Number(p.highWatermark ?? -1n), errorCode: p.errorCode };
       this.startCapture(name, p.field && located, p.field, captures, (captured) => {
         entry.captured = captured.filter((c) => c.offset === undefined || c.offset >= fetchOffset);
