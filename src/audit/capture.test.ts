@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Compression, encodeBatch, encodeRecords, type KafkaRecord, type RecordBatchHeader } from '../../protocol/runtime/record-batch.js';
 import { buildBatch } from '../../protocol/runtime/record-transform.js';
-import { CapturePolicy } from './capture.js';
+import { CAPTURE_MAX_BYTES, CapturePolicy } from './capture.js';
 
 const fill = (records: Array<Partial<KafkaRecord>>): KafkaRecord[] =>
   records.map((r, i) => ({ attributes: 0, timestampDelta: 0n, offsetDelta: i, key: null, value: null, headers: [], ...r }));
@@ -66,6 +66,14 @@ describe('payload capture', () => {
       { offset: 21, key: 'k1', headers: [{ key: 'trace', value: 'abc' }], value: 'v1' },
       { offset: 22, key: 'plain', headers: [], value: null },
     ]);
+  });
+
+  it('keeps an event small: at most CAPTURE_MAX_BYTES of captured text per partition, the records before it whole', async () => {
+    const policy = new CapturePolicy([{ topics: ['big'], mode: 'full' }]);
+    const big = batch(0, Array.from({ length: 10 }, () => ({ value: Buffer.alloc(100 * 1024, 'v') })));
+    const got = (await policy.capture('big', big))!;
+    expect(got.length).toBe(Math.floor(CAPTURE_MAX_BYTES / (100 * 1024)));
+    expect(got.every((r) => r.value!.length === 100 * 1024)).toBe(true);
   });
 
   it('a compressed batch that cannot be decompressed is noted as compressed; the others are captured', async () => {

@@ -26,6 +26,9 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 }
 
+/** Captured text per partition and event, at most (keys, header values and values). */
+export const CAPTURE_MAX_BYTES = 256 * 1024;
+
 export class CapturePolicy {
   private readonly rules: Array<{ re: RegExp[]; mode: CaptureMode }>;
   private readonly cache = new Map<string, CaptureMode>();
@@ -49,10 +52,16 @@ export class CapturePolicy {
   }
 
   /** The records of a records field, as the topic's mode captures them (undefined for none). */
-  async capture(topic: string, records: Buffer | null, maxRecords = 1000): Promise<CapturedRecord[] | undefined> {
+  /**
+   * The records of a partition as the topic's mode captures them: at most `maxRecords`, and at
+   * most `maxBytes` of keys, header values and values (so that an event stays well below the
+   * audit topic's message size limit); what is over either is left out.
+   */
+  async capture(topic: string, records: Buffer | null, maxRecords = 1000, maxBytes = CAPTURE_MAX_BYTES): Promise<CapturedRecord[] | undefined> {
     const mode = this.modeFor(topic);
     if (mode === 'none' || !records || records.length === 0) return undefined;
     const out: CapturedRecord[] = [];
+    let bytes = 0;
     for (const b of batches(records)) {
       if (b.control) continue;
       let decoded: KafkaRecord[];
@@ -72,6 +81,8 @@ export class CapturePolicy {
         };
         if (mode === 'full') rec.value = text(r.value);
         if (this.masker) rec = this.masker(topic, rec);
+        bytes += (rec.key?.length ?? 0) + (rec.value?.length ?? 0) + rec.headers.reduce((n, h) => n + h.key.length + (h.value?.length ?? 0), 0);
+        if (bytes > maxBytes) return out;
         out.push(rec);
       }
     }

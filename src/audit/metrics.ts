@@ -34,7 +34,7 @@ class AuditMetrics {
     gauge('gatehouse_audit_topic_unreachable', '1 while the audit topic cannot be reached', (s) => (s.degraded ? 1 : 0));
     gauge('gatehouse_audit_events_appended', 'Audit events recorded since start', (s) => s.stats.appended);
     gauge('gatehouse_audit_events_delivered', 'Audit events acknowledged by the audit topic since start', (s) => s.stats.delivered);
-    gauge('gatehouse_audit_events_dropped', 'Audit events dropped because the spool was full (fail-open)', (s) => s.stats.dropped);
+    gauge('gatehouse_audit_events_dropped', 'Audit events dropped: the spool was full (fail-open), or an event was larger than the audit topic accepts', (s) => s.stats.dropped);
   }
 
   register(s: SinkLike): void {

@@ -102,6 +102,33 @@ describe('audit sink', () => {
     await sink.close();
   });
 
+  it('a batch over the topic\'s size limit goes in smaller batches; a single event over it is dropped loudly, the rest goes on', async () => {
+    /** A topic that takes at most 3 messages a request and no message over 2,000 bytes, as a broker answers MESSAGE_TOO_LARGE. */
+    class SmallTopic extends FakeTopic {
+      override async send(entries: readonly SpoolEntry[]): Promise<void> {
+        this.attempts++;
+        if (entries.length > 3 || entries.some((e) => e.value.length > 2000)) throw Object.assign(new Error('The request included a message larger than the max message size the server will accept'), { type: 'MESSAGE_TOO_LARGE' });
+        this.received.push(...entries);
+      }
+    }
+    const topic = new SmallTopic();
+    const errors: Array<{ code: string; bytes?: number }> = [];
+    const log = { warn: () => undefined, info: () => undefined, error: (o: { code: string; bytes?: number }) => errors.push(o) } as never;
+    const sink = new AuditSink({ transport: topic, mode: 'fail-closed', spoolDir: tempDir(), spoolMaxBytes: 1 << 20, retryMinMs: 5, retryMaxMs: 10, batchSize: 50, log });
+    await sink.start();
+    const huge = chain.stamp({ kind: 'request', subject: 's/x', data: { n: 'x'.repeat(5000) } }) as unknown as AuditEvent;
+    for (let i = 0; i < 10; i++) sink.append(event(i));
+    sink.append(huge);
+    for (let i = 10; i < 20; i++) sink.append(event(i));
+    expect(await sink.flush()).toBe(true);
+    expect(topic.received).toHaveLength(20);
+    expect(seqs(topic)).toEqual([...seqs(topic)].sort((a, b) => a - b));
+    expect(sink.stats.dropped).toBe(1);
+    expect(errors).toEqual([expect.objectContaining({ code: 'GH_AUDIT_EVENT_TOO_LARGE' })]);
+    expect(sink.degraded).toBe(false);
+    await sink.close();
+  });
+
   it('what is still spooled at close is sent by the next sink on the same spool', async () => {
     const dir = tempDir();
     const down = new FakeTopic();

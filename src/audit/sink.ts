@@ -177,8 +177,9 @@ export class AuditSink {
     let backoff = this.opts.retryMinMs ?? 200;
     while (!this.closed) {
       if (!this.inflight) {
-        if (this.memory.length > 0) this.inflight = { entries: this.memory.slice(0, batchSize), from: 'memory' };
-        else if (this.spool.pending > 0) this.inflight = { entries: this.spool.peek(batchSize), from: 'spool' };
+        const n = Math.min(batchSize, this.batchLimit);
+        if (this.memory.length > 0) this.inflight = { entries: this.memory.slice(0, n), from: 'memory' };
+        else if (this.spool.pending > 0) this.inflight = { entries: this.spool.peek(n), from: 'spool' };
         else return;
         if (this.inflight.entries.length === 0) {
           this.inflight = undefined;
@@ -190,6 +191,14 @@ export class AuditSink {
         await this.opts.transport.send(batch.entries);
       } catch (err) {
         this.stats.failures++;
+        if (tooLarge(err)) {
+          // Not a topic that is away: this batch can never go as it is. Smaller batches can; a
+          // single event over the topic's limit never can, and is dropped loudly (the chain shows the gap).
+          if (batch.entries.length > 1) this.batchLimit = Math.max(1, Math.floor(batch.entries.length / 2));
+          else this.dropTooLarge(batch);
+          this.inflight = undefined;
+          continue;
+        }
         if (this.degradedSince === undefined) {
           this.degradedSince = Date.now();
           this.opts.log?.warn({ code: 'GH_AUDIT_UNREACHABLE', err: (err as Error).message, mode: this.opts.mode }, 'audit topic unreachable: events go to the spool');
@@ -209,6 +218,7 @@ export class AuditSink {
         continue;
       }
       backoff = this.opts.retryMinMs ?? 200;
+      this.batchLimit = Math.min(batchSize, this.batchLimit * 2);
       if (batch.from === 'memory') this.memory.splice(0, batch.entries.length);
       else this.spool.commit(batch.entries.length);
       this.inflight = undefined;
@@ -223,6 +233,17 @@ export class AuditSink {
         this.opts.log?.error({ err }, 'audit onDelivered failed');
       }
     }
+  }
+
+  /** Events per batch while batches come back too large (halved each time, doubled back after a success). */
+  private batchLimit = Number.MAX_SAFE_INTEGER;
+
+  private dropTooLarge(batch: { entries: SpoolEntry[]; from: 'memory' | 'spool' }): void {
+    const e = batch.entries[0]!;
+    if (batch.from === 'memory') this.memory.splice(0, 1);
+    else this.spool.commit(1);
+    this.stats.dropped++;
+    this.opts.log?.error({ code: 'GH_AUDIT_EVENT_TOO_LARGE', bytes: Buffer.byteLength(e.value), key: e.key }, 'audit event larger than the audit topic accepts (max.message.bytes): dropped; the chain shows the gap');
   }
 
   private sleep(ms: number): Promise<void> {
@@ -240,6 +261,16 @@ export class AuditSink {
       };
     });
   }
+}
+
+/** Whether a send failed because a message or the batch is larger than the topic accepts. */
+function tooLarge(err: unknown): boolean {
+  for (let e = err as { type?: string; message?: string; originalError?: unknown; cause?: unknown } | undefined, i = 0; e && i < 5; i++) {
+    if (e.type === 'MESSAGE_TOO_LARGE' || e.type === 'RECORD_LIST_TOO_LARGE') return true;
+    if (typeof e.message === 'string' && /larger than the max message size|MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/.test(e.message)) return true;
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return false;
 }
 
 export interface KafkaTransportOptions {
