@@ -17,7 +17,7 @@ describe('config: identity', () => {
       mechanisms: ['OAUTHBEARER', 'PLAIN'],
       clockToleranceSec: 30,
       jwksCooldownMs: 30_000,
-      issuers: [{ issuer: 'https://idp.example/realms/k', audience: 'gatehouse', principalClaim: 'sub', groupsClaim: 'groups' }],
+      issuers: [{ issuer: 'https://idp.example/realms/k', audience: 'gatehouse', principalClaim: 'sub', groupsClaim: 'groups', acceptPlainJwtAccessTokens: false }],
     });
     expect(c.identity!.algorithms).not.toContain('HS256');
   });
@@ -30,6 +30,17 @@ describe('config: identity', () => {
     expect(() => parseConfig({ upstream, identity: { issuers: [...issuers, ...issuers] } })).toThrow(/each issuer may appear once/);
     expect(() => parseConfig({ upstream, identity: { issuers: [{ ...issuers[0], audiance: 'x' }] } })).toThrow(/unknown key "audiance"/);
     expect(() => parseConfig({ upstream, identity: { issuers: [] } })).toThrow(/identity\.issuers/);
+  });
+
+  it('takes acceptPlainJwtAccessTokens per issuer (default: only at+jwt access tokens)', () => {
+    const c = parseConfig({
+      upstream,
+      identity: { issuers: [{ issuer: 'https://kc.example/realms/k', audience: 'gatehouse', acceptPlainJwtAccessTokens: true }, { issuer: 'https://idp.example', audience: 'g' }] },
+    });
+    expect(c.identity!.issuers.map((i) => i.acceptPlainJwtAccessTokens)).toEqual([true, false]);
+    expect(() => parseConfig({ upstream, identity: { issuers: [{ issuer: 'https://idp.example', audience: 'g', acceptPlainJwtAccessTokens: 'yes' }] } })).toThrow(
+      /identity\.issuers\.0\.acceptPlainJwtAccessTokens/,
+    );
   });
 
   it('reads from YAML with environment variables', () => {

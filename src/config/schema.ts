@@ -24,6 +24,12 @@ const issuerSchema = z
     principalClaim: z.string().min(1).default('sub'),
     /** Claim (dot path) holding groups/roles: an array, or a space-separated string like `scope`. */
     groupsClaim: z.string().min(1).default('groups'),
+    /**
+     * JWT access tokens must be typed `at+jwt` (RFC 9068) so that ID tokens are not taken for
+     * them; true also accepts `typ: JWT` or untyped ones (Keycloak, Entra ID …), refusing those
+     * that show they are ID or logout tokens (nonce, at_hash, c_hash, events, Keycloak's typ claim).
+     */
+    acceptPlainJwtAccessTokens: z.boolean().default(false),
     /** RFC 7662 introspection of opaque tokens (and of every token with `always`). Absent: only JWTs. */
     introspection: z
       .object({

@@ -117,6 +117,50 @@ describe('introspection', () => {
     expect(await reason(v.validate(await o.token('opaque-app')))).toBe('wrong audience: token is not meant for this proxy (aud)');
   });
 
+  it("refuses an active token whose token_type is no bearer access token's (RFC 7662 §2.2)", async () => {
+    // The real provider answers token_type "Bearer" for its access tokens.
+    const v0 = new TokenValidator({ ...base, introspectionCacheMs: 0, issuers: [issuer()] });
+    const opaque = await o.token('opaque-app');
+    expect(await v0.validate(opaque)).toMatchObject({ claims: { token_type: 'Bearer' } });
+    // An endpoint answering each opaque token "tt<i>" with token_type types[i] (undefined: none).
+    const types = [
+      'Bearer', 'bearer', 'access_token', 'urn:ietf:params:oauth:token-type:access_token', undefined,
+      'refresh_token', 'id_token', 'urn:ietf:params:oauth:token-type:id_token', 'N_A', 'DPoP', 'logout_token', 42,
+    ];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        const i = Number((new URLSearchParams(body).get('token') ?? '').slice(2));
+        const exp = Math.floor(Date.now() / 1000) + 300;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ active: true, iss: o.issuer, aud: o.audience, client_id: 'opaque-app', exp, token_type: types[i] }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect`;
+      const v = new TokenValidator({ ...base, introspectionCacheMs: 0, issuers: [issuer({ introspection: { ...introspector, endpoint, always: false } })] });
+      const got = await Promise.all(types.map(async (_t, i) => reason(v.validate(`tt${i}`))));
+      expect(Object.fromEntries(types.map((t, i) => [String(t), got[i]]))).toEqual({
+        Bearer: 'accepted',
+        bearer: 'accepted',
+        access_token: 'accepted',
+        'urn:ietf:params:oauth:token-type:access_token': 'accepted',
+        undefined: 'accepted',
+        refresh_token: 'wrong token type: introspection says token_type "refresh_token": not a bearer access token',
+        id_token: 'wrong token type: introspection says token_type "id_token": not a bearer access token',
+        'urn:ietf:params:oauth:token-type:id_token': 'wrong token type: introspection says token_type "urn:ietf:params:oauth:token-type:id_token": not a bearer access token',
+        N_A: 'wrong token type: introspection says token_type "N_A": not a bearer access token',
+        DPoP: 'wrong token type: introspection says token_type "DPoP": a sender-constrained token needs a proof SASL cannot carry',
+        logout_token: 'wrong token type: introspection says token_type "logout_token": not a bearer access token',
+        42: 'wrong token type: introspection answered a token_type that is not a string',
+      });
+    } finally {
+      server.close();
+    }
+  });
+
   it('with `always`, JWTs of that issuer are introspected too (a revoked JWT is refused)', async () => {
     // oidc-provider refuses to introspect JWTs, as many providers do; this endpoint answers like one that does.
     const revoked = new Set<string>();
@@ -145,6 +189,12 @@ describe('introspection', () => {
       expect(prefix).toBe(jwt.slice(0, 10));
       revoked.add(jwt);
       expect(await reason(v.validate(jwt))).toMatch(/^inactive: http:\/\/127\.0\.0\.1:\d+ says the token is not active/);
+      // Active is not enough: an ID token (typ JWT) is refused unless the issuer accepts plain JWT access tokens.
+      const idToken = await o.sign({ nonce: 'n-1', azp: o.audience }, { typ: 'JWT' });
+      expect(await reason(v.validate(idToken))).toMatch(/^wrong token type: typ "JWT" is not at\+jwt/);
+      const plain = new TokenValidator({ ...base, introspectionCacheMs: 0, issuers: [issuer({ introspection: { ...introspector, endpoint, always: true }, acceptPlainJwtAccessTokens: true })] });
+      expect(await reason(plain.validate(await o.sign({}, { typ: 'JWT' })))).toBe('accepted');
+      expect(await reason(plain.validate(idToken))).toMatch(/^wrong token type: token carries nonce/);
     } finally {
       server.close();
     }

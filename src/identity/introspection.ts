@@ -4,10 +4,13 @@
  * document) with its own client id and secret (HTTP Basic) and asks whether a token is active.
  * An active token's response claims (sub, client_id, exp, scope, groups, aud, iss …) are checked
  * and mapped to the principal exactly like a JWT's; `active: false` is TokenRejected('inactive').
- * Results are cached by the validator (IntrospectionCache), never here.
+ * A `token_type` other than a bearer access token's (`Bearer`, `access_token`; see token-type.ts)
+ * is TokenRejected('wrong token type'). Results are cached by the validator (IntrospectionCache),
+ * never here.
  */
 import * as oidc from 'openid-client';
 import { TokenRejected, validatedFromClaims, type ValidatedToken } from './token-result.js';
+import { introspectedTypeProblem } from './token-type.js';
 
 export interface IntrospectionSettings {
   /** The introspection endpoint; when absent, `introspection_endpoint` from discovery. */
@@ -62,6 +65,8 @@ export class Introspector {
     if (claims.iss !== undefined && claims.iss !== s.issuer) {
       throw new TokenRejected('wrong issuer', `introspection at ${s.issuer} names another issuer (${JSON.stringify(String(claims.iss).slice(0, 200))})`);
     }
+    const typeProblem = introspectedTypeProblem(claims.token_type);
+    if (typeProblem) throw new TokenRejected('wrong token type', typeProblem);
     const wanted = Array.isArray(s.audience) ? s.audience : [s.audience];
     const aud = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : [];
     if (!aud.some((a) => wanted.includes(a as string))) throw new TokenRejected('wrong audience', 'token is not meant for this proxy (aud)');

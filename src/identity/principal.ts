@@ -34,3 +34,26 @@ export function getPrincipal(conn: ConnectionInfo): Principal | undefined {
 export function setPrincipal(conn: ConnectionInfo, p: Principal): void {
   conn.attributes.set(PRINCIPAL, p);
 }
+
+/**
+ * Why the connection's last SaslAuthenticate failed. The client is told only "Authentication
+ * failed" (no hint whether a name exists, a key could not be fetched, or which issuer a token
+ * names); the detail is in the log line and here, for the audit event.
+ */
+export interface AuthFailure {
+  /** The detailed reason, as logged (`authentication failed`, GH_AUTH_FAILED), e.g. `token expired: token expired at …`. */
+  readonly reason: string;
+  /** The Kafka error code answered (SASL_AUTHENTICATION_FAILED, or ILLEGAL_SASL_STATE). */
+  readonly errorCode: number;
+  readonly mechanism: 'OAUTHBEARER' | 'PLAIN' | undefined;
+  /** ms since epoch */
+  readonly at: number;
+}
+
+/** The attributes key the identity stage stores the last AuthFailure under. */
+export const AUTH_FAILURE: unique symbol = Symbol.for('gatehouse.identity.auth-failure');
+
+/** Why the connection's last SaslAuthenticate failed, if it did (the client heard only "Authentication failed"). */
+export function getAuthFailure(conn: ConnectionInfo): AuthFailure | undefined {
+  return conn.attributes.get(AUTH_FAILURE) as AuthFailure | undefined;
+}

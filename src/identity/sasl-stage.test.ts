@@ -2,14 +2,16 @@
  * The identity stage's SASL state machine with a stand-in token check and clock: which requests
  * pass before and after authentication, session expiry, re-authentication, and what is answered.
  */
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
 import type { SaslHandshakeResponse } from '../../protocol/generated/sasl-handshake-response.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import type { InterceptedRequest, RequestDecision } from '../stage/stage.js';
 import { fakeRequest } from '../../test/helpers/fake-request.js';
-import { getPrincipal } from './principal.js';
-import { SaslError, SaslStage } from './sasl-stage.js';
+import { getAuthFailure, getPrincipal } from './principal.js';
+import { AUTHENTICATION_FAILED_MESSAGE, SaslError, SaslStage } from './sasl-stage.js';
 import { TokenRejected, type ValidatedToken } from './token-validator.js';
 
 const NAMES: Record<number, string> = { 0: 'Produce', 3: 'Metadata', 17: 'SaslHandshake', 18: 'ApiVersions', 36: 'SaslAuthenticate' };
@@ -20,18 +22,33 @@ function conn(): ConnectionInfo {
 
 const req = (c: ConnectionInfo, apiKey: number, body: unknown = {}, apiVersion = 1): InterceptedRequest => fakeRequest(c, apiKey, body, apiVersion);
 
-/** Tokens are "<principal>:<expiresAtMs>" or "bad:<reason>". */
+/** Tokens are "<principal>:<expiresAtMs>", or "bad:x" (expired), "down:x" (keys not fetched), "stranger:x" (untrusted issuer). */
 const validator = {
   async validate(token: string): Promise<ValidatedToken> {
     const [who, exp] = token.split(':');
     if (who === 'bad') throw new TokenRejected('expired', 'token expired at then');
+    if (who === 'down') throw new TokenRejected('issuer unavailable', 'keys of https://idp could not be fetched (connect ECONNREFUSED 10.0.0.7:443)');
+    if (who === 'stranger') throw new TokenRejected('untrusted issuer', 'issuer "https://evil.example" is not trusted');
     return { principal: who!, groups: ['g'], issuer: 'https://idp', clientId: `${who}-client`, expiresAt: Number(exp), claims: { sub: who } };
   },
 };
 
+/** A pino logger whose lines end up in `lines`. */
+function capturingLog() {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { log: pino({ level: 'info' }, sink), lines };
+}
+
 function setup(mechanisms: Array<'OAUTHBEARER' | 'PLAIN'> = ['OAUTHBEARER', 'PLAIN'], maxSessionMs?: number) {
   let now = 1_000_000;
-  const stage = new SaslStage({ validator, mechanisms, maxSessionMs, now: () => now });
+  const { log, lines } = capturingLog();
+  const stage = new SaslStage({ validator, mechanisms, maxSessionMs, now: () => now, log });
   const c = conn();
   stage.onConnect(c);
   const run = (apiKey: number, body?: unknown, v?: number) => stage.onRequest(req(c, apiKey, body, v)) as RequestDecision | Promise<RequestDecision>;
@@ -40,7 +57,7 @@ function setup(mechanisms: Array<'OAUTHBEARER' | 'PLAIN'> = ['OAUTHBEARER', 'PLA
     if (hs.respond.errorCode !== 0) return hs.respond;
     return ((await run(36, { authBytes: Buffer.from(bytes) }, 2)) as { respond: SaslAuthenticateResponse }).respond;
   };
-  return { stage, c, run, login, tick: (ms: number) => (now += ms), now: () => now };
+  return { stage, c, run, login, lines, tick: (ms: number) => (now += ms), now: () => now };
 }
 
 describe('SaslStage', () => {
@@ -63,15 +80,48 @@ describe('SaslStage', () => {
     expect((await a.login('PLAIN', `\0alice-client\0alice:${a.now() + 1000}`)).errorCode).toBe(0);
     const b = setup();
     const res = await b.login('PLAIN', `\0mallory\0alice:${b.now() + 1000}`);
-    expect(res).toMatchObject({ errorCode: SaslError.SASL_AUTHENTICATION_FAILED, errorMessage: expect.stringContaining('does not match') });
+    expect(res).toMatchObject({ errorCode: SaslError.SASL_AUTHENTICATION_FAILED, errorMessage: 'Authentication failed' });
+    expect(getAuthFailure(b.c)?.reason).toBe('user name "mallory" does not match the token\'s principal');
     expect(getPrincipal(b.c)).toBeUndefined();
   });
 
-  it('answers a rejected token with SASL_AUTHENTICATION_FAILED and the reason', async () => {
-    const { login, run } = setup();
+  it('answers a rejected token with SASL_AUTHENTICATION_FAILED and no reason; the reason is logged and kept for the audit', async () => {
+    const { login, run, c, lines } = setup();
     const res = await login('OAUTHBEARER', 'n,,\x01auth=Bearer bad:x\x01\x01');
-    expect(res).toMatchObject({ errorCode: 58, errorMessage: 'Authentication failed: token expired: token expired at then', sessionLifetimeMs: 0n });
+    expect(res).toEqual({ errorCode: 58, errorMessage: 'Authentication failed', authBytes: Buffer.alloc(0), sessionLifetimeMs: 0n });
+    expect(lines.filter((l) => l.code === 'GH_AUTH_FAILED')).toMatchObject([{ msg: 'authentication failed', conn: 'c1', mechanism: 'OAUTHBEARER', reason: 'token expired: token expired at then' }]);
+    expect(getAuthFailure(c)).toEqual({ reason: 'token expired: token expired at then', errorCode: 58, mechanism: 'OAUTHBEARER', at: 1_000_000 });
     expect(await run(0)).toEqual({ close: 'Produce request after failed authentication' });
+  });
+
+  it('tells an unauthenticated client the same for every reason: no key-fetch errors, no issuers, no names', async () => {
+    const cases: Array<[string, string, (now: number) => string, number, string]> = [
+      ['expired token', 'OAUTHBEARER', () => 'n,,\x01auth=Bearer bad:x\x01\x01', 58, 'token expired: token expired at then'],
+      ['keys not fetched', 'OAUTHBEARER', () => 'n,,\x01auth=Bearer down:x\x01\x01', 58, 'token issuer unavailable: keys of https://idp could not be fetched (connect ECONNREFUSED 10.0.0.7:443)'],
+      ['untrusted issuer', 'OAUTHBEARER', () => 'n,,\x01auth=Bearer stranger:x\x01\x01', 58, 'token untrusted issuer: issuer "https://evil.example" is not trusted'],
+      ['malformed message', 'OAUTHBEARER', () => 'n,,auth=Bearer', 58, 'malformed: malformed OAUTHBEARER message'],
+      ['authzid of another', 'OAUTHBEARER', (now) => `n,a=admin,\x01auth=Bearer alice:${now + 1000}\x01\x01`, 58, 'user name "admin" does not match the token\'s principal'],
+      ['PLAIN authzid differs', 'PLAIN', (now) => `admin\0alice\0alice:${now + 1000}`, 58, 'PLAIN authorization id differs from the username'],
+      ['PLAIN bad token', 'PLAIN', () => '\0alice\0bad:x', 58, 'token expired: token expired at then'],
+    ];
+    for (const [name, mechanism, bytes, errorCode, reason] of cases) {
+      const s = setup();
+      const res = await s.login(mechanism, bytes(s.now()));
+      expect({ name, ...res }).toEqual({ name, errorCode, errorMessage: AUTHENTICATION_FAILED_MESSAGE, authBytes: Buffer.alloc(0), sessionLifetimeMs: 0n });
+      expect({ name, logged: s.lines.find((l) => l.code === 'GH_AUTH_FAILED')?.reason, kept: getAuthFailure(s.c)?.reason }).toEqual({ name, logged: reason, kept: reason });
+    }
+    // Re-authentication as someone else, and SaslAuthenticate without a handshake (ILLEGAL_SASL_STATE): the same message.
+    const r = setup();
+    await r.login('OAUTHBEARER', `n,,\x01auth=Bearer alice:${r.now() + 60_000}\x01\x01`);
+    expect(getAuthFailure(r.c)).toBeUndefined();
+    expect(await r.login('OAUTHBEARER', `n,,\x01auth=Bearer bob:${r.now() + 60_000}\x01\x01`)).toMatchObject({ errorCode: 58, errorMessage: AUTHENTICATION_FAILED_MESSAGE });
+    expect(getAuthFailure(r.c)?.reason).toBe('re-authentication as bob on a connection of alice');
+    const n = setup();
+    expect(((await n.run(36, { authBytes: Buffer.from('\0a\0b') }, 2)) as { respond: SaslAuthenticateResponse }).respond).toMatchObject({
+      errorCode: SaslError.ILLEGAL_SASL_STATE,
+      errorMessage: AUTHENTICATION_FAILED_MESSAGE,
+    });
+    expect(getAuthFailure(n.c)).toMatchObject({ reason: 'SaslAuthenticate without a preceding SaslHandshake', errorCode: SaslError.ILLEGAL_SASL_STATE, mechanism: undefined });
   });
 
   it('gives each connection one attempt, as a broker does', async () => {

@@ -7,12 +7,17 @@
  * and a connection that let its token expire is closed at its next request.
  *
  * With PLAIN, a user name that names a local service account is checked against that account's
- * hashed secret instead (principal issuer `local`, no expiry unless maxSessionMs).
+ * hashed secret instead (principal issuer `local`, no expiry unless maxSessionMs). A refused
+ * PLAIN login naming no account costs the same scrypt work as a wrong secret (a dummy check), so
+ * that timing does not tell which account names exist.
  *
- * A rejected token is answered with SASL_AUTHENTICATION_FAILED and the reason in errorMessage
- * (not RFC 7628's error challenge, which kafkajs takes for success); like a broker, the proxy
+ * A failed SaslAuthenticate is answered with an error code (SASL_AUTHENTICATION_FAILED, not RFC
+ * 7628's error challenge, which kafkajs takes for success) and always the same errorMessage,
+ * "Authentication failed": an unauthenticated client learns nothing about names, issuers or key
+ * fetches. The reason goes to the log line (`authentication failed`, GH_AUTH_FAILED) and to the
+ * connection's AUTH_FAILURE attribute (getAuthFailure(), for the audit). Like a broker, the proxy
  * then closes the connection at its next request, so each connection gets one attempt. Tokens
- * are never logged.
+ * and secrets are never logged.
  *
  * With `mtls` options, a connection whose client certificate verified (TLS listener set, see
  * src/identity/mtls.ts) is authenticated at connect time, its session lasting until the
@@ -28,7 +33,7 @@ import type { MtlsIdentityConfig } from '../config/schema.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import { isRequest, isResponse, type InterceptedRequest, type InterceptedResponse, type RequestDecision, type Stage } from '../stage/stage.js';
 import { principalFromCertificate } from './mtls.js';
-import { PRINCIPAL, getPrincipal, setPrincipal, type Principal } from './principal.js';
+import { AUTH_FAILURE, PRINCIPAL, getPrincipal, setPrincipal, type AuthFailure, type Principal } from './principal.js';
 import { parseOAuthBearerClientFirst, parsePlain, SaslMessageError } from './sasl-messages.js';
 import type { ServiceAccounts } from './service-accounts.js';
 import { TokenRejected, type ValidatedToken } from './token-result.js';
@@ -41,6 +46,9 @@ export const SaslError = {
   ILLEGAL_SASL_STATE: 34,
   SASL_AUTHENTICATION_FAILED: 58,
 } as const;
+
+/** The errorMessage of every failed SaslAuthenticate; the reason is logged and kept in AUTH_FAILURE. */
+export const AUTHENTICATION_FAILED_MESSAGE = 'Authentication failed';
 
 export interface TokenCheck {
   validate(token: string): Promise<ValidatedToken>;
@@ -173,7 +181,9 @@ export class SaslStage implements Stage {
       conn.attributes.delete(PRINCIPAL);
       state.failed = true;
       this.opts.log?.warn({ conn: conn.id, code: 'GH_AUTH_FAILED', mechanism, reason: why }, 'authentication failed');
-      const body: SaslAuthenticateResponse = { errorCode, errorMessage: `Authentication failed: ${why}`, authBytes: EMPTY, sessionLifetimeMs: 0n };
+      conn.attributes.set(AUTH_FAILURE, { reason: why, errorCode, mechanism, at: this.now() } satisfies AuthFailure);
+      // The client hears no reason: whether a name exists, which issuer a token names or that keys could not be fetched is for the log.
+      const body: SaslAuthenticateResponse = { errorCode, errorMessage: AUTHENTICATION_FAILED_MESSAGE, authBytes: EMPTY, sessionLifetimeMs: 0n };
       return { respond: body };
     };
     if (!mechanism) return fail(SaslError.ILLEGAL_SASL_STATE, 'SaslAuthenticate without a preceding SaslHandshake');
@@ -199,23 +209,30 @@ export class SaslStage implements Stage {
       if (err instanceof SaslMessageError) return fail(SaslError.SASL_AUTHENTICATION_FAILED, `malformed: ${err.message}`);
       throw err;
     }
+    // A PLAIN login naming no service account (when there are some) is refused only after the
+    // scrypt work a wrong secret costs, so that its timing does not tell the name is no account.
+    const accounts = mechanism === 'PLAIN' && account === undefined ? this.opts.serviceAccounts : undefined;
+    const refuse = async (why: string): Promise<RequestDecision> => {
+      if (accounts) await accounts.dummyCheck(token);
+      return fail(SaslError.SASL_AUTHENTICATION_FAILED, why);
+    };
 
     let t: ValidatedToken;
     try {
       t = account !== undefined ? await this.opts.serviceAccounts!.authenticate(account, token) : await this.opts.validator.validate(token);
     } catch (err) {
-      if (err instanceof TokenRejected) return fail(SaslError.SASL_AUTHENTICATION_FAILED, account !== undefined ? err.message : `token ${err.message}`);
+      if (err instanceof TokenRejected) return refuse(account !== undefined ? err.message : `token ${err.message}`);
       throw err;
     }
     if (claimedName !== undefined && claimedName !== t.principal && claimedName !== t.clientId) {
-      return fail(SaslError.SASL_AUTHENTICATION_FAILED, `user name ${JSON.stringify(claimedName.slice(0, 100))} does not match the token's principal`);
+      return refuse(`user name ${JSON.stringify(claimedName.slice(0, 100))} does not match the token's principal`);
     }
     const now = this.now();
     const previous = getPrincipal(conn);
     // A certificate's principal gives way to a SASL one; a SASL principal stays who it is.
     if (previous && previous.mechanism !== 'MTLS' && previous.name !== t.principal) {
       // KIP-368: re-authentication may not change who the connection is.
-      return fail(SaslError.SASL_AUTHENTICATION_FAILED, `re-authentication as ${t.principal} on a connection of ${previous.name}`);
+      return refuse(`re-authentication as ${t.principal} on a connection of ${previous.name}`);
     }
     const principal: Principal = {
       name: t.principal,
@@ -228,6 +245,7 @@ export class SaslStage implements Stage {
       claims: t.claims,
     };
     setPrincipal(conn, principal);
+    conn.attributes.delete(AUTH_FAILURE);
     // A credential without expiry (a service account secret) and no maxSessionMs: session_lifetime_ms 0, no re-authentication.
     const lifetime = Math.max(1, Math.min(t.expiresAt - now, this.opts.maxSessionMs ?? Infinity));
     state.sessionEndsAt = now + lifetime;

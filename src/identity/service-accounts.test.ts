@@ -2,15 +2,23 @@
  * Local service accounts: the hash format `gatehouse hash-secret` writes, verification, bounds on
  * the scrypt parameters, and the SASL/PLAIN login through the identity stage.
  */
-import { describe, expect, it } from 'vitest';
+import * as crypto from 'node:crypto';
+import { describe, expect, it, vi } from 'vitest';
 import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import type { InterceptedRequest, RequestDecision } from '../stage/stage.js';
 import { locatedFrom } from '../../test/helpers/fake-request.js';
-import { getPrincipal } from './principal.js';
+import { getAuthFailure, getPrincipal } from './principal.js';
 import { SaslStage } from './sasl-stage.js';
 import { hashSecret, LOCAL_ISSUER, parseSecretHash, ServiceAccounts, verifySecret } from './service-accounts.js';
 import { TokenRejected, type ValidatedToken } from './token-result.js';
+
+// Every scrypt derivation is counted (the real one runs): an unknown name must cost what a known one does.
+vi.mock('node:crypto', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:crypto')>();
+  return { ...real, scrypt: vi.fn(real.scrypt) };
+});
+const scryptCalls = vi.mocked(crypto.scrypt).mock.calls;
 
 const FAST = { N: 1024, r: 8, p: 1 };
 
@@ -67,8 +75,61 @@ describe('service accounts', () => {
     expect(ok.next).toBeUndefined();
     expect((await login('billing-batch', 'pw-1', 60_000)).res.sessionLifetimeMs).toBe(60_000n);
     const bad = await login('billing-batch', 'good-token');
-    expect(bad.res).toMatchObject({ errorCode: 58, errorMessage: 'Authentication failed: bad secret: wrong secret for service account "billing-batch"' });
+    expect(bad.res).toMatchObject({ errorCode: 58, errorMessage: 'Authentication failed' });
     expect(bad.principal).toBeUndefined();
     expect((await login('app', 'good-token')).res.errorCode).toBe(0);
+  });
+
+  it('costs an unknown name the scrypt work of a known one, and answers both alike', async () => {
+    const params = { N: 2048, r: 4, p: 1 };
+    const accounts = new ServiceAccounts([
+      { name: 'billing-batch', secretHash: await hashSecret('pw-1', params), groups: [] },
+      { name: 'ledger-batch', secretHash: await hashSecret('pw-2', params), groups: [] },
+    ]);
+    const validator = {
+      async validate(token: string): Promise<ValidatedToken> {
+        if (token !== 'token-of-app') throw new TokenRejected('malformed', 'not a signed JWT');
+        return { principal: 'app', groups: [], issuer: 'https://idp', clientId: 'app', expiresAt: Date.now() + 60_000, claims: {} };
+      },
+    };
+    /** A PLAIN login: the answer, the reason kept for the audit, and the scrypt derivations it took (N, r, p, key length). */
+    const login = async (user: string, password: string, serviceAccounts: ServiceAccounts | null = accounts) => {
+      const stage = new SaslStage({ validator, mechanisms: ['PLAIN'], serviceAccounts: serviceAccounts ?? undefined });
+      const c: ConnectionInfo = { id: 'c1', remoteAddress: '127.0.0.1', remotePort: 1, listener: 'bootstrap', nodeId: -1, openedAt: 0, attributes: new Map() };
+      stage.onConnect(c);
+      const req = (apiKey: number, body: unknown, apiVersion: number): InterceptedRequest => ({
+        header: { apiKey, apiVersion, correlationId: 1, clientId: 't', apiName: apiKey === 17 ? 'SaslHandshake' : 'SaslAuthenticate' },
+        connection: c, frame: Buffer.alloc(0), size: 0, body: <T>() => body as T, skim: <T>() => body as T, setBody: () => undefined, locate: () => locatedFrom(body), modified: false, expectsResponse: true, interceptResponse: () => undefined,
+      });
+      await stage.onRequest(req(17, { mechanism: 'PLAIN' }, 1));
+      const before = scryptCalls.length;
+      const res = ((await stage.onRequest(req(36, { authBytes: Buffer.from(`\0${user}\0${password}`) }, 2))) as { respond: SaslAuthenticateResponse }).respond;
+      const derivations = scryptCalls.slice(before).map(([, , keylen, opts]) => ({ keylen, N: (opts as crypto.ScryptOptions).N, r: (opts as crypto.ScryptOptions).r, p: (opts as crypto.ScryptOptions).p }));
+      return { res: { errorCode: res.errorCode, errorMessage: res.errorMessage }, reason: getAuthFailure(c)?.reason, derivations };
+    };
+    const one = [{ keylen: 32, N: 2048, r: 4, p: 1 }];
+    const refused = { errorCode: 58, errorMessage: 'Authentication failed' };
+
+    // A known name with a wrong secret: one derivation with the account's parameters.
+    expect(await login('billing-batch', 'guess')).toEqual({ res: refused, reason: 'bad secret: wrong secret for service account "billing-batch"', derivations: one });
+    // Unknown names cost the same, whether the password is no token, or a token of someone else.
+    expect(await login('billing-batcb', 'guess')).toEqual({ res: refused, reason: 'token malformed: not a signed JWT', derivations: one });
+    expect(await login('nobody', 'token-of-app')).toEqual({ res: refused, reason: 'user name "nobody" does not match the token\'s principal', derivations: one });
+    // Direct use: an unknown name is checked against the dummy hash too.
+    const before = scryptCalls.length;
+    await expect(accounts.authenticate('nobody', 'guess')).rejects.toThrow(new TokenRejected('bad secret', 'no service account "nobody"'));
+    expect(scryptCalls.length - before).toBe(1);
+    // Logins that succeed are not slowed down: the right secret derives once, a token login not at all.
+    expect(await login('ledger-batch', 'pw-2')).toMatchObject({ res: { errorCode: 0 }, derivations: one });
+    expect(await login('app', 'token-of-app')).toMatchObject({ res: { errorCode: 0 }, derivations: [] });
+    // Accounts with different parameters: unknown names cost what most accounts cost.
+    const mixed = new ServiceAccounts([
+      { name: 'a', secretHash: await hashSecret('x', FAST), groups: [] },
+      { name: 'b', secretHash: await hashSecret('y', params), groups: [] },
+      { name: 'c', secretHash: await hashSecret('z', params), groups: [] },
+    ]);
+    expect((await login('nobody', 'guess', mixed)).derivations).toEqual(one);
+    // Without service accounts there are no names to hide: no scrypt work.
+    expect(await login('billing-batch', 'guess', null)).toEqual({ res: refused, reason: 'token malformed: not a signed JWT', derivations: [] });
   });
 });

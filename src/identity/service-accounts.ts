@@ -2,7 +2,8 @@
  * Local service accounts: SASL/PLAIN with an account name and a secret, checked against a salted
  * scrypt hash from the configuration (`gatehouse hash-secret` makes one). The format is
  * `scrypt$N$r$p$<salt base64url>$<hash base64url>`. The derived hashes are compared in constant
- * time.
+ * time. A login naming no account costs the same: its secret is checked against a dummy hash
+ * with the accounts' scrypt parameters, so that timing does not tell which names exist.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { TokenRejected, type ValidatedToken } from './token-result.js';
@@ -52,30 +53,66 @@ export async function hashSecret(secret: string, params = DEFAULTS): Promise<str
   return `scrypt$${params.N}$${params.r}$${params.p}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
 }
 
-export async function verifySecret(secret: string, secretHash: string): Promise<boolean> {
-  const h = parseSecretHash(secretHash);
+async function verifyParsed(secret: string, h: Parsed): Promise<boolean> {
   const got = await scrypt(secret, h.salt, h.hash.length, h);
   return got.length === h.hash.length && timingSafeEqual(got, h.hash);
 }
 
+export async function verifySecret(secret: string, secretHash: string): Promise<boolean> {
+  return verifyParsed(secret, parseSecretHash(secretHash));
+}
+
+/**
+ * A hash no secret matches (random salt and bytes), with the scrypt parameters and length most
+ * of the accounts' hashes have, for checking secrets of names that are no account.
+ */
+function dummyLike(hashes: readonly Parsed[]): Parsed {
+  const counts = new Map<string, { n: number; h: Parsed }>();
+  for (const h of hashes) {
+    const key = `${h.N}/${h.r}/${h.p}/${h.salt.length}/${h.hash.length}`;
+    const c = counts.get(key);
+    if (c) c.n++;
+    else counts.set(key, { n: 1, h });
+  }
+  let most: { n: number; h: Parsed } | undefined;
+  for (const c of counts.values()) if (!most || c.n > most.n) most = c;
+  const like = most?.h ?? { ...DEFAULTS, salt: Buffer.alloc(16), hash: Buffer.alloc(KEY_BYTES) };
+  return { N: like.N, r: like.r, p: like.p, salt: randomBytes(like.salt.length), hash: randomBytes(like.hash.length) };
+}
+
 export class ServiceAccounts {
-  private readonly accounts = new Map<string, ServiceAccount>();
+  private readonly accounts = new Map<string, ServiceAccount & { parsed: Parsed }>();
+  private readonly dummy: Parsed;
 
   constructor(accounts: readonly ServiceAccount[]) {
-    for (const a of accounts) {
-      parseSecretHash(a.secretHash);
-      this.accounts.set(a.name, a);
-    }
+    for (const a of accounts) this.accounts.set(a.name, { ...a, parsed: parseSecretHash(a.secretHash) });
+    this.dummy = dummyLike([...this.accounts.values()].map((a) => a.parsed));
   }
 
   has(name: string): boolean {
     return this.accounts.has(name);
   }
 
-  /** The account's principal when the secret matches; TokenRejected('bad secret') otherwise. */
+  /**
+   * The account's principal when the secret matches; TokenRejected('bad secret') otherwise. A
+   * name that is no account costs the same scrypt work as a wrong secret before it is refused.
+   */
   async authenticate(name: string, secret: string): Promise<ValidatedToken> {
     const a = this.accounts.get(name);
-    if (!a || !(await verifySecret(secret, a.secretHash))) throw new TokenRejected('bad secret', `wrong secret for service account ${JSON.stringify(name.slice(0, 100))}`);
+    const quoted = JSON.stringify(name.slice(0, 100));
+    if (!a) {
+      await this.dummyCheck(secret);
+      throw new TokenRejected('bad secret', `no service account ${quoted}`);
+    }
+    if (!(await verifyParsed(secret, a.parsed))) throw new TokenRejected('bad secret', `wrong secret for service account ${quoted}`);
     return { principal: a.name, groups: [...a.groups], issuer: LOCAL_ISSUER, clientId: undefined, expiresAt: Infinity, claims: { sub: a.name, iss: LOCAL_ISSUER } };
+  }
+
+  /**
+   * The scrypt work of checking `secret` against an account (the dummy hash), for a login that
+   * named no account and is being refused: it then takes as long as a wrong secret does.
+   */
+  async dummyCheck(secret: string): Promise<void> {
+    await verifyParsed(secret, this.dummy);
   }
 }

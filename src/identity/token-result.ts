@@ -16,6 +16,7 @@ export type RejectReason =
   | 'missing claim'
   | 'inactive'
   | 'issuer unavailable'
+  | 'wrong token type'
   | 'bad secret';
 
 export class TokenRejected extends Error {

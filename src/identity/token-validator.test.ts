@@ -3,6 +3,7 @@
  * configured JWKS URL, several issuers, claim mapping, key rotation with the refetch cooldown,
  * and an issuer that cannot be reached.
  */
+import { SignJWT, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOidc, type TestOidc } from '../../test/helpers/oidc.js';
 import { TokenRejected, TokenValidator, type IssuerSettings, type ValidatorSettings } from './token-validator.js';
@@ -87,6 +88,55 @@ describe('TokenValidator', () => {
     expect(await reason(v.validate(await b.token('admin')))).toBe(`untrusted issuer: issuer "${b.issuer}" is not trusted`);
     // B's key with A's kid claiming A: a bad signature, not an issuer question.
     expect(await reason(v.validate(await b.sign({ iss: a.issuer, aud: a.audience }, { kid: a.kid })))).toMatch(/^bad signature/);
+  });
+
+  /** A token signed with the provider's key and no typ header at all. */
+  const untyped = (o: TestOidc, claims: JWTPayload = {}) => {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ iss: o.issuer, sub: 'admin', aud: o.audience, iat: now, exp: now + 300, client_id: 'admin', ...claims })
+      .setProtectedHeader({ alg: 'RS256', kid: o.kid })
+      .sign(o.signingKey.privateKey);
+  };
+  /** What an OpenID provider's ID token for a client whose id is the proxy's audience looks like. */
+  const idTokenClaims = (o: TestOidc): JWTPayload => ({ sub: 'admin', aud: o.audience, azp: o.audience, nonce: 'n-0S6_WzA2Mj', at_hash: 'HK6E_P6Dh8Y93mRNtsDB1Q', auth_time: Math.floor(Date.now() / 1000) - 5 });
+
+  it('takes only access tokens: typ at+jwt (RFC 9068), not an ID token with a matching audience', async () => {
+    const v = new TokenValidator({ ...base, issuers: [issuer(a)] });
+    expect(await reason(v.validate(await a.token('admin')))).toBe('accepted'); // the provider's own: at+jwt
+    for (const typ of ['at+jwt', 'application/at+jwt', 'AT+JWT']) expect(await reason(v.validate(await a.sign({}, { typ })))).toBe('accepted');
+    expect(await reason(v.validate(await a.sign(idTokenClaims(a), { typ: 'JWT' })))).toBe(
+      'wrong token type: typ "JWT" is not at+jwt (RFC 9068): not an access token (acceptPlainJwtAccessTokens accepts typ JWT)',
+    );
+    expect(await reason(v.validate(await a.sign({}, { typ: 'JWT' })))).toMatch(/^wrong token type: typ "JWT" is not at\+jwt/);
+    expect(await reason(v.validate(await untyped(a)))).toMatch(/^wrong token type: token has no typ header; access tokens are typed at\+jwt/);
+    expect(await reason(v.validate(await untyped(a, idTokenClaims(a))))).toMatch(/^wrong token type: token has no typ header/);
+    expect(await reason(v.validate(await a.sign({ events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }, { typ: 'logout+jwt' })))).toMatch(/^wrong token type: typ "logout\+jwt"/);
+    // The type is judged after the signature: a forged ID token is a bad signature.
+    expect(await reason(v.validate(await b.sign({ ...idTokenClaims(a), iss: a.issuer }, { typ: 'JWT', kid: a.kid })))).toMatch(/^bad signature/);
+  });
+
+  it('with acceptPlainJwtAccessTokens, takes typ JWT and untyped access tokens but not what shows it is an ID or logout token', async () => {
+    const v = new TokenValidator({ ...base, issuers: [issuer(a, { acceptPlainJwtAccessTokens: true })] });
+    expect(await reason(v.validate(await a.token('admin')))).toBe('accepted');
+    expect(await reason(v.validate(await a.sign({}, { typ: 'JWT' })))).toBe('accepted');
+    expect(await reason(v.validate(await a.sign({}, { typ: 'application/jwt' })))).toBe('accepted');
+    expect(await reason(v.validate(await untyped(a)))).toBe('accepted');
+    // ID tokens: nonce, at_hash, c_hash are claims of ID tokens only (OpenID Connect Core).
+    expect(await reason(v.validate(await a.sign(idTokenClaims(a), { typ: 'JWT' })))).toBe('wrong token type: token carries nonce, a claim of ID tokens: not an access token');
+    expect(await reason(v.validate(await untyped(a, { at_hash: 'HK6E_P6Dh8Y93mRNtsDB1Q' })))).toBe('wrong token type: token carries at_hash, a claim of ID tokens: not an access token');
+    expect(await reason(v.validate(await untyped(a, { c_hash: 'LDktKdoQak3Pk0cnXxCltA' })))).toMatch(/^wrong token type: token carries c_hash/);
+    // Logout tokens and other explicitly typed JWTs.
+    expect(await reason(v.validate(await a.sign({ events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }, { typ: 'JWT' })))).toMatch(/^wrong token type: token carries events: a security event/);
+    expect(await reason(v.validate(await a.sign({}, { typ: 'logout+jwt' })))).toBe('wrong token type: typ "logout+jwt" is not an access token type');
+    expect(await reason(v.validate(await a.sign({}, { typ: 'dpop+jwt' })))).toMatch(/^wrong token type: typ "dpop\+jwt"/);
+    // Keycloak's typ claim decides: Bearer is an access token (older releases put nonce in those too), ID and Refresh are not.
+    expect(await reason(v.validate(await a.sign({ typ: 'Bearer', nonce: 'n-1', azp: 'cli' }, { typ: 'JWT' })))).toBe('accepted');
+    expect(await reason(v.validate(await a.sign({ typ: 'ID', azp: a.audience }, { typ: 'JWT' })))).toBe('wrong token type: the token\'s typ claim "ID" says it is not an access token');
+    expect(await reason(v.validate(await a.sign({ typ: 'Refresh' }, { typ: 'JWT' })))).toMatch(/^wrong token type: the token's typ claim "Refresh"/);
+    // The option is per issuer: B still wants at+jwt.
+    const both = new TokenValidator({ ...base, issuers: [issuer(a, { acceptPlainJwtAccessTokens: true }), issuer(b)] });
+    expect(await reason(both.validate(await a.sign({}, { typ: 'JWT' })))).toBe('accepted');
+    expect(await reason(both.validate(await b.sign({}, { typ: 'JWT' })))).toMatch(/^wrong token type/);
   });
 
   it('refuses algorithms outside the list before fetching anything', async () => {

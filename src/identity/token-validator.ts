@@ -5,14 +5,17 @@
  * refetch the JWKS, at most once per cooldown. A token whose `iss` is not trusted is a `wrong
  * issuer` when a trusted issuer's key signed it, else an `untrusted issuer`. Opaque tokens (and
  * every token of an issuer set to `always`) go to RFC 7662 introspection (introspection.ts),
- * whose results are cached briefly. Failures are TokenRejected with a short reason that never
- * quotes the token.
+ * whose results are cached briefly. Only access tokens pass (token-type.ts): a JWT must be typed
+ * `at+jwt` (RFC 9068) unless its issuer has `acceptPlainJwtAccessTokens`, and an introspection
+ * answer's `token_type` must be a bearer access token's. Failures are TokenRejected with a short
+ * reason that never quotes the token.
  */
 import { compactVerify, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
 import { IntrospectionCache } from './introspection-cache.js';
 import { Introspector, type IntrospectionSettings } from './introspection.js';
 import { TokenRejected, validatedFromClaims, type ValidatedToken } from './token-result.js';
+import { jwtTypeProblem } from './token-type.js';
 
 export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
@@ -26,6 +29,11 @@ export interface IssuerSettings {
   groupsClaim: string;
   /** RFC 7662 introspection for opaque tokens (or every token with `always`). */
   introspection?: IntrospectionSettings | undefined;
+  /**
+   * Also accept JWT access tokens typed `JWT` or untyped (not RFC 9068's `at+jwt`), for providers
+   * that issue such; tokens that show they are ID or logout tokens are still refused.
+   */
+  acceptPlainJwtAccessTokens?: boolean | undefined;
 }
 
 export interface ValidatorSettings {
@@ -115,7 +123,15 @@ export class TokenValidator {
     }
     const iss = unverified.iss;
     const always = typeof iss === 'string' ? this.introspectors.get(iss) : undefined;
-    if (always?.settings.introspection.always) return this.cached(token, now, () => always.introspect(token, now));
+    if (always?.settings.introspection.always) {
+      const settings = this.issuers.get(always.issuer)!.settings;
+      return this.cached(token, now, async () => {
+        const t = await always.introspect(token, now);
+        // Active at the issuer does not make it an access token: an ID token may be active too.
+        checkJwtType(header.typ, t.claims, settings);
+        return t;
+      });
+    }
     const alg = header.alg ?? 'none';
     if (!(this.settings.algorithms as readonly string[]).includes(alg)) {
       throw new TokenRejected('alg not allowed', `algorithm ${JSON.stringify(alg)} is not allowed`);
@@ -135,8 +151,9 @@ export class TokenValidator {
       throw new TokenRejected('issuer unavailable', `keys of ${iss} could not be fetched (${(err as Error).message})`);
     }
     let payload: JWTPayload;
+    let typ: unknown;
     try {
-      ({ payload } = await jwtVerify(token, keys, {
+      ({ payload, protectedHeader: { typ } } = await jwtVerify(token, keys, {
         issuer: trusted.settings.issuer,
         audience: trusted.settings.audience,
         algorithms: [...this.settings.algorithms],
@@ -147,6 +164,7 @@ export class TokenValidator {
     } catch (err) {
       throw mapJoseError(err, iss);
     }
+    checkJwtType(typ, payload, trusted.settings);
     return validatedFromClaims(payload, iss, trusted.settings);
   }
 
@@ -210,6 +228,12 @@ export class TokenValidator {
       this.inflight.delete(key);
     }
   }
+}
+
+/** Refuses a (verified) JWT that is not an access token: an ID token, a logout token, or untyped where at+jwt is required. */
+function checkJwtType(typ: unknown, claims: JWTPayload, settings: IssuerSettings): void {
+  const problem = jwtTypeProblem(typ, claims, settings.acceptPlainJwtAccessTokens ?? false);
+  if (problem) throw new TokenRejected('wrong token type', problem);
 }
 
 function mapJoseError(err: unknown, iss: string): TokenRejected {

@@ -75,11 +75,13 @@ describe('identity: real clients fetch their own tokens', () => {
     expect(gh.logs.some((l) => l.msg === 'client authenticated' && l.principal === 'analytics' && l.mechanism === 'PLAIN')).toBe(true);
   });
 
-  it('kcat with a wrong password hears why', async () => {
+  it('kcat with a wrong password hears "Authentication failed"; the proxy logs why', async () => {
     const sasl = ['-X', 'security.protocol=SASL_PLAINTEXT', '-X', 'sasl.mechanisms=PLAIN', '-X', 'sasl.username=analytics', '-X', 'sasl.password=not-a-token'];
     const res = await kcat(gh.bootstrap, [...sasl, '-L', '-m', '5'], { timeoutMs: 30_000 });
     expect(res.code).not.toBe(0);
-    expect(res.stderr).toMatch(/Authentication failed: token malformed/);
+    expect(res.stderr).toMatch(/Authentication failed/);
+    expect(res.stderr).not.toMatch(/malformed/);
+    expect(gh.logs.some((l) => l.code === 'GH_AUTH_FAILED' && l.mechanism === 'PLAIN' && l.reason === 'token malformed: not a signed JWT')).toBe(true);
   });
 
   it('kcat without SASL gets nothing but a closed connection', async () => {

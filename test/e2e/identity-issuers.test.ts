@@ -2,13 +2,15 @@
  * Several trusted issuers at once: two real OpenID providers (oidc-provider on two ports, each
  * with its own keys and audience) both configured in `identity.issuers`. kafkajs clients holding
  * tokens from either authenticate and round-trip records, and the principal records which issuer
- * vouched for it. A third, unconfigured provider's tokens are an untrusted issuer.
+ * vouched for it. A third, unconfigured provider's tokens are an untrusted issuer. The partner
+ * issuer is set to accept plain JWT access tokens (typ JWT, as Keycloak and Entra ID issue),
+ * the corporate one wants RFC 9068's at+jwt.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { getPrincipal, SaslError, type Principal } from '../../src/identity/index.js';
 import type { InterceptedRequest, Stage } from '../../src/stage/stage.js';
-import { createTopics, uniqueName, waitFor } from '../helpers/e2e.js';
+import { connIdOf, createTopics, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
 import { saslUpstream } from '../helpers/upstream-account.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
@@ -39,7 +41,7 @@ describe('identity: several trusted issuers', () => {
     [corp, partner, stranger] = await Promise.all([startOidc({ audience: 'gatehouse' }), startOidc({ audience: 'kafka-partners' }), startOidc()]);
     gh = await startProxy(
       upstream.bootstrap,
-      { upstream: { sasl: upstream.sasl }, identity: { issuers: [{ issuer: corp.issuer, audience: corp.audience }, { issuer: partner.issuer, audience: partner.audience }] } },
+      { upstream: { sasl: upstream.sasl }, identity: { issuers: [{ issuer: corp.issuer, audience: corp.audience }, { issuer: partner.issuer, audience: partner.audience, acceptPlainJwtAccessTokens: true }] } },
       { extraStages: [recorder] },
     );
   });
@@ -85,19 +87,39 @@ describe('identity: several trusted issuers', () => {
     expect(corp.issuer).not.toBe(partner.issuer);
   });
 
-  it("each issuer's audience is its own; an unconfigured provider is an untrusted issuer", async () => {
-    for (const [token, reason] of [
-      [await partner.sign({ aud: corp.audience }), /token wrong audience/],
-      [await stranger.token('admin'), /token untrusted issuer: issuer "http:\/\/127\.0\.0\.1:\d+" is not trusted/],
-    ] as const) {
+  const refusedFor = async (token: string): Promise<unknown> => {
+    const c = await RawClient.open(gh.bootstrap);
+    try {
+      const res = await c.oauthbearer(token);
+      expect(res.errorCode).toBe(SaslError.SASL_AUTHENTICATION_FAILED);
+      expect(res.errorMessage).toBe('Authentication failed');
+      const id = connIdOf(gh.logs, c.localPort);
+      return gh.logs.find((l) => l.conn === id && l.code === 'GH_AUTH_FAILED')?.reason;
+    } finally {
+      c.close();
+    }
+  };
+
+  it("each issuer's audience is its own; an unconfigured provider is an untrusted issuer (told to the log, not the client)", async () => {
+    expect(await refusedFor(await partner.sign({ aud: corp.audience }))).toMatch(/^token wrong audience/);
+    expect(await refusedFor(await stranger.token('admin'))).toMatch(/^token untrusted issuer: issuer "http:\/\/127\.0\.0\.1:\d+" is not trusted/);
+  });
+
+  it('acceptPlainJwtAccessTokens is per issuer: a typ JWT access token of the partner is taken, of corp not; ID tokens of neither', async () => {
+    const ok = async (token: string) => {
       const c = await RawClient.open(gh.bootstrap);
       try {
-        const res = await c.oauthbearer(token);
-        expect(res.errorCode).toBe(SaslError.SASL_AUTHENTICATION_FAILED);
-        expect(res.errorMessage).toMatch(reason);
+        return (await c.oauthbearer(token)).errorCode;
       } finally {
         c.close();
       }
-    }
+    };
+    expect(await ok(await partner.sign({ sub: 'auditor', client_id: 'auditor' }, { typ: 'JWT' }))).toBe(0);
+    expect(await ok(await partner.token('auditor'))).toBe(0); // at+jwt stays fine
+    expect(await refusedFor(await corp.sign({}, { typ: 'JWT' }))).toMatch(/^token wrong token type: typ "JWT" is not at\+jwt/);
+    expect(await refusedFor(await partner.sign({ azp: partner.audience, nonce: 'n-0S6_WzA2Mj' }, { typ: 'JWT' }))).toBe(
+      'token wrong token type: token carries nonce, a claim of ID tokens: not an access token',
+    );
+    expect(await refusedFor(await partner.sign({ typ: 'ID', azp: partner.audience }, { typ: 'JWT' }))).toMatch(/^token wrong token type: the token's typ claim "ID"/);
   });
 });

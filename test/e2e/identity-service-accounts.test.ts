@@ -1,8 +1,9 @@
 /**
  * Local service accounts end to end: a hash made by `gatehouse hash-secret` (the real command)
  * in `identity.serviceAccounts`, next to an OIDC issuer; kcat logs in with SASL/PLAIN as the
- * account and round-trips records; a wrong secret is refused with its reason; a PLAIN user name
- * that is not an account still takes an access token.
+ * account and round-trips records; a wrong secret and a name that is no account are refused
+ * alike ("Authentication failed", the reason only in the log); a PLAIN user name that is not an
+ * account still takes an access token.
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,10 +54,17 @@ describe('identity: local service accounts', () => {
     expect(JSON.stringify(gh.logs)).not.toContain(SECRET);
   });
 
-  it('a wrong secret is refused with its reason', async () => {
-    const res = await kcat(gh.bootstrap, [...plain('billing-batch', 'guess'), '-L', '-m', '5'], { timeoutMs: 30_000 });
-    expect(res.code).not.toBe(0);
-    expect(res.stderr).toMatch(/Authentication failed: bad secret: wrong secret for service account "billing-batch"/);
+  it('a wrong secret and an unknown name are refused alike; the reason is logged', async () => {
+    const known = await kcat(gh.bootstrap, [...plain('billing-batch', 'guess'), '-L', '-m', '5'], { timeoutMs: 30_000 });
+    const unknown = await kcat(gh.bootstrap, [...plain('billing-batcb', 'guess'), '-L', '-m', '5'], { timeoutMs: 30_000 });
+    for (const res of [known, unknown]) {
+      expect(res.code).not.toBe(0);
+      expect(res.stderr).toMatch(/Authentication failed/);
+      expect(res.stderr).not.toMatch(/secret|service account|token|malformed|billing/);
+    }
+    const reasons = gh.logs.filter((l) => l.code === 'GH_AUTH_FAILED' && l.mechanism === 'PLAIN').map((l) => l.reason);
+    expect(reasons).toContain('bad secret: wrong secret for service account "billing-batch"');
+    expect(reasons).toContain('token malformed: not a signed JWT');
   });
 
   it('other PLAIN user names still take an access token', async () => {

@@ -3,14 +3,16 @@
  * real broker: kafkajs with an oauthBearerProvider fetching its own token, SASL exchanges at the
  * protocol level for every rejection reason, session expiry and re-authentication (KIP-368), and
  * key rotation at the provider. A recorder placed after the identity stage proves that nothing
- * from a rejected connection reaches the broker.
+ * from a rejected connection reaches the broker. A rejected client hears only "Authentication
+ * failed"; the reason is in the log and, for the audit, on the connection (getAuthFailure).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { MetadataResponse } from '../../protocol/generated/metadata-response.js';
-import { getPrincipal, SaslError, type Principal } from '../../src/identity/index.js';
+import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
+import { getAuthFailure, getPrincipal, SaslError, type AuthFailure, type Principal } from '../../src/identity/index.js';
 import type { ConnectionInfo } from '../../src/stage/connection-info.js';
-import type { InterceptedRequest, Stage } from '../../src/stage/stage.js';
+import type { InterceptedRequest, InterceptedResponse, Stage } from '../../src/stage/stage.js';
 import { connIdOf, kafkaClient, kafkajsRoundTrip, uniqueName, waitFor } from '../helpers/e2e.js';
 import { startOidc, type TestOidc } from '../helpers/oidc.js';
 import { saslUpstream } from '../helpers/upstream-account.js';
@@ -37,6 +39,17 @@ class ForwardRecorder implements Stage {
   }
 }
 
+/** The SaslAuthenticate answers as a stage after the identity stage (the audit, say) sees them, with the connection's AuthFailure. */
+class AuthAnswerRecorder implements Stage {
+  readonly name = 'auth-answer-recorder';
+  readonly interest = { responses: new Set<number>([ApiKey.SaslAuthenticate]) };
+  readonly seen: Array<{ conn: string; errorCode: number; errorMessage: string | null; failure: AuthFailure | undefined }> = [];
+  onResponse(res: InterceptedResponse): void {
+    const body = res.body() as SaslAuthenticateResponse;
+    this.seen.push({ conn: res.request.connection.id, errorCode: body.errorCode, errorMessage: body.errorMessage, failure: getAuthFailure(res.request.connection) });
+  }
+}
+
 const b64url = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
 describe('identity: OIDC tokens over SASL', () => {
@@ -44,6 +57,7 @@ describe('identity: OIDC tokens over SASL', () => {
   let stranger: TestOidc;
   let gh: TestProxy;
   const recorder = new ForwardRecorder();
+  const answers = new AuthAnswerRecorder();
 
   beforeAll(async () => {
     [oidc, stranger] = await Promise.all([startOidc(), startOidc()]);
@@ -52,7 +66,7 @@ describe('identity: OIDC tokens over SASL', () => {
       clockToleranceSec: 5,
       jwksCooldownMs: 300,
     };
-    gh = await startProxy(upstream.bootstrap, { upstream: { sasl: upstream.sasl }, identity }, { extraStages: [recorder] });
+    gh = await startProxy(upstream.bootstrap, { upstream: { sasl: upstream.sasl }, identity }, { extraStages: [recorder, answers] });
   });
   afterAll(async () => {
     await gh?.stop();
@@ -139,17 +153,21 @@ describe('identity: OIDC tokens over SASL', () => {
     ['alg HS256', async () => `${b64url({ alg: 'HS256', typ: 'JWT', kid: oidc.kid })}.${b64url({ iss: oidc.issuer, sub: 'admin', aud: oidc.audience, exp: now() + 300 })}.c2ln`, /token alg not allowed: algorithm "HS256"/],
     ['garbage', async () => 'definitely-not-a-token', /token malformed/],
     ['untrusted issuer', () => stranger.token('admin'), /token untrusted issuer: issuer "http:\/\/127\.0\.0\.1:\d+" is not trusted/],
+    // An ID token of a client whose id is the proxy's audience: signed by the trusted issuer, aud matching, but typ JWT.
+    ['ID token with a matching audience', () => oidc.sign({ azp: oidc.audience, nonce: 'n-0S6_WzA2Mj', at_hash: 'HK6E_P6Dh8Y93mRNtsDB1Q' }, { typ: 'JWT' }), /token wrong token type: typ "JWT" is not at\+jwt \(RFC 9068\)/],
+    ['plain JWT (typ JWT) where at+jwt is required', () => oidc.sign({}, { typ: 'JWT' }), /token wrong token type: typ "JWT" is not at\+jwt/],
     ['PLAIN user name of someone else', () => oidc.token('analytics'), /user name "admin" does not match/, 'PLAIN', 'admin'],
     ['PLAIN garbage', async () => 'garbage', /token malformed/, 'PLAIN', 'admin'],
   ];
 
-  it.each(rejections)('rejects %s with SASL_AUTHENTICATION_FAILED and its reason, forwarding nothing', async (_name, make, reason, mechanism = 'OAUTHBEARER', user = '') => {
+  it.each(rejections)('rejects %s with SASL_AUTHENTICATION_FAILED and no reason; the log and the audit get it; nothing is forwarded', async (_name, make, reason, mechanism = 'OAUTHBEARER', user = '') => {
     const token = await make();
     const c = await RawClient.open(gh.bootstrap);
     try {
       const res = mechanism === 'PLAIN' ? await c.plain(user, token) : await c.oauthbearer(token);
       expect(res.errorCode).toBe(SaslError.SASL_AUTHENTICATION_FAILED);
-      expect(res.errorMessage).toMatch(reason);
+      // The same words whatever the reason: no names, issuers or key-fetch errors for an unauthenticated client.
+      expect(res.errorMessage).toBe('Authentication failed');
       expect(res.sessionLifetimeMs).toBe(0n);
       // One attempt per connection: the next request closes it and never reaches the broker.
       await expect(metadata(c)).rejects.toThrow(/closed/);
@@ -157,6 +175,10 @@ describe('identity: OIDC tokens over SASL', () => {
       expect(id).toBeDefined();
       expect(recorder.forConn(id)).toEqual([]);
       expect(gh.logs.some((l) => l.conn === id && l.code === 'GH_AUTH_FAILED' && reason.test(`Authentication failed: ${String(l.reason)}`))).toBe(true);
+      // A stage after the identity stage (the audit) sees the generic answer and the reason beside it.
+      const seen = answers.seen.filter((a) => a.conn === id);
+      expect(seen).toEqual([{ conn: id, errorCode: 58, errorMessage: 'Authentication failed', failure: expect.objectContaining({ errorCode: 58, mechanism }) }]);
+      expect(`Authentication failed: ${seen[0]!.failure!.reason}`).toMatch(reason);
       expect(gh.logs.some((l) => l.conn === id && l.code === 'GH_STAGE_CLOSED' && l.reason === 'identity: Metadata request after failed authentication')).toBe(true);
       expect(JSON.stringify(gh.logs)).not.toContain(token);
     } finally {
@@ -195,8 +217,10 @@ describe('identity: OIDC tokens over SASL', () => {
     const o = await RawClient.open(gh.bootstrap);
     try {
       const res = await o.authenticate(Buffer.from(`n,,\x01auth=Bearer ${await oidc.token('admin')}\x01\x01`));
-      expect(res).toMatchObject({ errorCode: SaslError.ILLEGAL_SASL_STATE, errorMessage: expect.stringMatching(/without a preceding SaslHandshake/) });
+      expect(res).toMatchObject({ errorCode: SaslError.ILLEGAL_SASL_STATE, errorMessage: 'Authentication failed' });
       await expect(metadata(o)).rejects.toThrow(/closed/);
+      const id = connIdOf(gh.logs, o.localPort);
+      expect(gh.logs.some((l) => l.conn === id && l.code === 'GH_AUTH_FAILED' && l.reason === 'SaslAuthenticate without a preceding SaslHandshake')).toBe(true);
     } finally {
       o.close();
     }
@@ -224,7 +248,9 @@ describe('identity: OIDC tokens over SASL', () => {
         await other.oauthbearer(await oidc.token('analytics'));
         const hijack = await other.oauthbearer(await oidc.token('admin'));
         expect(hijack.errorCode).toBe(SaslError.SASL_AUTHENTICATION_FAILED);
-        expect(hijack.errorMessage).toMatch(/re-authentication as admin on a connection of analytics/);
+        expect(hijack.errorMessage).toBe('Authentication failed');
+        const id = connIdOf(gh.logs, other.localPort);
+        expect(gh.logs.some((l) => l.conn === id && l.code === 'GH_AUTH_FAILED' && l.reason === 're-authentication as admin on a connection of analytics')).toBe(true);
         await expect(metadata(other)).rejects.toThrow(/closed/);
       } finally {
         other.close();
@@ -263,7 +289,7 @@ describe('identity: OIDC tokens over SASL', () => {
     }
   });
 
-  it('kafkajs sees the reason of a rejected token', async () => {
+  it('kafkajs hears "Authentication failed" for a rejected token (an error, not success); the reason is logged', async () => {
     const kafka = new Kafka({
       clientId: 'identity-e2e-bad',
       brokers: [gh.bootstrap],
@@ -272,8 +298,11 @@ describe('identity: OIDC tokens over SASL', () => {
       sasl: { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: await oidc.sign({ aud: 'elsewhere' }) }) },
     });
     const admin = kafka.admin();
-    await expect(admin.connect()).rejects.toThrow(/wrong audience/);
+    const err = await admin.connect().then(() => undefined, (e: unknown) => e as Error);
+    expect(err?.message).toMatch(/Authentication failed/);
+    expect(err?.message).not.toMatch(/audience/);
     await admin.disconnect().catch(() => undefined);
+    expect(gh.logs.some((l) => l.code === 'GH_AUTH_FAILED' && l.reason === 'token wrong audience: token is not meant for this proxy (aud)')).toBe(true);
   });
 
   it('unauthenticated kafkajs (no SASL) is cut off', async () => {
