@@ -120,6 +120,28 @@ describe('FrameReader streaming mode', () => {
     expect(framesOf(h.events)).toEqual([{ bytes: big, streamed: false }]);
   });
 
+  it('says where the bytes it holds start in the stream, streamed and relayed bytes counted', () => {
+    const r = new FrameReader(1 << 20, 'test', true);
+    const a = frame(1, 100);
+    const b = frame(2, 5000);
+    const stream = Buffer.concat([a, b]);
+    r.push(stream.subarray(0, 50));
+    expect([r.received, r.heldFrom]).toEqual([50, 0]);
+    r.push(stream.subarray(50, a.length + 10)); // a complete, b begun
+    expect([r.received, r.heldFrom]).toEqual([a.length + 10, a.length]);
+    r.push(stream.subarray(a.length + 10));
+    expect([r.received, r.heldFrom]).toEqual([stream.length, stream.length]);
+
+    const s = new FrameReader(1 << 20, 'test');
+    const h = recorder(() => true);
+    s.pushStreaming(b.subarray(0, 100), h); // streamed from here: nothing held
+    expect([s.received, s.heldFrom]).toEqual([100, 100]);
+    s.skipStreamed(4000, h); // relayed around the reader
+    s.pushStreaming(b.subarray(4100), h);
+    expect([s.received, s.heldFrom]).toEqual([b.length, b.length]);
+    expect(h.events.at(-1)).toEqual({ kind: 'end' });
+  });
+
   it('enforces the size limit before offering a frame', () => {
     const r = new FrameReader(100, 'test');
     const h = recorder(() => true);

@@ -79,6 +79,8 @@ export class FrameReader {
   private streamLeft = 0;
   /** The handler declined to stream the incomplete frame at the head of the buffer. */
   private declined = false;
+  /** Bytes fed so far: pushed, streamed, or moved around this reader (`skipStreamed`). */
+  private fed = 0;
 
   constructor(
     private readonly maxFrameBytes: number,
@@ -88,6 +90,7 @@ export class FrameReader {
 
   /** Feeds a chunk; returns the complete frames (size prefix included). */
   push(chunk: Buffer): Frame[] {
+    this.fed += chunk.length;
     const frames: Frame[] = [];
     if (this.buffered === 0) {
       // Fast path: frames wholly inside this chunk need no copying.
@@ -142,6 +145,7 @@ export class FrameReader {
     if (this.streamLeft > 0) {
       const use = Math.min(this.streamLeft, chunk.length);
       this.streamLeft -= use;
+      this.fed += use;
       h.chunk(use === chunk.length ? chunk : chunk.subarray(0, use));
       if (this.streamLeft > 0) return;
       h.end();
@@ -172,6 +176,7 @@ export class FrameReader {
   skipStreamed(n: number, h: FrameHandler): void {
     if (n > this.streamLeft) throw new Error(`skipStreamed(${n}) past the streamed frame's end (${this.streamLeft} left)`);
     this.streamLeft -= n;
+    this.fed += n;
     if (this.streamLeft === 0) h.end();
   }
 
@@ -185,10 +190,18 @@ export class FrameReader {
     return this.buffered;
   }
 
-  /** Whether the bytes held for an incomplete frame include some of `memory`'s. */
-  holds(memory: ArrayBufferLike): boolean {
-    for (const c of this.chunks) if (c.buffer === memory) return true;
-    return false;
+  /** Bytes fed so far: the stream position just after the last byte received. */
+  get received(): number {
+    return this.fed;
+  }
+
+  /**
+   * The stream position of the first byte held for an incomplete frame (`received` when none is).
+   * The bytes held are always the last ones fed: every byte before this position has been handed
+   * on in a frame or a streamed chunk.
+   */
+  get heldFrom(): number {
+    return this.fed - this.buffered;
   }
 
   private peekSize(): number {
