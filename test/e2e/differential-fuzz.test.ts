@@ -679,7 +679,14 @@ describe('differential fuzz: mutated captured requests, broker vs proxy', () => 
     const captured = new Set(index.frames.filter((e) => e.direction === 'request' && !NEVER_SENT.has(e.apiKey)).map((e) => e.apiName));
     expect([...captured].filter((a) => !apis.has(a))).toEqual([]);
     const answeredApis = new Set(results.filter((r) => r.broker.outcome === 'answered').map((r) => r.c.entry.apiName));
-    expect([...captured].filter((a) => !answeredApis.has(a))).toEqual([]);
+    // On Kafka 4 the broker speaks every captured version; an older broker (the 3.9 compatibility
+    // run) refuses the newer APIs and versions whole, unmutated frames included, so only the APIs
+    // whose unmutated frames it answers must have answered cases there.
+    const speaks = inject('kafkaVersion').startsWith('4.')
+      ? captured
+      : new Set(results.filter((r) => r.c.kind === 'none' && r.broker.outcome === 'answered').map((r) => r.c.entry.apiName));
+    expect([...speaks].filter((a) => !answeredApis.has(a))).toEqual([]);
+    expect(speaks.size).toBeGreaterThan(30);
     expect(report).toEqual([]);
   });
 });
