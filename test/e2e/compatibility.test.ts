@@ -113,7 +113,8 @@ describe('requests the broker answers are answered through the proxy', () => {
     });
   }
 
-  for (const v of [12, 13]) {
+  // Metadata v13 came with Kafka 4.0; the 3.9 compatibility run's broker speaks up to v12.
+  for (const v of inject('kafkaVersion').startsWith('4.') ? [12, 13] : [12]) {
     it(`librdkafka's all-topics Metadata v${v} with three trailing bytes gets the broker's topics`, async () => {
       const direct = await once(kafkaBootstrap, librdkafkaMetadataFrame(v, 7));
       const proxied = await once(gh.bootstrap, librdkafkaMetadataFrame(v, 7));
