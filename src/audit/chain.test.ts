@@ -114,3 +114,80 @@ describe('audit chain', () => {
     expect(verifyChain(msgs).problems.map((p) => p.kind)).toContain('checkpoint-mismatch');
   });
 });
+
+describe('fast canonical JSON and stamping (same bytes, same hashes)', () => {
+  /** A small deterministic generator (mulberry32). */
+  const random = (seed: number) => () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const KEYS = ['a', 'b', 'B', 'ab', 'a b', '10', '9', '0', '-1', '1.5', 'é', 'z', '\u2028', '"q"', 'ü', '😀', 'data', 'hash', '__proto__x', ''];
+  const STRINGS = ['', 'x', 'line\nbreak', 'quote"s', 'back\\slash', '\u0000\u001f', 'é😀', '\ud800 lone', '\u2028\u2029', '</script>'];
+  /** A value of the kinds events hold; with `loose`, also members JSON leaves out or changes. */
+  function value(rnd: () => number, depth: number, loose: boolean): unknown {
+    const r = rnd();
+    if (depth > 3 || r < 0.35) {
+      const p = Math.floor(rnd() * (loose ? 12 : 8));
+      return [null, true, false, Math.floor(rnd() * 1e6) - 5e5, rnd() * 1e3, STRINGS[Math.floor(rnd() * STRINGS.length)], 1e21, -0, NaN, Infinity, undefined, () => 1][p];
+    }
+    if (r < 0.6) return Array.from({ length: Math.floor(rnd() * 4) }, () => value(rnd, depth + 1, loose));
+    const o: Record<string, unknown> = rnd() < 0.1 ? Object.create(null) : {};
+    for (let i = Math.floor(rnd() * 6); i > 0; i--) o[KEYS[Math.floor(rnd() * KEYS.length)]!] = value(rnd, depth + 1, loose);
+    return o;
+  }
+
+  it('canonicalJsonOfParsed gives canonicalJson\'s bytes for parsed JSON', async () => {
+    const { canonicalJsonOfParsed } = await import('./chain.js');
+    const rnd = random(1);
+    for (let i = 0; i < 3000; i++) {
+      const parsed = JSON.parse(JSON.stringify({ v: value(rnd, 0, false) })) as unknown;
+      expect(canonicalJsonOfParsed(parsed)).toBe(canonicalJson(parsed));
+    }
+    expect(canonicalJsonOfParsed(JSON.parse('{"10":1,"9":2,"b":[],"a":{}}'))).toBe('{"10":1,"9":2,"a":{},"b":[]}');
+  });
+
+  it('canonicalJsonOfPlain gives the bytes of the JSON round trip, or nothing for what is not plain data', async () => {
+    const { canonicalJsonOfPlain } = await import('./chain.js');
+    const rnd = random(2);
+    for (let i = 0; i < 3000; i++) {
+      const v = { v: value(rnd, 0, true), s: Symbol('s'), f: () => 1, u: undefined, a: [undefined, () => 1, Symbol('x'), NaN, -0] };
+      expect(canonicalJsonOfPlain(v)).toBe(canonicalJson(JSON.parse(JSON.stringify(v))));
+    }
+    class Thing {
+      x = 1;
+    }
+    for (const odd of [new Date(0), Buffer.from('x'), new Thing(), new Map([[1, 2]]), { toJSON: () => 'x' }, [1, new Date(0)], 10n, Object.assign([1], { toJSON: () => 2 })]) {
+      expect(canonicalJsonOfPlain({ data: odd })).toBeUndefined();
+    }
+  });
+
+  it('stampJson: the value is JSON.stringify(event), the hash eventHash()\'s; data that is not plain is hashed and kept as the round trip has it', async () => {
+    const { eventHash } = await import('./chain.js');
+    const chain = new Chain('fast-1');
+    const rnd = random(3);
+    const events: AuditEvent[] = [];
+    const datas: unknown[] = [
+      { sessionId: 's', nested: { b: 1, a: [1, { d: undefined, c: 'x' }] }, skipped: undefined },
+      { when: new Date(5), bytes: Buffer.from('ab'), big: { toJSON: () => ({ z: 1, y: 2 }) } },
+      undefined,
+      ...Array.from({ length: 200 }, () => value(rnd, 0, true)),
+    ];
+    for (const data of datas) {
+      const { event, json } = chain.stampJson({ kind: 'request', subject: 'fast-1/c1', data });
+      expect(json).toBe(JSON.stringify(event));
+      const read = JSON.parse(json) as AuditEvent;
+      expect(read.hash).toBe(event.hash);
+      expect(eventHash(read)).toBe(event.hash);
+      events.push(read);
+    }
+    expect(events[1]!.data).toEqual({ when: new Date(5).toISOString(), bytes: { type: 'Buffer', data: [97, 98] }, big: { z: 1, y: 2 } });
+    const odd = chain.stampJson({ kind: 'request', subject: 's', data: { when: new Date(5) } }).event;
+    expect(odd.data).toEqual({ when: new Date(5).toISOString() });
+    expect(verifyChain(stored(events)).problems).toEqual([]);
+    // stamp() and stampJson() are one chain
+    events.push(chain.stamp({ kind: 'request', subject: 'fast-1/c1', data: { n: 1 } }) as unknown as AuditEvent);
+    expect(verifyChain(stored([...events.slice(0, -1), odd as unknown as AuditEvent, events.at(-1)!])).problems).toEqual([]);
+  });
+});

@@ -5,6 +5,7 @@
  * leaves a gap in seq and a prevhash that matches nothing; moving one breaks the order within
  * its partition. verifyChain() reports all of these with the Kafka offsets involved.
  */
+import * as crypto from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DATA_SCHEMA, eventType, kindOf, SPEC_VERSION, type AuditEvent, type UnchainedEvent } from './events.js';
@@ -25,6 +26,158 @@ export function eventHash(event: Omit<AuditEvent, 'hash'> & { hash?: string }): 
   return createHash('sha256').update(canonicalJson(rest)).digest('hex');
 }
 
+// ---- the same canonical JSON, fast, for values fresh from JSON.parse ----
+
+/** One object shape (its own keys, in order) and its keys sorted, each quoted with its colon. */
+interface Shape {
+  readonly keys: readonly string[];
+  readonly sorted: readonly string[];
+  readonly quoted: readonly string[];
+}
+
+/**
+ * Shapes seen, by key count and first key: events are made by a few code paths, so their
+ * objects come in a few shapes whose sorted key order is worked out once. Bounded: past the
+ * limit a new shape is sorted for each use and not kept.
+ */
+const shapes = new Map<number, Map<string, Shape[]>>();
+let shapeCount = 0;
+const MAX_SHAPES = 2048;
+
+function shapeOf(keys: string[]): Shape {
+  const first = keys[0]!;
+  let byFirst = shapes.get(keys.length);
+  let list = byFirst?.get(first);
+  if (list) {
+    outer: for (const shape of list) {
+      const k = shape.keys;
+      for (let i = 1; i < keys.length; i++) if (k[i] !== keys[i]) continue outer;
+      return shape;
+    }
+  }
+  const sorted = [...keys].sort();
+  const shape: Shape = { keys, sorted, quoted: sorted.map((k) => `${JSON.stringify(k)}:`) };
+  if (shapeCount < MAX_SHAPES) {
+    shapeCount++;
+    if (!byFirst) shapes.set(keys.length, (byFirst = new Map()));
+    if (!list) byFirst.set(first, (list = []));
+    list.push(shape);
+  }
+  return shape;
+}
+
+/**
+ * canonicalJson() of a value that JSON.parse made (plain objects, arrays, strings, finite
+ * numbers, booleans, null), to the byte: keys sorted the same way (code units), primitives
+ * serialized by the same rules. Faster: no intermediate arrays, each shape's key order sorted once.
+ */
+export function canonicalJsonOfParsed(v: unknown): string {
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      return Number.isFinite(v) ? String(v) : 'null';
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'object': {
+      if (v === null) return 'null';
+      if (Array.isArray(v)) {
+        if (v.length === 0) return '[]';
+        let s = '[';
+        for (let i = 0; i < v.length; i++) {
+          if (i > 0) s += ',';
+          const x: unknown = v[i];
+          s += x === undefined ? 'null' : canonicalJsonOfParsed(x);
+        }
+        return `${s}]`;
+      }
+      const o = v as Record<string, unknown>;
+      const keys = Object.keys(o);
+      if (keys.length === 0) return '{}';
+      const { sorted, quoted } = shapeOf(keys);
+      let s = '';
+      for (let i = 0; i < sorted.length; i++) {
+        const x = o[sorted[i]!];
+        if (x === undefined) continue;
+        s += s === '' ? '{' : ',';
+        s += quoted[i]!;
+        s += canonicalJsonOfParsed(x);
+      }
+      return s === '' ? '{}' : `${s}}`;
+    }
+    default:
+      // Not in parsed JSON; as canonicalJson() would have it.
+      return canonicalJson(v);
+  }
+}
+
+/**
+ * canonicalJson(JSON.parse(JSON.stringify(v))) without the round trip, for plain data: strings,
+ * numbers, booleans, null, arrays and objects made as literals (prototype Object.prototype or
+ * null, no toJSON), whose undefined, function and symbol members JSON leaves out (null in
+ * arrays) and whose non-finite numbers JSON writes as null. undefined: `v` holds something else
+ * (a Date, a Buffer, a class instance, a bigint…); the caller then makes the round trip.
+ */
+export function canonicalJsonOfPlain(v: unknown): string | undefined {
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      return Number.isFinite(v) ? String(v) : 'null';
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'object': {
+      if (v === null) return 'null';
+      const proto: unknown = Object.getPrototypeOf(v);
+      if (proto === Array.prototype) {
+        const a = v as unknown[];
+        if ((a as { toJSON?: unknown }).toJSON !== undefined) return undefined;
+        if (a.length === 0) return '[]';
+        let s = '[';
+        for (let i = 0; i < a.length; i++) {
+          if (i > 0) s += ',';
+          const x = a[i];
+          const t = typeof x;
+          if (x === undefined || t === 'function' || t === 'symbol') s += 'null';
+          else {
+            const c = canonicalJsonOfPlain(x);
+            if (c === undefined) return undefined;
+            s += c;
+          }
+        }
+        return `${s}]`;
+      }
+      if (proto !== Object.prototype && proto !== null) return undefined;
+      const o = v as Record<string, unknown>;
+      if (o.toJSON !== undefined) return undefined;
+      const keys = Object.keys(o);
+      if (keys.length === 0) return '{}';
+      const { sorted, quoted } = shapeOf(keys);
+      let s = '';
+      for (let i = 0; i < sorted.length; i++) {
+        const x = o[sorted[i]!];
+        const t = typeof x;
+        if (x === undefined || t === 'function' || t === 'symbol') continue;
+        const c = canonicalJsonOfPlain(x);
+        if (c === undefined) return undefined;
+        s += s === '' ? '{' : ',';
+        s += quoted[i]!;
+        s += c;
+      }
+      return s === '' ? '{}' : `${s}}`;
+    }
+    default:
+      // undefined, functions and symbols are left out by the caller; bigint: JSON.stringify threw already.
+      return undefined;
+  }
+}
+
+/** SHA-256 in hex of a string (UTF-8): one call where Node has crypto.hash (20.12+). */
+const sha256Hex: (text: string) => string =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (text) => (crypto as unknown as { hash(alg: string, data: string, enc: 'hex'): string }).hash('sha256', text, 'hex')
+    : (text) => createHash('sha256').update(text).digest('hex');
+
 /** A default instance id: host name and a random suffix, new for each process. */
 export function defaultInstanceId(): string {
   return `${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}-${randomBytes(4).toString('hex')}`;
@@ -34,7 +187,11 @@ export class Chain {
   private nextSeq = 0;
   private last = GENESIS_HASH;
 
-  constructor(readonly instance: string) {}
+  private readonly source: string;
+
+  constructor(readonly instance: string) {
+    this.source = `urn:gatehouse:proxy:${instance}`;
+  }
 
   get lastSeq(): number {
     return this.nextSeq - 1;
@@ -46,11 +203,19 @@ export class Chain {
 
   /** Stamps an event with the envelope and the chain attributes. Call in the order events happen. */
   stamp<D>(e: UnchainedEvent<D>): AuditEvent<D> {
+    return this.stampJson(e).event;
+  }
+
+  /**
+   * stamp(), and the event as JSON.stringify(event) writes it (the message value), made from
+   * the serialization the stamp needs anyway.
+   */
+  stampJson<D>(e: UnchainedEvent<D>): { event: AuditEvent<D>; json: string } {
     const seq = this.nextSeq++;
     const unhashed = {
       specversion: SPEC_VERSION,
       id: `${this.instance}-${seq}`,
-      source: `urn:gatehouse:proxy:${this.instance}`,
+      source: this.source,
       type: eventType(e.kind),
       time: new Date(e.time ?? Date.now()).toISOString(),
       subject: e.subject,
@@ -62,11 +227,22 @@ export class Chain {
       data: e.data,
     } as const;
     // Hash what a reader will see: the event after a JSON round trip (undefined fields gone).
-    const plain = JSON.parse(JSON.stringify(unhashed)) as Omit<AuditEvent<D>, 'hash'>;
-    const hash = eventHash(plain as Omit<AuditEvent, 'hash'>);
+    // The hash is eventHash()'s: SHA-256 of canonicalJson() of the event without `hash`. Plain
+    // data (what the recorder makes) is hashed as the round trip would have it, without making
+    // it; anything else makes the round trip, and the event holds its result.
+    const text = JSON.stringify(unhashed);
+    let canonical = canonicalJsonOfPlain(unhashed);
+    let event: Omit<AuditEvent<D>, 'hash'> = unhashed as Omit<AuditEvent<D>, 'hash'>;
+    if (canonical === undefined) {
+      event = JSON.parse(text) as Omit<AuditEvent<D>, 'hash'>;
+      canonical = canonicalJsonOfParsed(event);
+    }
+    const hash = sha256Hex(canonical);
     this.last = hash;
-    return { ...plain, hash } as AuditEvent<D>;
+    // `hash` goes last, as in JSON.stringify({ ...event, hash }).
+    return { event: { ...event, hash } as AuditEvent<D>, json: `${text.slice(0, -1)},"hash":"${hash}"}` };
   }
+
 }
 
 // ---- verification ----

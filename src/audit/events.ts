@@ -34,10 +34,11 @@ export function eventType(kind: AuditKind): string {
   return `${TYPE_PREFIX}${kind}.v1`;
 }
 
+const KIND_OF_TYPE: ReadonlyMap<string, AuditKind> = new Map(AUDIT_KINDS.map((k) => [eventType(k), k]));
+
 /** The kind of an event from its type, or undefined for a foreign type. */
 export function kindOf(type: string): AuditKind | undefined {
-  const m = /^dev\.gatehouse\.audit\.(.+)\.v1$/.exec(type);
-  return m && (AUDIT_KINDS as readonly string[]).includes(m[1]!) ? (m[1] as AuditKind) : undefined;
+  return KIND_OF_TYPE.get(type);
 }
 
 export interface SessionOpenedData {

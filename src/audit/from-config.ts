@@ -28,6 +28,8 @@ export interface AuditTrailOptions {
   masker?: AuditMasker;
   /** Topic ids → names, shared with the policy stage. */
   topicIds?: TopicIds;
+  /** The sink's linger (SinkOptions.lingerMs; benchmarks, tests). */
+  lingerMs?: number;
 }
 
 /** Everything the audit section sets up; `recorder.emit` is the one way events are made. */
@@ -66,7 +68,7 @@ export class AuditTrail implements Recorder {
         log,
       });
     this.tempSpoolDir = config.spool.dir || opts.configPath ? undefined : spoolDir;
-    this.sink = new AuditSink({ transport, mode: config.mode, spoolDir, spoolMaxBytes: config.spool.maxBytes, retryMaxMs: config.retryMaxMs, log });
+    this.sink = new AuditSink({ transport, mode: config.mode, spoolDir, spoolMaxBytes: config.spool.maxBytes, retryMaxMs: config.retryMaxMs, lingerMs: opts.lingerMs, log });
     const destinations: WebhookDestination[] = config.webhooks.map((w) => ({ ...w }));
     const fromEnv = webhookFromEnv(env);
     if (fromEnv) destinations.push(fromEnv);
@@ -84,8 +86,9 @@ export class AuditTrail implements Recorder {
   }
 
   emit(kind: AuditKind, subject: string, data: unknown, time?: number): AuditEvent {
-    const e = this.chain.stamp({ kind, subject, data, time } as UnchainedEvent<unknown>) as AuditEvent;
-    this.sink.append(e);
+    const { event, json } = this.chain.stampJson({ kind, subject, data, time } as UnchainedEvent<unknown>);
+    const e = event as AuditEvent;
+    this.sink.append(e, json);
     this.sinceCheckpoint++;
     for (const l of this.listeners) {
       try {

@@ -17,7 +17,7 @@ import type { ProduceRequest } from '../../protocol/generated/produce-request.js
 import { defaultPartitionProduceResponse, defaultTopicProduceResponse, type ProduceResponse } from '../../protocol/generated/produce-response.js';
 import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
 import { parseOAuthBearerClientFirst, parsePlain } from '../identity/sasl-messages.js';
-import { getPrincipal } from '../identity/principal.js';
+import { getAuthFailure, getPrincipal } from '../identity/principal.js';
 import { getDecision } from '../policy/model.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import { TopicIds } from '../policy/topic-ids.js';
@@ -28,7 +28,6 @@ import { partitionKey, sessionAt } from '../apis/fetch-session.js';
 import type { CapturePolicy } from './capture.js';
 import type { Chain } from './chain.js';
 import {
-  isMutation,
   type AuditEvent,
   type AuditKind,
   type CapturedRecord,
@@ -66,6 +65,8 @@ interface SessionState {
   /** The mechanism of the last SaslHandshake (for failure events). */
   mechanism: string | null;
   closed: boolean;
+  /** sessionIdOf() for this connection, made once. */
+  id: string | undefined;
 }
 
 interface RequestStamp {
@@ -82,10 +83,15 @@ export function sessionIdOf(instance: string, conn: ConnectionInfo): string {
   return `${instance}/${conn.id}`;
 }
 
+/** sessionIdOf(), kept with the session state. */
+function sessionIdFor(instance: string, conn: ConnectionInfo, s: SessionState): string {
+  return (s.id ??= sessionIdOf(instance, conn));
+}
+
 function session(conn: ConnectionInfo): SessionState {
   let s = conn.attributes.get(SESSION) as SessionState | undefined;
   if (!s) {
-    s = { opened: false, openedAt: conn.openedAt, requests: 0, bytesIn: 0, bytesOut: 0, software: null, principal: null, mechanism: null, closed: false };
+    s = { opened: false, openedAt: conn.openedAt, requests: 0, bytesIn: 0, bytesOut: 0, software: null, principal: null, mechanism: null, closed: false, id: undefined };
     conn.attributes.set(SESSION, s);
   }
   return s;
@@ -158,14 +164,8 @@ export class AuditIntake implements Stage {
         return { respond: res };
       }
       // Other APIs: the connection is closed, which every client treats as retriable.
-      this.recorder.emit('request', sessionIdOf(this.instance, req.connection), {
-        ...requestBase(req, s, sessionIdOf(this.instance, req.connection), this.topicIds),
-        decision: { outcome: 'refused-audit', rule: null },
-        errorCodes: [],
-        synthetic: true,
-        bytesOut: 0,
-        latencyMs: 0,
-      } satisfies RequestData);
+      const sessionId = sessionIdFor(this.instance, req.connection, s);
+      this.recorder.emit('request', sessionId, requestRecord(req, s, sessionId, this.topicIds, STAMPS.get(req), getDecision(req), { outcome: 'refused-audit', rule: null }, [], true, 0, 0));
       return { close: 'audit trail unavailable (fail-closed): request refused' };
     }
     return undefined;
@@ -204,8 +204,20 @@ function openSession(recorder: Recorder, instance: string, conn: ConnectionInfo,
   }, conn.openedAt);
 }
 
-function requestBase(req: InterceptedRequest, s: SessionState, sessionId: string, topicIds: TopicIds): Omit<RequestData, 'decision' | 'errorCodes' | 'synthetic' | 'bytesOut' | 'latencyMs'> {
-  const decision = getDecision(req);
+/** A request's event data (its fields in this order in every event). */
+function requestRecord(
+  req: InterceptedRequest,
+  s: SessionState,
+  sessionId: string,
+  topicIds: TopicIds,
+  stamp: RequestStamp | undefined,
+  decision: ReturnType<typeof getDecision>,
+  outcome: RequestData['decision'],
+  codes: number[],
+  synthetic: boolean,
+  bytesOut: number,
+  latencyMs: number,
+): RequestData {
   let resources: ResourceRef[];
   if (decision && decision.checks.length > 0) {
     resources = decision.checks.map((c) => ({ type: c.action.resourceType, name: c.action.name, operation: c.action.operation, allowed: c.allowed, rule: c.rule }));
@@ -218,18 +230,26 @@ function requestBase(req: InterceptedRequest, s: SessionState, sessionId: string
     }
   }
   const p = getPrincipal(req.connection);
+  const { header } = req;
+  const facts = apiFactsByName(header.apiName);
   return {
     sessionId,
     principal: p?.name ?? s.principal,
-    api: req.header.apiName,
-    apiKey: req.header.apiKey,
-    apiVersion: req.header.apiVersion,
-    correlationId: req.header.correlationId,
-    clientId: req.header.clientId,
-    category: isMutation(req.header.apiName) ? 'mutation' : 'query',
-    operation: apiFactsByName(req.header.apiName)?.operation ?? null,
+    api: header.apiName,
+    apiKey: header.apiKey,
+    apiVersion: header.apiVersion,
+    correlationId: header.correlationId,
+    clientId: header.clientId,
+    // isMutation(), from the same facts
+    category: facts?.mutates ? 'mutation' : 'query',
+    operation: facts?.operation ?? null,
     resources,
-    bytesIn: STAMPS.get(req)?.bytesIn ?? req.size + 4,
+    bytesIn: stamp?.bytesIn ?? req.size + 4,
+    decision: outcome,
+    errorCodes: codes,
+    synthetic,
+    bytesOut,
+    latencyMs,
   };
 }
 
@@ -262,7 +282,10 @@ function errorCodes(body: unknown, out = new Set<number>(), depth = 0): Set<numb
     for (const x of body) errorCodes(x, out, depth + 1);
     return out;
   }
-  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+  const o = body as Record<string, unknown>;
+  for (const k in o) {
+    if (!Object.hasOwn(o, k)) continue;
+    const v = o[k];
     if (k === 'errorCode' && typeof v === 'number' && v !== 0) out.add(v);
     else if (typeof v === 'object') errorCodes(v, out, depth + 1);
   }
@@ -365,18 +388,13 @@ export class AuditRecorder implements Stage {
     const bytesOut = size + 4;
     s.bytesOut += bytesOut;
     const decision = getDecision(req);
-    const data: RequestData = {
-      ...requestBase(req, s, sessionIdOf(this.instance, req.connection), this.topicIds),
-      decision: stamp?.refused
-        ? { outcome: 'refused-audit', rule: null }
-        : decision
-          ? { outcome: decision.outcome, rule: decidingRule(decision) }
-          : { outcome: 'none', rule: null },
-      errorCodes: codes,
-      synthetic,
-      bytesOut,
-      latencyMs: stamp ? Math.round((performance.now() - stamp.at) * 1000) / 1000 : 0,
-    };
+    const outcome: RequestData['decision'] = stamp?.refused
+      ? { outcome: 'refused-audit', rule: null }
+      : decision
+        ? { outcome: decision.outcome, rule: decidingRule(decision) }
+        : { outcome: 'none', rule: null };
+    const latencyMs = stamp ? Math.round((performance.now() - stamp.at) * 1000) / 1000 : 0;
+    const data = requestRecord(req, s, sessionIdFor(this.instance, req.connection, s), this.topicIds, stamp, decision, outcome, codes, synthetic, bytesOut, latencyMs);
     if (isRequest(req, ApiKey.ApiVersions) && req.header.apiVersion >= 3) {
       const b = req.body();
       data.clientSoftware = s.software = { name: b.clientSoftwareName, version: b.clientSoftwareVersion };
@@ -385,7 +403,7 @@ export class AuditRecorder implements Stage {
   }
 
   private emitRequest(req: InterceptedRequest, data: RequestData): void {
-    this.recorder.emit('request', sessionIdOf(this.instance, req.connection), data);
+    this.recorder.emit('request', data.sessionId, data);
   }
 
   onClose(conn: ConnectionInfo, reason: string): void {
@@ -429,7 +447,7 @@ export class AuditRecorder implements Stage {
         claimedPrincipal: claimedName(s.mechanism, req),
         mechanism: s.mechanism,
         errorCode: body.errorCode,
-        reason: body.errorMessage ?? 'authentication failed',
+        reason: getAuthFailure(conn)?.reason ?? body.errorMessage ?? 'authentication failed', // the client got a generic message
       });
     }
   }

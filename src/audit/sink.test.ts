@@ -147,3 +147,107 @@ describe('audit sink', () => {
     await second.close();
   });
 });
+
+describe('audit sink lingering', () => {
+  /** A FakeTopic that notes when each batch came and how large it was. */
+  class TimedTopic extends FakeTopic {
+    readonly batches: Array<{ at: number; size: number }> = [];
+    override async send(entries: readonly SpoolEntry[]): Promise<void> {
+      this.batches.push({ at: performance.now(), size: entries.length });
+      await super.send(entries);
+    }
+  }
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('events of a sequential client go together after the linger, in order, and flush waits for them', async () => {
+    const topic = new TimedTopic();
+    const sink = new AuditSink({ transport: topic, mode: 'fail-closed', spoolDir: tempDir(), spoolMaxBytes: 1 << 20, lingerMs: 300 });
+    await sink.start();
+    const first = performance.now();
+    for (let i = 0; i < 5; i++) {
+      sink.append(event(i));
+      await sleep(1);
+    }
+    if (performance.now() - first < 250) {
+      expect(topic.batches).toEqual([]); // still lingering: nobody waited for it
+      expect(sink.backlog).toBe(5);
+    }
+    expect(sink.accepting).toBe(true);
+    for (let i = 0; i < 300 && topic.received.length < 5; i++) await sleep(10);
+    expect(topic.batches.map((b) => b.size)).toEqual([5]);
+    expect(topic.batches[0]!.at - first).toBeGreaterThanOrEqual(295);
+    for (let i = 5; i < 8; i++) sink.append(event(i));
+    expect(await sink.flush()).toBe(true); // flush does not linger
+    expect(topic.batches.map((b) => b.size)).toEqual([5, 3]);
+    const got = seqs(topic);
+    expect(got).toEqual([...got].sort((a, b) => a - b));
+    expect(got).toHaveLength(8);
+    await sink.close();
+  });
+
+  it('a full batch goes at once; close sends what lingers', async () => {
+    const topic = new TimedTopic();
+    const sink = new AuditSink({ transport: topic, mode: 'fail-open', spoolDir: tempDir(), spoolMaxBytes: 1 << 20, lingerMs: 60_000, batchSize: 4 });
+    await sink.start();
+    for (let i = 0; i < 6; i++) sink.append(event(i));
+    await sleep(100);
+    expect(topic.batches.map((b) => b.size)).toEqual([4]); // the other 2 wait for company
+    const started = Date.now();
+    await sink.close();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(topic.batches.map((b) => b.size)).toEqual([4, 2]);
+    expect(sink.backlog).toBe(0);
+  });
+
+  it('fail-closed: a lingering batch that cannot reach the topic is spooled and the sink refuses, then delivers in order', async () => {
+    const topic = new TimedTopic();
+    topic.up = false;
+    const sink = new AuditSink({ transport: topic, mode: 'fail-closed', spoolDir: tempDir(), spoolMaxBytes: 1 << 20, lingerMs: 20, retryMinMs: 5, retryMaxMs: 20 });
+    await sink.start();
+    expect(sink.accepting).toBe(true);
+    for (let i = 0; i < 3; i++) sink.append(event(i));
+    await sleep(150);
+    expect(sink.degraded).toBe(true);
+    expect(sink.accepting).toBe(false);
+    expect(sink.spooled).toBe(3);
+    for (let i = 3; i < 6; i++) sink.append(event(i)); // behind the spool, in order
+    expect(sink.spooled).toBe(6);
+    topic.up = true;
+    expect(await sink.flush()).toBe(true);
+    expect(sink.accepting).toBe(true);
+    const got = seqs(topic);
+    expect(got).toHaveLength(6);
+    expect(got).toEqual([...got].sort((a, b) => a - b));
+    await sink.close();
+  });
+
+  it('sends the serialized event it is given', async () => {
+    const topic = new FakeTopic();
+    const sink = new AuditSink({ transport: topic, mode: 'fail-open', spoolDir: tempDir(), spoolMaxBytes: 1 << 20, lingerMs: 0 });
+    await sink.start();
+    const { event: e, json } = chain.stampJson({ kind: 'request', subject: 's/j', data: { n: 1 } });
+    sink.append(e as unknown as AuditEvent, json);
+    sink.append(event(2));
+    expect(await sink.flush()).toBe(true);
+    expect(topic.received.map((r) => [r.key, r.value])).toEqual([
+      ['s/j', json],
+      ['s/2', expect.stringContaining('"n":2')],
+    ]);
+    await sink.close();
+  });
+});
+
+describe('KafkaTransport.partitionOf', () => {
+  it('places keys as kafkajs\'s default partitioner does, remembering them per partition count', async () => {
+    const { KafkaTransport } = await import('./sink.js');
+    const kafkajs = (await import('kafkajs')).default;
+    const reference = kafkajs.Partitioners.DefaultPartitioner();
+    const expected = (key: string, partitions: number) =>
+      reference({ topic: 't', partitionMetadata: Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0, partitionErrorCode: 0, replicas: [], isr: [] })), message: { key, value: null } });
+    const t = new KafkaTransport({ kafka: {} as never, topic: 't' });
+    const keys = Array.from({ length: 200 }, (_, i) => `host-${i % 7}-abcd/${i}`);
+    for (const partitions of [3, 3, 5, 1, 3]) {
+      for (const k of keys) expect(t.partitionOf(k, partitions)).toBe(expected(k, partitions));
+    }
+  });
+});
