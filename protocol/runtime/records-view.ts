@@ -6,26 +6,14 @@
  * its chunks.
  */
 import { ProtocolError } from './errors.js';
-import { BATCH_OVERHEAD } from './record-batch.js';
+import { BATCH_OVERHEAD, type RecordBatchHeader } from './record-batch.js';
 import type { Reader } from './reader.js';
 import { SegmentedReader } from './segmented-reader.js';
 
 /** What a record batch's header says, without its records. */
-export interface BatchHeaderView {
-  baseOffset: bigint;
+export interface BatchHeaderView extends RecordBatchHeader {
   /** The whole batch's size in bytes (its length field + 12). */
   size: number;
-  partitionLeaderEpoch: number;
-  magic: number;
-  crc: number;
-  attributes: number;
-  lastOffsetDelta: number;
-  baseTimestamp: bigint;
-  maxTimestamp: bigint;
-  producerId: bigint;
-  producerEpoch: number;
-  baseSequence: number;
-  recordCount: number;
   /** Compression codec id (attributes & 7). */
   compression: number;
   transactional: boolean;
