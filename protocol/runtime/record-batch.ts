@@ -64,6 +64,44 @@ export interface KafkaRecord {
   headers: RecordHeader[];
 }
 
+/** What a record batch's header says, without its records. */
+export interface BatchHeaderView extends RecordBatchHeader {
+  /** The whole batch's size in bytes (its length field + 12). */
+  size: number;
+  /** Compression codec id (attributes & 7). */
+  compression: number;
+  transactional: boolean;
+  control: boolean;
+}
+
+/** Parses a batch header from 61 bytes at `r`'s position. */
+export function readBatchHeader(r: Reader): BatchHeaderView {
+  const baseOffset = r.int64();
+  const size = r.int32() + 12;
+  const partitionLeaderEpoch = r.int32();
+  const magic = r.int8();
+  const crc = r.uint32();
+  const attributes = r.int16();
+  return {
+    baseOffset,
+    size,
+    partitionLeaderEpoch,
+    magic,
+    crc,
+    attributes,
+    lastOffsetDelta: r.int32(),
+    baseTimestamp: r.int64(),
+    maxTimestamp: r.int64(),
+    producerId: r.int64(),
+    producerEpoch: r.int16(),
+    baseSequence: r.int32(),
+    recordCount: r.int32(),
+    compression: attributes & 0x07,
+    transactional: (attributes & 0x10) !== 0,
+    control: (attributes & 0x20) !== 0,
+  };
+}
+
 /**
  * The batches in a records field. A batch cut short at the end (brokers may return a partial
  * batch when a fetch hits its size limit) is left out, as clients do.
@@ -78,37 +116,9 @@ export function* batches(records: Buffer): Generator<RecordBatchView> {
     const end = pos + 12 + batchLength;
     if (end > records.length) return;
     const bytes = records.subarray(pos, end);
-    const magic = bytes.readInt8(16);
-    if (magic !== 2) throw new ProtocolError('GH_PROTOCOL_UNSUPPORTED', `record batch at ${pos}: magic ${magic} (only v2 is supported)`);
-    const r = new Reader(bytes, 0);
-    const baseOffset = r.int64();
-    r.int32();
-    const partitionLeaderEpoch = r.int32();
-    r.int8();
-    const crc = r.uint32();
-    const attributes = r.int16();
-    const header: RecordBatchHeader = {
-      baseOffset,
-      partitionLeaderEpoch,
-      magic,
-      crc,
-      attributes,
-      lastOffsetDelta: r.int32(),
-      baseTimestamp: r.int64(),
-      maxTimestamp: r.int64(),
-      producerId: r.int64(),
-      producerEpoch: r.int16(),
-      baseSequence: r.int32(),
-      recordCount: r.int32(),
-    };
-    yield {
-      ...header,
-      bytes,
-      recordsData: bytes.subarray(BATCH_OVERHEAD),
-      compression: (attributes & 0x07) as Compression,
-      transactional: (attributes & 0x10) !== 0,
-      control: (attributes & 0x20) !== 0,
-    };
+    const { size: _size, ...header } = readBatchHeader(new Reader(bytes, 0)); // the view's bytes say its size
+    if (header.magic !== 2) throw new ProtocolError('GH_PROTOCOL_UNSUPPORTED', `record batch at ${pos}: magic ${header.magic} (only v2 is supported)`);
+    yield { ...header, compression: header.compression as Compression, bytes, recordsData: bytes.subarray(BATCH_OVERHEAD) };
     pos = end;
   }
 }

@@ -6,19 +6,11 @@
  * its chunks.
  */
 import { ProtocolError } from './errors.js';
-import { BATCH_OVERHEAD, type RecordBatchHeader } from './record-batch.js';
+import { BATCH_OVERHEAD, readBatchHeader, type BatchHeaderView } from './record-batch.js';
+
+export { readBatchHeader, type BatchHeaderView };
 import type { Reader } from './reader.js';
 import { SegmentedReader } from './segmented-reader.js';
-
-/** What a record batch's header says, without its records. */
-export interface BatchHeaderView extends RecordBatchHeader {
-  /** The whole batch's size in bytes (its length field + 12). */
-  size: number;
-  /** Compression codec id (attributes & 7). */
-  compression: number;
-  transactional: boolean;
-  control: boolean;
-}
 
 /** One partition of a record-carrying message, at the level of its batch headers. */
 export interface PartitionRecords {
@@ -71,34 +63,6 @@ export function locateRecords<T>(segments: readonly Buffer[], start: number, rea
   const r = new LocatingReader(segments, start);
   const body = read(r);
   return { body, fields: r.fields };
-}
-
-/** Parses a batch header from 61 bytes at `r`'s position. */
-export function readBatchHeader(r: Reader): BatchHeaderView {
-  const baseOffset = r.int64();
-  const size = r.int32() + 12;
-  const partitionLeaderEpoch = r.int32();
-  const magic = r.int8();
-  const crc = r.uint32();
-  const attributes = r.int16();
-  return {
-    baseOffset,
-    size,
-    partitionLeaderEpoch,
-    magic,
-    crc,
-    attributes,
-    lastOffsetDelta: r.int32(),
-    baseTimestamp: r.int64(),
-    maxTimestamp: r.int64(),
-    producerId: r.int64(),
-    producerEpoch: r.int16(),
-    baseSequence: r.int32(),
-    recordCount: r.int32(),
-    compression: attributes & 0x07,
-    transactional: (attributes & 0x10) !== 0,
-    control: (attributes & 0x20) !== 0,
-  };
 }
 
 /**
