@@ -67,48 +67,11 @@ function shapeOf(keys: string[]): Shape {
 }
 
 /**
- * canonicalJson() of a value that JSON.parse made (plain objects, arrays, strings, finite
- * numbers, booleans, null), to the byte: keys sorted the same way (code units), primitives
- * serialized by the same rules. Faster: no intermediate arrays, each shape's key order sorted once.
+ * canonicalJson() of a value that JSON.parse made, to the byte. Parsed JSON is plain data, so
+ * the fast walk serves it; canonicalJson() takes anything it declines (an own `toJSON` key).
  */
 export function canonicalJsonOfParsed(v: unknown): string {
-  switch (typeof v) {
-    case 'string':
-      return JSON.stringify(v);
-    case 'number':
-      return Number.isFinite(v) ? String(v) : 'null';
-    case 'boolean':
-      return v ? 'true' : 'false';
-    case 'object': {
-      if (v === null) return 'null';
-      if (Array.isArray(v)) {
-        if (v.length === 0) return '[]';
-        let s = '[';
-        for (let i = 0; i < v.length; i++) {
-          if (i > 0) s += ',';
-          const x: unknown = v[i];
-          s += x === undefined ? 'null' : canonicalJsonOfParsed(x);
-        }
-        return `${s}]`;
-      }
-      const o = v as Record<string, unknown>;
-      const keys = Object.keys(o);
-      if (keys.length === 0) return '{}';
-      const { sorted, quoted } = shapeOf(keys);
-      let s = '';
-      for (let i = 0; i < sorted.length; i++) {
-        const x = o[sorted[i]!];
-        if (x === undefined) continue;
-        s += s === '' ? '{' : ',';
-        s += quoted[i]!;
-        s += canonicalJsonOfParsed(x);
-      }
-      return s === '' ? '{}' : `${s}}`;
-    }
-    default:
-      // Not in parsed JSON; as canonicalJson() would have it.
-      return canonicalJson(v);
-  }
+  return canonicalJsonOfPlain(v) ?? canonicalJson(v);
 }
 
 /**
