@@ -155,7 +155,7 @@ describe('record batches from Java, librdkafka and kafkajs: decoded, changed, re
       runTool(classpath, 'console-producer', ['--bootstrap-server', kafkaBootstrap, '--topic', source(name), '--compression-codec', name, '--property', 'parse.key=true', '--property', 'key.separator=:'], {
         input: lines('java').join('\n') + '\n',
       }),
-      kcat(kafkaBootstrap, ['-P', '-t', source(name), '-z', name, '-K:', '-H', 'via=kcat'], { input: lines('kcat').join('\n') + '\n' }),
+      kcat(kafkaBootstrap, ['-P', '-t', source(name), '-z', name, '-K:', '-H', 'via=kcat', '-X', 'linger.ms=1000' /* one batch: librdkafka sends a batch that would not shrink uncompressed */], { input: lines('kcat').join('\n') + '\n' }),
       producer
         .send({ topic: source(name), compression: kafkajsType, messages: lines('kafkajs').map((l) => ({ key: l.slice(0, l.indexOf(':')), value: l.slice(l.indexOf(':') + 1), headers: { via: 'kafkajs' } })) })
         .finally(() => producer.disconnect()),
