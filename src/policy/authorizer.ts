@@ -6,6 +6,8 @@
  * rule that names them literally: a wildcard grant does not reach them.
  */
 import { claimAt } from '../identity/claims.js';
+import { BoundedMap } from './bounded-map.js';
+import type { DecisionCache } from './decision-cache.js';
 import { IMPLIED_BY, OPERATION_CODES, SUPPORTED_OPERATIONS, type Action, type Check, type Operation, type ResourceType } from './model.js';
 import { compilePattern, type NamePattern } from './patterns.js';
 import type { PolicyDocument, RuleDocument } from './schema.js';
@@ -55,9 +57,16 @@ function claimMatches(claims: Readonly<Record<string, unknown>>, path: string, w
   return values.some((x) => wanted.includes(x as string));
 }
 
+/** Subjects whose roles a policy remembers (forSubject with a cache). */
+const ROLES_REMEMBERED = 1_000;
+
 export class Policy {
   readonly roles: ReadonlyMap<string, CompiledRole>;
   readonly protectedTopics: ProtectedTopics;
+  /** The roles bound by claims, the only ones subjectKey looks at. */
+  private readonly claimRoles: readonly CompiledRole[];
+  /** rolesFor by subject key: the connections of a subject resolve their roles once per policy. */
+  private readonly rolesByKey = new BoundedMap<string, CompiledRole[]>(ROLES_REMEMBERED);
 
   constructor(
     readonly document: PolicyDocument,
@@ -84,6 +93,7 @@ export class Policy {
       });
     }
     this.roles = roles;
+    this.claimRoles = [...roles.values()].filter((r) => r.claims.length > 0);
   }
 
   /** The roles a subject holds: by principal name, by group, or by claims (all listed claims must match). */
@@ -92,32 +102,52 @@ export class Policy {
     for (const role of this.roles.values()) {
       const byName = role.principals.some((p) => p.matches(subject.name));
       const byGroup = subject.groups.some((g) => role.groups.has(g));
-      const byClaims = role.claims.length > 0 && role.claims.every(([path, wanted]) => claimMatches(subject.claims, path, wanted));
-      if (byName || byGroup || byClaims) out.push(role);
+      if (byName || byGroup || heldByClaims(role, subject)) out.push(role);
     }
     return out;
+  }
+
+  /**
+   * A key equal for two subjects only when this policy cannot tell them apart (rolesFor gives
+   * both the same roles, so every decision is the same): the name, the set of groups, and the
+   * roles whose claim expressions hold. Claims no role reads (exp, iat, jti) are left out, so a
+   * client's successive tokens share decisions. Keep in step with rolesFor.
+   */
+  subjectKey(subject: Subject): string {
+    const byClaims = this.claimRoles.filter((role) => heldByClaims(role, subject)).map((role) => role.name);
+    return JSON.stringify([subject.name, [...new Set(subject.groups)].sort(), byClaims]);
   }
 
   isProtectedTopic(name: string): boolean {
     return this.protectedTopics.names.includes(name) || this.protectedTopics.prefixes.some((p) => name.startsWith(p));
   }
 
-  forSubject(subject: Subject): SubjectPolicy {
-    return new SubjectPolicy(this, subject, this.rolesFor(subject));
+  /**
+   * The policy as it applies to `subject`. With `cached`, its roles and decisions are shared with
+   * every subject of the same key, its decisions through that cache; `generation` is this policy's.
+   */
+  forSubject(subject: Subject, cached?: { cache: DecisionCache; generation: number }): SubjectPolicy {
+    if (!cached) return new SubjectPolicy(this, subject, this.rolesFor(subject));
+    const key = this.subjectKey(subject);
+    let roles = this.rolesByKey.get(key);
+    if (roles === undefined) this.rolesByKey.set(key, (roles = this.rolesFor(subject)));
+    return new SubjectPolicy(this, subject, roles, { ...cached, key });
   }
 }
 
-const CACHE_LIMIT = 4096;
+function heldByClaims(role: CompiledRole, subject: Subject): boolean {
+  return role.claims.length > 0 && role.claims.every(([path, wanted]) => claimMatches(subject.claims, path, wanted));
+}
 
-/** The policy as it applies to one subject: the rules of the roles it holds, with a decision cache. */
+/** The policy as it applies to one subject: the rules of the roles it holds. */
 export class SubjectPolicy {
   readonly rules: readonly CompiledRule[];
-  private readonly cache = new Map<string, Check>();
 
   constructor(
     readonly policy: Policy,
     readonly subject: Subject,
     readonly roles: readonly CompiledRole[],
+    private readonly cached?: { cache: DecisionCache; generation: number; key: string },
   ) {
     this.rules = roles.flatMap((r) => r.rules);
   }
@@ -126,18 +156,14 @@ export class SubjectPolicy {
     return this.roles.map((r) => r.name);
   }
 
+  /** How the policy decides `action`: through the decision cache when there is one. */
   decide(action: Action): Check {
-    const key = `${action.resourceType}\0${action.operation}\0${action.name}`;
-    let check = this.cache.get(key);
-    if (!check) {
-      check = this.evaluate(action);
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(key, check);
-    }
-    return check;
+    const c = this.cached;
+    return c ? c.cache.decide(c.generation, c.key, this, action) : this.evaluate(action);
   }
 
-  private evaluate(action: Action): Check {
+  /** How the rules decide `action`, evaluated now. */
+  evaluate(action: Action): Check {
     const { resourceType, name, operation } = action;
     const isProtected = resourceType === 'topic' && this.policy.isProtectedTopic(name);
     if (isProtected && WRITE_LIKE.has(operation)) return { action, allowed: false, rule: 'protected-topic' };
@@ -157,7 +183,8 @@ export class SubjectPolicy {
 
   /**
    * Kafka's authorizeByResourceType: allowed when some allow rule grants `op` on some resource
-   * of the type and no deny rule takes away every name (a deny on "*").
+   * of the type and no deny rule takes away every name (a deny on "*"). Not cached: it names no
+   * resource, and costs one pass over the subject's rules.
    */
   decideOnAny(resourceType: ResourceType, operation: Operation): Check {
     const action: Action = { resourceType, name: '*', operation };

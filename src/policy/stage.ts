@@ -10,6 +10,7 @@ import { getPrincipal } from '../identity/principal.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import type { InterceptedRequest, RequestDecision as StageDecision, Stage } from '../stage/stage.js';
 import type { Subject, SubjectPolicy } from './authorizer.js';
+import { DecisionCache } from './decision-cache.js';
 import { genericDenial, ruleFor } from './apis/index.js';
 import type { AuthzContext, Outcome } from './apis/types.js';
 import { ErrorCode, setDecision, type Action, type Check, type RequestDecision } from './model.js';
@@ -27,6 +28,17 @@ type AnyResponse = ResponseOf<KnownApiKey>;
 /** Requests the identity stage owns; they are never subject to policy. */
 const UNGATED: ReadonlySet<number> = new Set([ApiKey.ApiVersions, ApiKey.SaslHandshake, ApiKey.SaslAuthenticate]);
 
+/**
+ * Requests authorized from a skim: the body's structure, bytes and records fields left empty and
+ * nothing joined. A Fetch request has no such fields, so its skim is the whole body, enough to
+ * split it too; a Produce the policy must change (some topics denied) is decoded whole, to
+ * forward the allowed records.
+ */
+const SKIMMED: ReadonlyMap<number, 'complete' | 'records-empty'> = new Map([
+  [ApiKey.Produce, 'records-empty'],
+  [ApiKey.Fetch, 'complete'],
+]);
+
 /** The subject of a connection with no identity stage in front (Kafka's ANONYMOUS). */
 export const ANONYMOUS: Subject = { name: 'ANONYMOUS', groups: [], claims: {} };
 
@@ -35,6 +47,8 @@ export interface PolicyStageOptions {
   /** Shared with audit; learned from Metadata answers by a TopicIdsStage in front. */
   topicIds?: TopicIds;
   log?: Logger;
+  /** Decisions shared by the connections of a subject (decision-cache.ts). Default: a cache with the default limits; null: none, every decision is evaluated. */
+  decisions?: DecisionCache | null;
 }
 
 interface ConnectionPolicy {
@@ -52,11 +66,13 @@ export class PolicyStage implements Stage {
   readonly topicIds: TopicIds;
   private readonly source: PolicySource;
   private readonly log: Logger | undefined;
+  private readonly decisions: DecisionCache | null;
 
   constructor(opts: PolicyStageOptions) {
     this.source = opts.source;
     this.topicIds = opts.topicIds ?? new TopicIds();
     this.log = opts.log?.child({ stage: 'policy' });
+    this.decisions = opts.decisions === undefined ? new DecisionCache() : opts.decisions;
   }
 
   /** The connection's view of the policy, rebuilt when the policy reloads or the client re-authenticates. */
@@ -67,7 +83,8 @@ export class PolicyStage implements Stage {
     let cp = conn.attributes.get(CONN) as ConnectionPolicy | undefined;
     if (!cp || cp.generation !== generation || cp.authenticatedAt !== authenticatedAt) {
       const subject: Subject = principal ? { name: principal.name, groups: principal.groups, claims: principal.claims } : ANONYMOUS;
-      cp = { generation, authenticatedAt, subject: this.source.policy.forSubject(subject), state: cp?.state ?? new Map() };
+      const cached = this.decisions ? { cache: this.decisions, generation } : undefined;
+      cp = { generation, authenticatedAt, subject: this.source.policy.forSubject(subject, cached), state: cp?.state ?? new Map() };
       conn.attributes.set(CONN, cp);
     }
     return cp;
@@ -82,20 +99,19 @@ export class PolicyStage implements Stage {
       const check: Check = { action: { resourceType: 'cluster', name: 'kafka-cluster', operation: 'All' }, allowed: false, rule: 'no-rule-for-api' };
       return this.apply(req, cp, { kind: 'deny', response: genericDenial(apiKey, apiVersion, ErrorCode.CLUSTER_AUTHORIZATION_FAILED), errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED }, [check]);
     }
-    // Produce is authorized on its topics alone: skimmed, its records are not joined into one
-    // buffer when they arrived over several reads. Only a request the policy must change (some
-    // topics denied) is decoded whole, to forward the allowed records.
-    const skimmed = apiKey === ApiKey.Produce;
+    const skimmed = SKIMMED.get(apiKey);
     const body = skimmed ? req.skim() : req.body();
     const ids = rule.topicIds?.(body, apiVersion) ?? [];
     const unknown = ids.filter((id) => this.topicIds.name(id) === undefined);
     if (unknown.length > 0) {
-      return this.topicIds.resolve(unknown).then(() => this.decide(req, cp, rule.authorize.bind(rule), body, skimmed));
+      // Decided under the policy in force once the ids are known (it may have been reloaded meanwhile).
+      return this.topicIds.resolve(unknown).then(() => this.decide(req, this.connectionPolicy(req.connection), rule.authorize.bind(rule), body, skimmed === 'records-empty'));
     }
-    return this.decide(req, cp, rule.authorize.bind(rule), body, skimmed);
+    return this.decide(req, cp, rule.authorize.bind(rule), body, skimmed === 'records-empty');
   }
 
-  private decide(req: InterceptedRequest, cp: ConnectionPolicy, authorize: (body: unknown, ctx: AuthzContext) => Outcome, body: unknown, skimmed = false): StageDecision {
+  /** `partial`: `body` is a skim without its records; a request the policy changes is decided again on the whole body. */
+  private decide(req: InterceptedRequest, cp: ConnectionPolicy, authorize: (body: unknown, ctx: AuthzContext) => Outcome, body: unknown, partial = false): StageDecision {
     const checks: Check[] = [];
     const subject = cp.subject;
     const ctx: AuthzContext = {
@@ -122,7 +138,7 @@ export class PolicyStage implements Stage {
       },
     };
     const outcome = authorize(body, ctx);
-    if (skimmed && outcome.kind !== 'allow' && outcome.kind !== 'deny') return this.decide(req, cp, authorize, req.body());
+    if (partial && outcome.kind !== 'allow' && outcome.kind !== 'deny') return this.decide(req, cp, authorize, req.body());
     return this.apply(req, cp, outcome, checks);
   }
 
