@@ -9,6 +9,7 @@ import type { GatehouseConfig } from './config/schema.js';
 import { identityStageFromConfig } from './identity/from-config.js';
 import type { Component } from './stage/component.js';
 import type { Stage } from './stage/stage.js';
+import type { ConnectionInfo } from './stage/connection-info.js';
 import { auditFromConfig } from './audit/from-config.js';
 import { upstreamConnectorFromConfig } from './identity/upstream/from-config.js';
 import { fetchClusterMetadata } from './proxy/discovery.js';
@@ -19,6 +20,7 @@ import { PolicyStage } from './policy/stage.js';
 import { PolicyStore } from './policy/store.js';
 import { TopicIds, TopicIdsStage, type TopicListing } from './policy/topic-ids.js';
 import { FetchSessionStage } from './apis/fetch-session.js';
+import { getPrincipal } from './identity/principal.js';
 
 
 export interface PipelineOptions {
@@ -66,6 +68,12 @@ function topicListing(config: GatehouseConfig): TopicListing {
   };
 }
 
+/** Who owns the fetch sessions a connection opens: its principal, by issuer and name. */
+function sessionOwner(conn: ConnectionInfo): string {
+  const p = getPrincipal(conn);
+  return p ? JSON.stringify([p.issuer, p.name]) : 'ANONYMOUS';
+}
+
 export async function pipelineFromConfig(config: GatehouseConfig, log: Logger, opts: PipelineOptions = {}): Promise<Pipeline> {
   const components: Component[] = [];
   const identity = identityStageFromConfig(config.identity, log);
@@ -73,6 +81,9 @@ export async function pipelineFromConfig(config: GatehouseConfig, log: Logger, o
   else log.warn('no identity section: clients are not authenticated');
 
   const location = policyLocation(config, opts.configPath);
+  // Fetch and share sessions, proxy-wide, behind identity (their owner is the principal) and
+  // ahead of policy and audit, which read them.
+  if (location || config.audit) components.push({ stage: new FetchSessionStage({ owner: sessionOwner, log: log.child({ stage: 'fetch-sessions' }) }) });
   // One map of topic ids for policy and audit, learned from Metadata answers ahead of both.
   const topicIds = location || config.audit ? new TopicIds(topicListing(config)) : undefined;
   if (location) {
@@ -95,8 +106,6 @@ export async function pipelineFromConfig(config: GatehouseConfig, log: Logger, o
     components.unshift(audit.intake);
     components.push(audit.recorder);
   }
-  // The fetch sessions' partitions and offsets, for the audit trail's reading of Fetch answers.
-  if (audit) components.unshift({ stage: new FetchSessionStage() });
   if (topicIds) components.unshift({ stage: new TopicIdsStage(topicIds) });
   return new Pipeline(components);
 }

@@ -121,8 +121,9 @@ describe('audit stages', () => {
       intake.onRequest(req);
       return req;
     };
-    send({ sessionEpoch: 0, forgottenTopicsData: [], topics: [{ topic: 'orders', topicId: '', partitions: [{ partition: 0, fetchOffset: 0n }, { partition: 1, fetchOffset: 3n }] }] });
-    const incremental = send({ sessionEpoch: 1, forgottenTopicsData: [], topics: [] });
+    const full = send({ sessionId: 0, sessionEpoch: 0, forgottenTopicsData: [], topics: [{ topic: 'orders', topicId: '', partitions: [{ partition: 0, fetchOffset: 0n }, { partition: 1, fetchOffset: 3n }] }] });
+    sessions.onResponseView({ request: full, connection: c, size: 0, errorCode: 0, sessionId: 7, partitions: [] });
+    const incremental = send({ sessionId: 7, sessionEpoch: 1, forgottenTopicsData: [], topics: [] });
     rec.onResponse(response(incremental, { errorCode: 0, responses: [{ topic: 'orders', topicId: '', partitions: [{ partitionIndex: 1, errorCode: 0, highWatermark: 5n, records: batch }] }] }));
     const fetched = ev.list.filter((e) => kindOf(e.type) === 'request').map((e) => (e.data as RequestData).fetched).at(-1);
     expect(fetched).toEqual([{ topic: 'orders', partition: 1, fetchOffset: 3, firstOffset: 3, lastOffset: 4, records: 2, highWatermark: 5, errorCode: 0 }]);

@@ -11,6 +11,7 @@ import type { ConnectionInfo } from '../stage/connection-info.js';
 import type { InterceptedRequest, RequestDecision as StageDecision, Stage } from '../stage/stage.js';
 import type { Subject, SubjectPolicy } from './authorizer.js';
 import { DecisionCache } from './decision-cache.js';
+import { sessionOf } from '../apis/fetch-session.js';
 import { genericDenial, ruleFor } from './apis/index.js';
 import type { AuthzContext, Outcome } from './apis/types.js';
 import { ErrorCode, setDecision, type Action, type Check, type RequestDecision } from './model.js';
@@ -128,7 +129,9 @@ export class PolicyStage implements Stage {
       },
       authorizedOperations: (type, name) => subject.authorizedOperations(type, name),
       topicName: (id) => this.topicIds.name(id),
-      connectionState: <T>(key: string, init: () => T): T => {
+      sessionState: <T>(key: string, init: () => T): T => {
+        const session = sessionOf(req);
+        if (session) return session.state(key, init);
         let v = cp.state.get(key) as T | undefined;
         if (v === undefined) {
           v = init();

@@ -113,6 +113,8 @@ export interface ResponseRecordsView {
   readonly size: number;
   /** The response's top-level error code (0 when it has none). */
   readonly errorCode: number;
+  /** Fetch: the session id the broker answered with (KIP-227; 0 for none). */
+  readonly sessionId: number;
   /** Every partition in the response's order, with its batch headers (the records themselves are gone: field null). */
   readonly partitions: readonly PartitionRecords[];
 }

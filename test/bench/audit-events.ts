@@ -140,6 +140,7 @@ function fetchOne(trail: AuditTrail, c: ConnectionInfo): void {
     connection: c,
     size: 1500,
     errorCode: 0,
+    sessionId: 0,
     partitions: [{ topic: TOPIC, topicId: '', partition: 0, errorCode: 0, highWatermark: 1010n, lastStableOffset: 1010n, logStartOffset: 0n, field: null, batches: FETCHED_HEADERS, truncatedBytes: 0 }],
   };
   trail.stage.onResponseView(view);

@@ -2,7 +2,9 @@
  * Fetch: Read on each topic, with fetch sessions (KIP-227) taken into account.
  *
  * An incremental fetch (sessionEpoch > 0) names only the partitions that changed; the broker keeps
- * returning data for every partition of its session. So the rule tracks, per connection, the
+ * returning data for every partition of its session. So the rule tracks, per session (the proxy's
+ * session tracker keeps sessions by broker and id, and refuses an incremental fetch on a session
+ * its principal did not open, see src/apis/fetch-session.ts), the
  * partitions the broker holds in the session (full fetch: reset to what was forwarded;
  * incremental: add the forwarded topics, drop forgottenTopicsData), and on every incremental fetch
  * authorizes each topic of the session, not only those in the request. Topics no longer allowed
@@ -92,7 +94,7 @@ export function sessionFetch(req: Obj, ctx: AuthzContext, shape: SessionShape, t
   const keyOf = (t: Obj): string => (byId ? t[rule.req.id!] : t[rule.req.name]);
   const nameOf = (t: Obj): string | undefined => (byId ? ctx.topicName(t[rule.req.id!]) : t[rule.req.name]);
   const partsOf = (t: Obj): number[] => (t[rule.req.parts] as Obj[]).map((p) => p[part] as number);
-  const tracked = tracking ? ctx.connectionState<FetchSession>(shape.stateKey, () => ({ topics: new Map(), revoked: new Map() })) : undefined;
+  const tracked = tracking ? ctx.sessionState<FetchSession>(shape.stateKey, () => ({ topics: new Map(), revoked: new Map() })) : undefined;
   const track = (topics: readonly Obj[]): void => {
     if (!tracked) return;
     for (const t of topics) addPartitions(tracked.topics, keyOf(t), nameOf(t) ?? keyOf(t), t[rule.req.id!] ?? '', partsOf(t));

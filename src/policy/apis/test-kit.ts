@@ -63,7 +63,7 @@ export function fakeContext(version: number, decide: Decide, ids: Record<string,
       return bits;
     },
     topicName: (id) => ids[id],
-    connectionState<T>(key: string, init: () => T): T {
+    sessionState<T>(key: string, init: () => T): T {
       if (!state.has(key)) state.set(key, init());
       return state.get(key) as T;
     },

@@ -31,8 +31,12 @@ export interface AuthzContext {
   authorizedOperations(type: ResourceType, name: string): number;
   /** A topic's name for its id. Every id the rule's topicIds() returned has been looked up first. */
   topicName(id: string): string | undefined;
-  /** State kept per connection across requests (Fetch sessions), one value per key. */
-  connectionState<T>(key: string, init: () => T): T;
+  /**
+   * State kept across the requests of the fetch or share session this request belongs to (the
+   * proxy's session tracker, src/apis/fetch-session.ts: sessions live by broker and id, whatever
+   * the connection), one value per key; per connection where no tracker runs.
+   */
+  sessionState<T>(key: string, init: () => T): T;
 }
 
 export type Outcome =

@@ -35,7 +35,7 @@ export function viewers(stages: readonly Stage[], ex: Exchange): Stage[] | null 
 
 /** Hands a fast-path response's view to the stages that take it (after its bytes left). */
 export function deliverView(info: ConnectionInfo, ex: Exchange, to: readonly Stage[], res: StreamedFetch): void {
-  const view = { request: ex, connection: info, size: ex.responseSize, errorCode: res.errorCode, partitions: streamedPartitions(res) };
+  const view = { request: ex, connection: info, size: ex.responseSize, errorCode: res.errorCode, sessionId: res.sessionId, partitions: streamedPartitions(res) };
   for (const stage of to) {
     try {
       stage.onResponseView!(view);
