@@ -5,15 +5,26 @@ import type { TaggedField } from './tagged.js';
 export class Writer {
   private buf: Buffer;
   pos = 0;
+  /** Parts cut off so far when byte fields are referenced (see `refAbove`), in order. */
+  private parts: Buffer[] | null = null;
 
-  constructor(initial = 256) {
+  /**
+   * `refAbove`: byte fields (records included) of at least this many bytes are not copied but
+   * referenced: `finishParts()` returns what was written as parts, those fields among them as the
+   * very Buffers given. A re-encoded Fetch answer thus hands the partitions no stage changed on as
+   * the bytes the broker sent, around the ones that were rewritten.
+   */
+  constructor(
+    initial = 256,
+    private readonly refAbove = Infinity,
+  ) {
     this.buf = Buffer.allocUnsafe(initial);
   }
 
   private ensure(n: number): number {
     const at = this.pos;
     if (at + n > this.buf.length) {
-      let size = this.buf.length * 2;
+      let size = Math.max(this.buf.length * 2, 256);
       while (size < at + n) size *= 2;
       const next = Buffer.allocUnsafe(size);
       this.buf.copy(next, 0, 0, at);
@@ -24,7 +35,22 @@ export class Writer {
   }
 
   finish(): Buffer {
+    if (this.parts) throw new Error('Writer: byte fields were referenced; use finishParts()');
     return this.buf.subarray(0, this.pos);
+  }
+
+  /** What was written, as parts: the writer's own bytes and, between them, the byte fields it referenced. */
+  finishParts(): Buffer[] {
+    const out = this.parts ? [...this.parts] : [];
+    if (this.pos > 0) out.push(this.buf.subarray(0, this.pos));
+    return out;
+  }
+
+  /** Bytes written so far, referenced parts included. */
+  get length(): number {
+    let n = this.pos;
+    if (this.parts) for (const p of this.parts) n += p.length;
+    return n;
   }
 
   int8(v: number): void {
@@ -100,6 +126,16 @@ export class Writer {
   }
 
   raw(b: Uint8Array): void {
+    if (b.length >= this.refAbove && Buffer.isBuffer(b)) {
+      // Referenced, not copied: what was written before it becomes a part, and writing goes on
+      // in the rest of the current buffer.
+      const parts = (this.parts ??= []);
+      if (this.pos > 0) parts.push(this.buf.subarray(0, this.pos));
+      parts.push(b);
+      this.buf = this.buf.subarray(this.pos);
+      this.pos = 0;
+      return;
+    }
     const at = this.ensure(b.length);
     this.buf.set(b, at);
   }

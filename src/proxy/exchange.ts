@@ -28,6 +28,28 @@ export function responseHeaderVersion(codec: ApiCodec, version: number): number 
   return codec.responseFlexibleFrom >= 0 && version >= codec.responseFlexibleFrom ? 1 : 0;
 }
 
+/**
+ * Byte fields at least this large are referenced, not copied, when a changed message is encoded
+ * again: a Fetch answer with one partition rewritten leaves with the others' records as the very
+ * bytes the broker sent, written around the new ones (one writev).
+ */
+const REFERENCE_ABOVE = 4096;
+
+/**
+ * A changed response: its header as received, its body encoded again, large byte fields
+ * referenced (a held response's bytes are the proxy's own copy, never a pooled read buffer).
+ */
+function reencoded(header: Buffer, encode: (w: Writer) => void): Frame {
+  const w = new Writer(1024, REFERENCE_ABOVE);
+  encode(w);
+  const parts = w.finishParts();
+  if (parts.length <= 1) return sizePrefixed([header, ...parts]);
+  const head = Buffer.allocUnsafe(4 + header.length);
+  head.writeInt32BE(header.length + w.length, 0);
+  header.copy(head, 4);
+  return [head, ...parts];
+}
+
 function sizePrefixed(parts: Buffer[]): Buffer {
   const total = parts.reduce((n, p) => n + p.length, 0);
   const out = Buffer.allocUnsafe(4 + total);
@@ -190,6 +212,7 @@ export class Exchange implements InterceptedRequest {
   /** The bytes to send upstream: the original frame, or the original header + re-encoded body. */
   upstreamWire(): Frame {
     if (!this.replaced) return this.wire;
+    // Copied whole: a request's bytes may lie in a pooled read buffer the proxy reuses.
     const w = new Writer(this.frame.length + 64);
     this.codec.writeRequest(w, this.header.apiVersion, this.decoded);
     return sizePrefixed([this.frame.subarray(0, this.bodyOffset), w.finish()]);
@@ -298,8 +321,6 @@ export class ResponseView implements InterceptedResponse {
   /** The bytes for the client: as received, or the original header + re-encoded body. */
   clientWire(): Frame {
     if (!this.replaced) return this.wire;
-    const w = new Writer(this.frame.length + 64);
-    this.request.codec.writeResponse(w, this.bodyVersion(), this.decoded);
-    return sizePrefixed([this.frame.subarray(0, this.bodyOffset), w.finish()]);
+    return reencoded(this.frame.subarray(0, this.bodyOffset), (w) => this.request.codec.writeResponse(w, this.bodyVersion(), this.decoded));
   }
 }
