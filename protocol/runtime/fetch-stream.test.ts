@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { writeFetchResponse, type FetchResponse } from '../generated/fetch-response.js';
+import { writeShareFetchResponse, type ShareFetchResponse } from '../generated/share-fetch-response.js';
 import { writeResponseHeader } from '../generated/index.js';
 import { batches, encodeBatch, encodeRecords } from './record-batch.js';
 import { BATCH_OVERHEAD } from './record-batch.js';
@@ -132,6 +133,63 @@ describe('the streaming Fetch reader', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  it('reads ShareFetch answers of every version alike: errors, batch headers and acquired ranges, in any chunking', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 }),
+        fc.array(fc.array(partitionArb, { minLength: 1, maxLength: 3 }), { minLength: 0, maxLength: 3 }),
+        fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 30 }),
+        fc.boolean(),
+        (version, topics, chunkSizes, endpoints) => {
+          const body: ShareFetchResponse = {
+            throttleTimeMs: 5,
+            errorCode: 0,
+            errorMessage: 'a top-level message',
+            acquisitionLockTimeoutMs: 30_000,
+            nodeEndpoints: endpoints ? [{ nodeId: 1, host: 'broker-1.example', port: 9092, rack: null }] : [],
+            responses: topics.map((parts, t) => ({
+              topicId: Buffer.alloc(16, t + 1).toString('base64url'),
+              partitions: parts.map((p, i) => ({
+                partitionIndex: i,
+                errorCode: p.errorCode,
+                errorMessage: p.errorCode ? 'no' : null,
+                acknowledgeErrorCode: 0,
+                acknowledgeErrorMessage: null,
+                currentLeader: { leaderId: 1, leaderEpoch: 4 },
+                records: records(p),
+                acquiredRecords: (p.aborted ?? []).map(([firstOffset, n]) => ({ firstOffset, lastOffset: firstOffset + n, deliveryCount: 1 })),
+              })),
+            })),
+          };
+          const w = new Writer(1024);
+          w.int32(0);
+          writeResponseHeader(w, 1, { correlationId: 99 });
+          writeShareFetchResponse(w, version, body);
+          const frame = Buffer.from(w.finish());
+          frame.writeInt32BE(frame.length - 4, 0);
+          const reader = new FetchStreamReader(version, 'ShareFetch');
+          for (let at = 0, c = 0; at < frame.length; ) {
+            const n = Math.min(chunkSizes[c++ % chunkSizes.length]!, frame.length - at);
+            reader.push(frame.subarray(at, at + n));
+            at += n;
+          }
+          const got = reader.result();
+          expect(got.responses.map((t) => t.topicId)).toEqual(body.responses.map((t) => t.topicId));
+          got.responses.forEach((t, ti) =>
+            t.partitions.forEach((p, pi) => {
+              const want = body.responses[ti]!.partitions[pi]!;
+              expect([p.partitionIndex, p.errorCode]).toEqual([want.partitionIndex, want.errorCode]);
+              expect(p.acquired).toEqual(want.acquiredRecords.map(({ firstOffset, lastOffset, deliveryCount }) => ({ firstOffset, lastOffset, deliveryCount })));
+              const whole = want.records ? [...batches(want.records)] : [];
+              expect(p.batches.map((b) => [b.baseOffset, b.recordCount, b.size])).toEqual(whole.map((b) => [b.baseOffset, b.recordCount, b.bytes.length]));
+            }),
+          );
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 

@@ -19,6 +19,14 @@ import { readBatchHeader, type BatchHeaderView, type PartitionRecords } from './
 /** The lowest Fetch version this reader follows (older responses are buffered and decoded whole). */
 export const FETCH_STREAM_MIN_VERSION = 4;
 
+/** The responses read as they stream: Fetch, and ShareFetch (KIP-932). */
+export type StreamedApi = 'Fetch' | 'ShareFetch';
+
+/** Whether a response of `api` at `version` can be read as it streams. */
+export function isStreamed(api: StreamedApi, version: number): boolean {
+  return api === 'ShareFetch' ? version >= 0 : version >= FETCH_STREAM_MIN_VERSION;
+}
+
 export interface StreamedPartition {
   partitionIndex: number;
   errorCode: number;
@@ -35,6 +43,8 @@ export interface StreamedPartition {
   truncatedBytes: number;
   /** A batch whose length could not be right was met: headers after it are unknown. */
   unreadable: boolean;
+  /** ShareFetch: the offset ranges handed to this member, with their delivery counts. */
+  acquired?: Array<{ firstOffset: bigint; lastOffset: bigint; deliveryCount: number }>;
 }
 
 export interface StreamedTopic {
@@ -140,6 +150,51 @@ class RecordsWalk {
   }
 }
 
+/** Readers of the protocol's primitive types, as generators asking for n bytes at a time. */
+function primitives(flexible: boolean) {
+  const int16 = function* (): Generator<Need, number, Buffer | undefined> {
+    return (yield { n: 2 })!.readInt16BE(0);
+  };
+  const int32 = function* (): Generator<Need, number, Buffer | undefined> {
+    return (yield { n: 4 })!.readInt32BE(0);
+  };
+  const int64 = function* (): Generator<Need, bigint, Buffer | undefined> {
+    return (yield { n: 8 })!.readBigInt64BE(0);
+  };
+  const uvarint = function* (): Generator<Need, number, Buffer | undefined> {
+    let value = 0;
+    for (let i = 0; i < 5; i++) {
+      const b = (yield { n: 1 })![0]!;
+      value |= (b & 0x7f) << (7 * i);
+      if ((b & 0x80) === 0) return value >>> 0;
+    }
+    throw new ProtocolError('GH_PROTOCOL_INVALID', 'varint longer than 5 bytes');
+  };
+  /** An array or bytes length: int32, or a compact length (uvarint - 1) in Java's int arithmetic. */
+  const length = function* (): Generator<Need, number, Buffer | undefined> {
+    return flexible ? ((yield* uvarint()) - 1) | 0 : yield* int32();
+  };
+  const skip = function* (n: number): Generator<Need, void, Buffer | undefined> {
+    for (let left = n; left > 0; left -= 64) yield { n: Math.min(64, left) };
+  };
+  const tags = function* (): Generator<Need, void, Buffer | undefined> {
+    if (!flexible) return;
+    const count = (yield* uvarint()) | 0;
+    for (let i = 0; i < count; i++) {
+      yield* uvarint();
+      yield* skip(yield* uvarint());
+    }
+  };
+  const text = function* (): Generator<Need, string, Buffer | undefined> {
+    const n = flexible ? ((yield* uvarint()) - 1) | 0 : yield* int16();
+    if (n <= 0) return '';
+    const parts: Buffer[] = [];
+    for (let left = n; left > 0; left -= 64) parts.push(Buffer.from((yield { n: Math.min(64, left) })!));
+    return Buffer.concat(parts).toString('utf8');
+  };
+  return { int16, int32, int64, uvarint, length, skip, tags, text };
+}
+
 export class FetchStreamReader {
   private readonly steps: Generator<Need, void, Buffer | undefined>;
   private need: Need | undefined;
@@ -149,9 +204,13 @@ export class FetchStreamReader {
   private done = false;
   private readonly out: StreamedFetch = { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses: [] };
 
-  constructor(readonly version: number) {
-    if (version < FETCH_STREAM_MIN_VERSION) throw new RangeError(`Fetch v${version} is not streamed`);
-    this.steps = this.layout();
+  constructor(
+    readonly version: number,
+    /** The response read: Fetch (v4 on) or ShareFetch (every version). */
+    readonly api: StreamedApi = 'Fetch',
+  ) {
+    if (!isStreamed(api, version)) throw new RangeError(`${api} v${version} is not streamed`);
+    this.steps = api === 'Fetch' ? this.layout() : this.shareLayout();
     this.need = this.steps.next().value as Need;
   }
 
@@ -159,7 +218,7 @@ export class FetchStreamReader {
   push(part: Buffer): void {
     let at = 0;
     while (at < part.length) {
-      if (this.done) throw new ProtocolError('GH_PROTOCOL_TRAILING', `Fetch response v${this.version}: ${part.length - at} bytes after its end`);
+      if (this.done) throw new ProtocolError('GH_PROTOCOL_TRAILING', `${this.api} response v${this.version}: ${part.length - at} bytes after its end`);
       if (this.walk) {
         at += this.walk.take(part, at);
         if (this.walk.remaining === 0) this.endRecords();
@@ -195,7 +254,7 @@ export class FetchStreamReader {
 
   /** The response, once its last byte went past. */
   result(): StreamedFetch {
-    if (!this.done) throw new ProtocolError('GH_PROTOCOL_TRUNCATED', `Fetch response v${this.version}: ended early`);
+    if (!this.done) throw new ProtocolError('GH_PROTOCOL_TRUNCATED', `${this.api} response v${this.version}: ended early`);
     return this.out;
   }
 
@@ -228,50 +287,10 @@ export class FetchStreamReader {
 
   private current: StreamedPartition | undefined;
 
-  /** The layout, as a generator that asks for n bytes at a time (and for records fields to walk). */
+  /** The Fetch layout, as a generator that asks for n bytes at a time (and for records fields to walk). */
   private *layout(): Generator<Need, void, Buffer | undefined> {
     const v = this.version;
-    const flexible = v >= 12;
-    const int16 = function* (): Generator<Need, number, Buffer | undefined> {
-      return (yield { n: 2 })!.readInt16BE(0);
-    };
-    const int32 = function* (): Generator<Need, number, Buffer | undefined> {
-      return (yield { n: 4 })!.readInt32BE(0);
-    };
-    const int64 = function* (): Generator<Need, bigint, Buffer | undefined> {
-      return (yield { n: 8 })!.readBigInt64BE(0);
-    };
-    const uvarint = function* (): Generator<Need, number, Buffer | undefined> {
-      let value = 0;
-      for (let i = 0; i < 5; i++) {
-        const b = (yield { n: 1 })![0]!;
-        value |= (b & 0x7f) << (7 * i);
-        if ((b & 0x80) === 0) return value >>> 0;
-      }
-      throw new ProtocolError('GH_PROTOCOL_INVALID', 'varint longer than 5 bytes');
-    };
-    /** An array or bytes length: int32, or a compact length (uvarint - 1) in Java's int arithmetic. */
-    const length = function* (): Generator<Need, number, Buffer | undefined> {
-      return flexible ? ((yield* uvarint()) - 1) | 0 : yield* int32();
-    };
-    const skip = function* (n: number): Generator<Need, void, Buffer | undefined> {
-      for (let left = n; left > 0; left -= 64) yield { n: Math.min(64, left) };
-    };
-    const tags = function* (): Generator<Need, void, Buffer | undefined> {
-      if (!flexible) return;
-      const count = (yield* uvarint()) | 0;
-      for (let i = 0; i < count; i++) {
-        yield* uvarint();
-        yield* skip(yield* uvarint());
-      }
-    };
-    const text = function* (): Generator<Need, string, Buffer | undefined> {
-      const n = flexible ? ((yield* uvarint()) - 1) | 0 : yield* int16();
-      if (n <= 0) return '';
-      const parts: Buffer[] = [];
-      for (let left = n; left > 0; left -= 64) parts.push(Buffer.from((yield { n: Math.min(64, left) })!));
-      return Buffer.concat(parts).toString('utf8');
-    };
+    const { int16, int32, int64, length, tags, text } = primitives(v >= 12);
 
     yield { n: 8 }; // size, correlation id
     yield* tags(); // response header v1
@@ -322,6 +341,71 @@ export class FetchStreamReader {
     }
     yield* tags();
   }
+
+  /**
+   * The ShareFetch layout (KIP-932; flexible from v0): per partition its error, the acknowledge
+   * error, the leader, the records and the acquired ranges.
+   */
+  private *shareLayout(): Generator<Need, void, Buffer | undefined> {
+    const v = this.version;
+    const { int16, int32, int64, length, tags, text } = primitives(true);
+    yield { n: 8 }; // size, correlation id
+    yield* tags(); // response header v1
+    const out = this.out;
+    out.throttleTimeMs = yield* int32();
+    out.errorCode = yield* int16();
+    yield* text(); // errorMessage
+    if (v >= 1) yield* int32(); // acquisitionLockTimeoutMs
+    const topics = yield* length();
+    for (let t = 0; t < topics; t++) {
+      const topic: StreamedTopic = { topic: '', topicId: (yield { n: UUID_BYTES })!.toString('base64url'), partitions: [] };
+      const partitions = yield* length();
+      for (let p = 0; p < partitions; p++) {
+        const part: StreamedPartition = {
+          partitionIndex: yield* int32(),
+          errorCode: yield* int16(),
+          highWatermark: -1n,
+          lastStableOffset: -1n,
+          logStartOffset: -1n,
+          abortedTransactions: null,
+          preferredReadReplica: -1,
+          records: null,
+          recordsBytes: 0,
+          batches: [],
+          truncatedBytes: 0,
+          unreadable: false,
+          acquired: [],
+        };
+        yield* text(); // errorMessage
+        yield* int16(); // acknowledgeErrorCode
+        yield* text(); // acknowledgeErrorMessage
+        yield* int32(); // currentLeader.leaderId
+        yield* int32(); // currentLeader.leaderEpoch
+        yield* tags();
+        this.current = part;
+        const records = yield* length();
+        if (records > 0) yield { records };
+        const acquired = yield* length();
+        for (let a = 0; a < acquired; a++) {
+          part.acquired!.push({ firstOffset: yield* int64(), lastOffset: yield* int64(), deliveryCount: yield* int16() });
+          yield* tags();
+        }
+        yield* tags();
+        topic.partitions.push(part);
+      }
+      yield* tags();
+      out.responses.push(topic);
+    }
+    const endpoints = yield* length();
+    for (let e = 0; e < endpoints; e++) {
+      yield* int32(); // nodeId
+      yield* text(); // host
+      yield* int32(); // port
+      yield* text(); // rack
+      yield* tags();
+    }
+    yield* tags();
+  }
 }
 
 /** The partitions of a streamed response as header-level records views (records bytes gone: field null). */
@@ -347,8 +431,8 @@ export function streamedPartitions(res: StreamedFetch): PartitionRecords[] {
 }
 
 /** Reads a whole Fetch response frame (size prefix included; one buffer or its chunks) the streaming way. */
-export function readFetchFrame(version: number, frame: Buffer | readonly Buffer[]): StreamedFetch {
-  const reader = new FetchStreamReader(version);
+export function readFetchFrame(version: number, frame: Buffer | readonly Buffer[], api: StreamedApi = 'Fetch'): StreamedFetch {
+  const reader = new FetchStreamReader(version, api);
   for (const part of Buffer.isBuffer(frame) ? [frame] : frame) reader.push(part);
   return reader.result();
 }

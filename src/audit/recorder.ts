@@ -310,7 +310,7 @@ export class AuditRecorder implements Stage {
     this.interest = {
       ...(capture.enabled ? { requests: new Set<number>([ApiKey.Fetch]) } : {}),
       responses: 'all',
-      responseViews: new Set<number>([ApiKey.Fetch]),
+      responseViews: new Set<number>([ApiKey.Fetch, ApiKey.ShareFetch]),
     };
   }
 
@@ -361,7 +361,7 @@ export class AuditRecorder implements Stage {
     return Promise.all(captures).then(emit);
   }
 
-  /** A Fetch answer that went on the fast path: recorded from its headers (no payload capture there). */
+  /** A Fetch or ShareFetch answer that went on the fast path: recorded from its headers (no payload capture there). */
   onResponseView(view: ResponseRecordsView): void {
     const req = view.request;
     if (!this.answered(req)) return;

@@ -105,7 +105,7 @@ export interface Located<T> {
   bytes(field: RecordsField): Buffer;
 }
 
-/** A response that went to the client on the fast path, as far as its headers tell (see Interest.responseViews). */
+/** A Fetch or ShareFetch response that went to the client on the fast path, as far as its headers tell (see Interest.responseViews). */
 export interface ResponseRecordsView {
   readonly request: InterceptedRequest;
   readonly connection: ConnectionInfo;
@@ -133,7 +133,7 @@ export interface Interest {
    * (onResponseView) instead of whole. When every stage that wants a response can, and nothing
    * else holds it (no per-request hook), the response stays on the fast path: cut through to the
    * client, its records spliced by the kernel, and read as it passes (partitions, error codes,
-   * offsets, batch headers). Streamed today: Fetch v4 and later.
+   * offsets, batch headers). Streamed today: Fetch v4 and later, ShareFetch.
    */
   responseViews?: ReadonlySet<number>;
 }

@@ -15,7 +15,7 @@ import { ResponseView, type Exchange } from '../exchange.js';
 import { FrameReader, frameLength, writeFrame, type Frame, type FrameHandler } from '../frame-reader.js';
 import type { Lease } from '../read-pool.js';
 import { isPromise, type ConnectionCore } from './core.js';
-import { deliverView, runResponseStages, untouched, viewers } from './response-stages.js';
+import { deliverView, runResponseStages, streamedApi, untouched, viewers } from './response-stages.js';
 
 export class ResponseOrder {
   /** Every request not yet answered to the client, in arrival order. */
@@ -196,7 +196,7 @@ export class ResponseOrder {
       ex.out = wire; // fast path too; its view is read from the bytes in place
       ex.responseSize = frameLength(wire) - 4;
       try {
-        deliverView(this.core.info, ex, takers, readFetchFrame(ex.header.apiVersion, wire));
+        deliverView(this.core.info, ex, takers, readFetchFrame(ex.header.apiVersion, wire, streamedApi(ex.header.apiKey)!));
       } catch (err) {
         core.fail(err);
       }
@@ -227,7 +227,7 @@ export class ResponseOrder {
     this.awaiting.shift();
     this.streaming = ex;
     ex.responseSize = size;
-    this.streamView = takers ? { reader: new FetchStreamReader(ex.header.apiVersion), viewers: takers } : null;
+    this.streamView = takers ? { reader: new FetchStreamReader(ex.header.apiVersion, streamedApi(ex.header.apiKey)!), viewers: takers } : null;
     this.onCutThrough?.();
     return true;
   }

@@ -1,12 +1,12 @@
 /**
  * Who sees a response. One no stage wants goes to the client as the broker sent it (`untouched`);
- * a Fetch answer that every stage wanting it takes as a records view stays on that fast path too,
+ * a Fetch or ShareFetch answer that every stage wanting it takes as a records view stays on that fast path too,
  * read as it passes and handed over once written (`viewers`, `deliverView`); any other is held
  * whole and run through the response stages (`runResponseStages`).
  */
 import type { ConnectionInfo } from '../../stage/connection-info.js';
 import { ApiKey } from '../../../protocol/generated/index.js';
-import { FETCH_STREAM_MIN_VERSION, streamedPartitions, type StreamedFetch } from '../../../protocol/runtime/fetch-stream.js';
+import { isStreamed, streamedPartitions, type StreamedApi, type StreamedFetch } from '../../../protocol/runtime/fetch-stream.js';
 import { takesView, wantsResponse, type ResponseHook, type Stage } from '../../stage/stage.js';
 import type { Exchange, ResponseView } from '../exchange.js';
 import { isPromise, stageError } from './core.js';
@@ -23,7 +23,8 @@ export function untouched(stages: readonly Stage[], ex: Exchange): boolean {
  */
 export function viewers(stages: readonly Stage[], ex: Exchange): Stage[] | null {
   const { apiKey, apiVersion } = ex.header;
-  if (ex.hooks || apiKey !== ApiKey.Fetch || apiVersion < FETCH_STREAM_MIN_VERSION) return null;
+  const api = streamedApi(apiKey);
+  if (ex.hooks || !api || !isStreamed(api, apiVersion)) return null;
   let out: Stage[] | null = null;
   for (const s of stages) {
     if (!wantsResponse(s, apiKey, apiVersion)) continue;
@@ -31,6 +32,11 @@ export function viewers(stages: readonly Stage[], ex: Exchange): Stage[] | null 
     (out ??= []).push(s);
   }
   return out;
+}
+
+/** The streamed response an API key answers with, if any (Fetch, ShareFetch). */
+export function streamedApi(apiKey: number): StreamedApi | null {
+  return apiKey === ApiKey.Fetch ? 'Fetch' : apiKey === ApiKey.ShareFetch ? 'ShareFetch' : null;
 }
 
 /** Hands a fast-path response's view to the stages that take it (after its bytes left). */
