@@ -1,13 +1,19 @@
 /**
  * Alert rules on the audit event stream, evaluated as events are recorded:
  *  - auth-failures: N authentication failures per principal or client address within a window
- *    (one alert per key per window);
+ *    (one alert per key per window). Counted in bounded memory that forgets idle keys and, when
+ *    full, the least-failed ones first, never all at once (window-counts.ts): rotating through
+ *    names does not reset the count of a name or address that keeps failing;
  *  - denied-mutation: any mutation the policy denied (fully or partly);
  *  - critical-topic: any mutation of a listed topic (`*` globs).
  * An alert is logged (warn, GH_AUDIT_ALERT) and sent to every webhook destination.
  */
 import { kindOf, type AuditEvent, type RequestData, type SessionOpenedData } from './events.js';
 import type { AlertNotice } from './webhooks.js';
+import { WindowCounts } from './window-counts.js';
+
+/** Most keys (principals, addresses) whose authentication failures are counted at once. */
+export const AUTH_FAILURE_KEYS = 100_000;
 
 export interface AlertRules {
   authFailures?: { threshold: number; windowMs: number; by: Array<'principal' | 'address'> } | undefined;
@@ -17,8 +23,7 @@ export interface AlertRules {
 
 export class AlertEngine {
   private readonly addresses = new Map<string, string>();
-  private readonly failures = new Map<string, number[]>();
-  private readonly fired = new Map<string, number>();
+  private readonly failures: WindowCounts | null;
   private readonly critical: RegExp[];
 
   constructor(
@@ -27,6 +32,13 @@ export class AlertEngine {
     private readonly now: () => number = Date.now,
   ) {
     this.critical = (rules.criticalTopics ?? []).map((g) => new RegExp(`^${g.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`));
+    const auth = rules.authFailures;
+    this.failures = auth ? new WindowCounts(auth.windowMs, Math.max(auth.threshold, 2), AUTH_FAILURE_KEYS) : null;
+  }
+
+  /** Keys whose authentication failures are being counted (tests). */
+  get countedKeys(): number {
+    return this.failures?.size ?? 0;
   }
 
   onEvent(e: AuditEvent): void {
@@ -66,15 +78,11 @@ export class AlertEngine {
     if (rule.by.includes('principal') && d.claimedPrincipal) keys.push(`principal ${d.claimedPrincipal}`);
     const now = this.now();
     for (const key of keys) {
-      const list = (this.failures.get(key) ?? []).filter((t) => t > now - rule.windowMs);
-      list.push(now);
-      this.failures.set(key, list);
-      const last = this.fired.get(key);
-      if (list.length >= rule.threshold && (last === undefined || last <= now - rule.windowMs)) {
-        this.fired.set(key, now);
-        this.notify({ rule: 'auth-failures', message: `${list.length} authentication failures from ${key} within ${Math.round(rule.windowMs / 1000)} s`, event: e });
+      const entry = this.failures!.hit(key, now);
+      if (entry.times.length >= rule.threshold && (entry.firedAt === null || entry.firedAt <= now - rule.windowMs)) {
+        entry.firedAt = now;
+        this.notify({ rule: 'auth-failures', message: `${rule.threshold} authentication failures from ${key} within ${Math.round(rule.windowMs / 1000)} s`, event: e });
       }
     }
-    if (this.failures.size > 100_000) this.failures.clear();
   }
 }

@@ -28,6 +28,50 @@ describe('webhook messages', () => {
     expect(facts.Decision).toContain('allow');
   });
 
+  it('what a client chose reaches Slack and Teams as text: no mention, link, Markdown, HTML or new line', () => {
+    const principal = '<!channel> @here <@U123>\n• *Decision:* allow';
+    const groups = ['<http://evil.example|your bank>', '[login](http://evil.example) **urgent** <at>Boss</at>'];
+    const e = request({ principal, api: 'DeleteGroups', resources: groups.map((name) => ({ type: 'group', name })), decision: { outcome: 'deny', rule: 'default-deny' } });
+    const alert: AlertNotice = { rule: 'denied-mutation', message: `${principal} was denied DeleteGroups on ${groups.join(', ')}`, event: e };
+    for (const a of [undefined, alert]) {
+      const slack = slackMessage(e, 'prod', a) as { text: string; blocks: Array<{ text?: { text: string; verbatim: boolean }; fields?: Array<{ text: string; verbatim: boolean }> }>; unfurl_links: boolean };
+      const texts = [slack.text, ...slack.blocks.flatMap((b) => [b.text, ...(b.fields ?? [])].filter((t) => t !== undefined).map((t) => t!.text))];
+      for (const t of texts) {
+        expect(t).not.toMatch(/[<>]/); // Slack's links and mentions all start with <
+        expect(t).not.toMatch(/(^|\s)@(here|channel)/);
+      }
+      expect(slack.text).toContain('&lt;!channel&gt; @\u2060here &lt;@\u2060U123&gt;');
+      expect(slack.text).toContain('&lt;http://evil.example|your bank&gt;');
+      // One line per fact: the principal's new line did not add one.
+      expect(slack.text.split('\n')).toHaveLength(1 + 7);
+      expect(slack.blocks.every((b) => [b.text, ...(b.fields ?? [])].every((t) => t === undefined || t.verbatim))).toBe(true);
+      expect(slack.unfurl_links).toBe(false);
+
+      const teams = teamsMessage(e, 'prod', a) as { title: string; summary: string; text?: string; sections: Array<{ facts: Array<{ name: string; value: string }> }> };
+      const values = [...teams.sections[0]!.facts.map((f) => f.value), ...(teams.text !== undefined ? [teams.text] : [])];
+      for (const v of values) {
+        expect(v).not.toMatch(/[<>\n]/);
+        expect(v).not.toMatch(/(^|[^\\])[[\]()*_`~]/); // every Markdown character escaped
+      }
+      expect(values.join(' ')).toContain('\\[login\\]\\(http://evil.example\\)');
+      // Title and summary carry only the proxy's own words.
+      for (const t of [teams.title, teams.summary]) expect(t).toMatch(/^(DeleteGroups \(Create\)|Alert denied-mutation)$/);
+      expect(teams.text !== undefined).toBe(a !== undefined);
+    }
+  });
+
+  it('long values are clipped so a message stays within what Slack accepts', () => {
+    const long = '&'.repeat(50_000);
+    const e = request({ principal: long, resources: Array.from({ length: 20 }, (_, i) => ({ type: 'group', name: `${long}${i}` })) });
+    const slack = slackMessage(e, 'prod', { rule: 'denied-mutation', message: long, event: e }) as { blocks: Array<{ text?: { text: string }; fields?: Array<{ text: string }> }> };
+    const plainOnly = slackMessage(e, 'prod') as typeof slack;
+    for (const m of [slack, plainOnly]) {
+      expect(m.blocks[0]!.text!.text.length).toBeLessThanOrEqual(3000);
+      expect(m.blocks[1]!.fields!.length).toBeLessThanOrEqual(10);
+      for (const f of m.blocks[1]!.fields!) expect(f.text.length).toBeLessThanOrEqual(2000);
+    }
+  });
+
   it('without a policy decision: normal protocol steps are allowed, other codes are errors', () => {
     const decisionOf = (over: Partial<RequestData>) => describeEvent(request({ decision: { outcome: 'none', rule: null }, ...over }), 'c').facts.find(([k]) => k === 'Decision')![1];
     expect(decisionOf({ api: 'OffsetCommit', errorCodes: [27] })).toBe('allowed (retry REBALANCE_IN_PROGRESS)');

@@ -12,10 +12,15 @@
  * Each destination has its own bounded queue and one sender; a failed POST is retried with
  * exponential backoff. Nothing here is awaited by the data path or the audit topic's sink: a
  * slow or dead webhook only fills (then trims) its own queue.
+ *
+ * What a client or its token chose (principals, claimed names, resource names, reasons) reaches
+ * Slack and Teams as text: clipped, and escaped for each one's markup (markup.ts). The generic
+ * webhook carries the raw values as JSON data.
  */
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import { kindOf, type AuditEvent, type RequestData } from './events.js';
+import { clip, slackText, teamsText } from './markup.js';
 import { judgeCodes } from './normal-errors.js';
 
 export type WebhookProvider = 'slack' | 'teams' | 'generic';
@@ -70,15 +75,27 @@ export function selects(verbosity: WebhookVerbosity, e: AuditEvent): boolean {
   return true;
 }
 
+/**
+ * Bounds on what a client chose, in characters before escaping (which can make one character
+ * five): a Slack section's text takes 3000 and a field 2000, and a refused message loses its alert.
+ */
+const NAME_MAX = 100;
+const RESOURCE_MAX = 80;
+const REASON_MAX = 300;
+const ALERT_MAX = 400;
+
 function resourcesText(d: RequestData): string {
   if (d.resources.length === 0) return '-';
-  const names = d.resources.map((r) => `${r.type} ${r.name}`);
+  const names = d.resources.map((r) => `${r.type} ${clip(r.name, RESOURCE_MAX)}`);
   const uniq = [...new Set(names)];
   return uniq.length > 5 ? `${uniq.slice(0, 5).join(', ')} (+${uniq.length - 5} more)` : uniq.join(', ');
 }
 
-/** Who / what / which resource / cluster / decision, as lines. */
-export function describeEvent(e: AuditEvent, cluster: string): { title: string; facts: Array<[string, string]> } {
+/**
+ * Who / what / which resource / cluster / decision, as lines of plain text (what a client chose
+ * clipped, nothing escaped). `headline` is in the proxy's own words only (API, operation, kind).
+ */
+export function describeEvent(e: AuditEvent, cluster: string): { title: string; headline: string; facts: Array<[string, string]> } {
   const kind = kindOf(e.type) ?? e.type;
   const d = e.data as unknown as Record<string, unknown>;
   if (kind === 'request') {
@@ -86,10 +103,13 @@ export function describeEvent(e: AuditEvent, cluster: string): { title: string; 
     const { failures, steps } = judgeCodes(r.api, r.errorCodes);
     const answered = failures.length ? `error ${failures.join(',')}` : `allowed${steps.length ? ` (retry ${steps.join(', ')})` : ''}`;
     const outcome = r.decision.outcome === 'none' ? answered : r.decision.outcome;
+    const who = clip(r.principal ?? 'anonymous', NAME_MAX);
+    const action = `${r.api}${r.operation ? ` (${r.operation})` : ''}`;
     return {
-      title: `${r.principal ?? 'anonymous'}: ${r.api}${r.operation ? ` (${r.operation})` : ''} on ${resourcesText(r)}`,
+      title: `${who}: ${action} on ${resourcesText(r)}`,
+      headline: action,
       facts: [
-        ['Who', r.principal ?? 'anonymous'],
+        ['Who', who],
         ['Action', `${r.api} v${r.apiVersion}${r.operation ? ` (${r.operation})` : ''}`],
         ['Resource', resourcesText(r)],
         ['Cluster', cluster],
@@ -99,35 +119,57 @@ export function describeEvent(e: AuditEvent, cluster: string): { title: string; 
       ],
     };
   }
+  const who = typeof d.principal === 'string' ? clip(d.principal, NAME_MAX) : null;
   return {
-    title: `${kind}${typeof d.principal === 'string' ? ` of ${d.principal}` : ''}`,
+    title: `${kind}${who !== null ? ` of ${who}` : ''}`,
+    headline: kind,
     facts: [
-      ['Who', typeof d.principal === 'string' ? d.principal : '-'],
+      ['Who', who ?? '-'],
       ['Event', kind],
       ['Cluster', cluster],
       ['Session', e.subject],
       ['Time', e.time],
-      ...(typeof d.reason === 'string' ? ([['Reason', d.reason]] as Array<[string, string]>) : []),
+      ...(typeof d.reason === 'string' ? ([['Reason', clip(d.reason, REASON_MAX)]] as Array<[string, string]>) : []),
     ],
   };
 }
 
+/**
+ * Slack: the head line in one section, the facts as another's fields, every value escaped
+ * (markup.ts); `verbatim`, so Slack neither links URLs nor parses mentions in them, and no link
+ * unfurling. `text` (notifications, older clients) has the same lines.
+ */
 export function slackMessage(e: AuditEvent, cluster: string, alert?: AlertNotice): unknown {
   const { title, facts } = describeEvent(e, cluster);
-  const head = alert ? `:rotating_light: *Alert ${alert.rule}*: ${alert.message}` : `*${title}*`;
-  const text = [head, ...facts.map(([k, v]) => `• *${k}:* ${v}`)].join('\n');
-  return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] };
+  const head = alert ? `:rotating_light: *Alert ${alert.rule}*: ${slackText(clip(alert.message, ALERT_MAX))}` : `*${slackText(title)}*`;
+  const lines = facts.map(([k, v]) => [k, slackText(v)] as const);
+  const text = [head, ...lines.map(([k, v]) => `• *${k}:* ${v}`)].join('\n');
+  return {
+    text,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: head, verbatim: true } },
+      { type: 'section', fields: lines.map(([k, v]) => ({ type: 'mrkdwn', text: `*${k}:*\n${v}`, verbatim: true })) },
+    ],
+    unfurl_links: false,
+    unfurl_media: false,
+  };
 }
 
+/**
+ * Teams (a connector card): title and summary in the proxy's own words only (Teams may show them
+ * without Markdown, where an escape would be seen); what a client chose goes in the facts and
+ * the alert's text, escaped for Markdown and HTML (markup.ts).
+ */
 export function teamsMessage(e: AuditEvent, cluster: string, alert?: AlertNotice): unknown {
-  const { title, facts } = describeEvent(e, cluster);
+  const { headline, facts } = describeEvent(e, cluster);
   return {
     '@type': 'MessageCard',
     '@context': 'https://schema.org/extensions',
-    summary: alert ? `Alert ${alert.rule}` : title,
+    summary: alert ? `Alert ${alert.rule}` : headline,
     themeColor: alert ? 'D70000' : '0076D7',
-    title: alert ? `Alert ${alert.rule}: ${alert.message}` : title,
-    sections: [{ facts: facts.map(([name, value]) => ({ name, value })) }],
+    title: alert ? `Alert ${alert.rule}` : headline,
+    ...(alert ? { text: teamsText(clip(alert.message, ALERT_MAX)) } : {}),
+    sections: [{ facts: facts.map(([name, value]) => ({ name, value: teamsText(value) })) }],
   };
 }
 

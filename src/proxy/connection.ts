@@ -23,11 +23,11 @@ import type { ConnectionInfo } from '../stage/connection-info.js';
 import type { Stage } from '../stage/stage.js';
 import { ProxyError, type CloseCode } from './errors.js';
 import { FrameReader } from './frame-reader.js';
-import { consumeBorrowed } from './read-pool.js';
+import { consumeBorrowed, type Lease } from './read-pool.js';
 import type { HostPort, UpstreamConnector } from './upstream.js';
 import { formatHostPort } from './upstream.js';
 import { ClientReads } from './connection/client-reads.js';
-import { ConnectionCore } from './connection/core.js';
+import { ConnectionCore, isPromise, stageError } from './connection/core.js';
 import { RelayHandover } from './connection/relay-handover.js';
 import { RequestPath } from './connection/request-path.js';
 import { ResponseOrder } from './connection/response-order.js';
@@ -74,17 +74,23 @@ export class ProxyConnection {
     this.requests = new RequestPath(core, clientFrames, reads, this.responses);
     this.relay = new RelayHandover(core, this.responses, { enabled: !!opts.zeroCopy, onRelayed: opts.onRelayed });
 
+    // Every handler below is guarded: what goes wrong in it ends this connection, not the process.
+    const guarded = core.guarded.bind(core);
     client.setNoDelay(true);
-    client.setTimeout(opts.idleTimeoutMs, () => this.close('GH_IDLE_TIMEOUT', `no traffic for ${opts.idleTimeoutMs} ms`));
-    consumeBorrowed(client, (view, lease) => reads.read(view, lease, (v) => this.requests.onData(v)));
+    client.setTimeout(opts.idleTimeoutMs, guarded(() => this.close('GH_IDLE_TIMEOUT', `no traffic for ${opts.idleTimeoutMs} ms`)));
+    const onRequestBytes = (v: Buffer) => this.requests.onData(v);
+    consumeBorrowed(client, guarded((view: Buffer, lease: Lease) => reads.read(view, lease, onRequestBytes)));
     // Only sockets not on pooled reads emit data (a pooled one would if its Node ignored onread).
-    client.on('data', (chunk: Buffer) => this.requests.onData(chunk));
-    client.on('end', () => this.close('GH_CLIENT_CLOSED', 'client closed the connection'));
-    client.on('close', () => this.close('GH_CLIENT_CLOSED', 'client connection closed'));
-    client.on('error', (err) => this.close('GH_CLIENT_CLOSED', `client socket error: ${err.message}`));
-    client.on('drain', () => {
-      if (!this.relay.active) core.upstream?.resume();
-    });
+    client.on('data', guarded(onRequestBytes));
+    client.on('end', guarded(() => this.close('GH_CLIENT_CLOSED', 'client closed the connection')));
+    client.on('close', guarded(() => this.close('GH_CLIENT_CLOSED', 'client connection closed')));
+    client.on('error', guarded((err: Error) => this.close('GH_CLIENT_CLOSED', `client socket error: ${err.message}`)));
+    client.on(
+      'drain',
+      guarded(() => {
+        if (!this.relay.active) core.upstream?.resume();
+      }),
+    );
   }
 
   /** Requests accepted from the client so far. */
@@ -97,7 +103,12 @@ export class ProxyConnection {
     try {
       for (const stage of this.opts.stages) {
         if (!stage.onConnect) continue;
-        const refused = await stage.onConnect(this.info);
+        let refused: void | string;
+        try {
+          refused = await stage.onConnect(this.info);
+        } catch (err) {
+          throw stageError(stage, err);
+        }
         if (typeof refused === 'string') return this.close('GH_STAGE_CLOSED', `${stage.name}: ${refused}`);
       }
       const targets = await this.opts.resolveTargets();
@@ -120,15 +131,19 @@ export class ProxyConnection {
       if (!core.upstream) throw lastError;
       const up = core.upstream;
       up.setNoDelay(true);
-      const borrowed = consumeBorrowed(up, (view, lease) => {
-        this.responses.onBorrowed(view, lease);
-        this.relay.maybeStart();
-      });
-      if (!borrowed) up.on('data', (chunk: Buffer) => this.responses.onData(chunk));
-      up.on('drain', () => this.opts.client.resume());
-      up.on('end', () => this.close('GH_UPSTREAM_CLOSED', 'broker closed the connection'));
-      up.on('close', () => this.close('GH_UPSTREAM_CLOSED', 'broker connection closed'));
-      up.on('error', (err) => this.close('GH_UPSTREAM_CLOSED', `broker socket error: ${err.message}`));
+      const guarded = core.guarded.bind(core);
+      const borrowed = consumeBorrowed(
+        up,
+        guarded((view: Buffer, lease: Lease) => {
+          this.responses.onBorrowed(view, lease);
+          this.relay.maybeStart();
+        }),
+      );
+      if (!borrowed) up.on('data', guarded((chunk: Buffer) => this.responses.onData(chunk)));
+      up.on('drain', guarded(() => this.opts.client.resume()));
+      up.on('end', guarded(() => this.close('GH_UPSTREAM_CLOSED', 'broker closed the connection')));
+      up.on('close', guarded(() => this.close('GH_UPSTREAM_CLOSED', 'broker connection closed')));
+      up.on('error', guarded((err: Error) => this.close('GH_UPSTREAM_CLOSED', `broker socket error: ${err.message}`)));
       this.requests.open();
     } catch (err) {
       core.fail(err);
@@ -161,11 +176,15 @@ export class ProxyConnection {
     }
     this.relay.cancel();
     core.upstream?.destroy();
+    const onCloseFailed = (stage: Stage, err: unknown) => this.log.error({ err, stage: stage.name }, 'stage onClose failed');
     for (const stage of this.opts.stages) {
       try {
-        stage.onClose?.(this.info, code === 'GH_STAGE_CLOSED' ? message : code);
+        // Typed to return nothing; a promise one returns anyway is not waited for, but its
+        // rejection is logged rather than left unhandled.
+        const r: unknown = stage.onClose?.(this.info, code === 'GH_STAGE_CLOSED' ? message : code);
+        if (isPromise(r)) r.then(undefined, (err: unknown) => onCloseFailed(stage, err));
       } catch (err) {
-        this.log.error({ err, stage: stage.name }, 'stage onClose failed');
+        onCloseFailed(stage, err);
       }
     }
     this.opts.onClosed(this, code);

@@ -11,6 +11,7 @@ export type CloseCode =
   | 'GH_UPSTREAM_PROTOCOL'
   | 'GH_STAGE_FAILED'
   | 'GH_STAGE_CLOSED'
+  | 'GH_INTERNAL_ERROR'
   | 'GH_SHUTDOWN'
   | 'GH_CLIENT_CLOSED';
 

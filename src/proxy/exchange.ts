@@ -69,6 +69,12 @@ function locate<T>(wire: Frame, start: number, read: (r: Reader) => T): Located<
   return { body, fields, headers: (f) => batchHeaders(segments, f), bytes: (f) => recordsBytes(segments, f) };
 }
 
+/** A body a stage set or answered with that the codec cannot write, as the error that closes the connection. */
+export function encodeError(stage: string | undefined, what: string, err: unknown): ProxyError {
+  if (err instanceof ProxyError) return err;
+  return new ProxyError('GH_STAGE_FAILED', `stage ${stage ?? '(unknown)'} failed: ${what} cannot be encoded: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
 function asFrameError(err: unknown, what: string): never {
   if (isProtocolError(err)) throw new ProxyError('GH_FRAME_INVALID', `${what}: ${err.message}`, { cause: err });
   throw err;
@@ -89,8 +95,11 @@ export class Exchange implements InterceptedRequest {
   response: ResponseView | undefined;
   /** Payload bytes of the response (set by the connection for responses on the fast path). */
   responseSize = 0;
-  /** Index of the stage whose onRequest is running (set by the connection). */
+  /** Index and name of the stage whose onRequest is running (set by the connection). */
   stageIndex = -1;
+  stageName: string | undefined;
+  /** The stage that last set the body. */
+  private changedBy: string | undefined;
   /** Per-request response hooks, with the index of the stage that asked. */
   hooks: Array<{ stage: number; hook: ResponseHook }> | undefined;
   /** Holds on the pooled reads `wire` is a view of (read-pool.ts); null when it borrows none. */
@@ -195,6 +204,7 @@ export class Exchange implements InterceptedRequest {
   setBody(body: unknown): void {
     this.decoded = body;
     this.replaced = true;
+    this.changedBy = this.stageName;
   }
 
   locate(): Located<never> {
@@ -214,7 +224,11 @@ export class Exchange implements InterceptedRequest {
     if (!this.replaced) return this.wire;
     // Copied whole: a request's bytes may lie in a pooled read buffer the proxy reuses.
     const w = new Writer(this.frame.length + 64);
-    this.codec.writeRequest(w, this.header.apiVersion, this.decoded);
+    try {
+      this.codec.writeRequest(w, this.header.apiVersion, this.decoded);
+    } catch (err) {
+      throw encodeError(this.changedBy, `the ${this.codec.name} request v${this.header.apiVersion} it set`, err);
+    }
     return sizePrefixed([this.frame.subarray(0, this.bodyOffset), w.finish()]);
   }
 
@@ -235,6 +249,10 @@ export class ResponseView implements InterceptedResponse {
   private joined: Buffer | undefined;
   private decoded: unknown = undefined;
   private replaced = false;
+  /** The stage whose onResponse or response hook is running (set by the connection). */
+  stage: string | undefined;
+  /** The stage that last set the body. */
+  private changedBy: string | undefined;
 
   constructor(
     readonly request: Exchange,
@@ -306,6 +324,7 @@ export class ResponseView implements InterceptedResponse {
   setBody(body: unknown): void {
     this.decoded = body;
     this.replaced = true;
+    this.changedBy = this.stage;
   }
 
   locate(): Located<never> {
@@ -321,6 +340,11 @@ export class ResponseView implements InterceptedResponse {
   /** The bytes for the client: as received, or the original header + re-encoded body. */
   clientWire(): Frame {
     if (!this.replaced) return this.wire;
-    return reencoded(this.frame.subarray(0, this.bodyOffset), (w) => this.request.codec.writeResponse(w, this.bodyVersion(), this.decoded));
+    const v = this.bodyVersion();
+    try {
+      return reencoded(this.frame.subarray(0, this.bodyOffset), (w) => this.request.codec.writeResponse(w, v, this.decoded));
+    } catch (err) {
+      throw encodeError(this.changedBy, `the ${this.request.codec.name} response v${v} it set`, err);
+    }
   }
 }

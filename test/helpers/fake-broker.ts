@@ -16,7 +16,7 @@
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { apiCodec, writeRequestHeader, writeResponseHeader } from '../../protocol/generated/index.js';
 import { Writer } from '../../protocol/runtime/index.js';
 import { ProxyConnection } from '../../src/proxy/connection.js';
@@ -253,6 +253,10 @@ export interface ProxiedOptions {
   zeroCopy?: boolean;
   /** In-memory sockets: bytes in flight and buffered per direction (default 64 KiB). */
   capacity?: number;
+  /** Where the connection logs (default: nowhere). */
+  log?: Logger;
+  /** The connection's id (default c1), as in its log lines. */
+  id?: string;
 }
 
 export interface Proxied {
@@ -283,14 +287,14 @@ export async function proxied(opts: ProxiedOptions): Promise<Proxied> {
   const sockets: Duplex[] = [];
   const make = (client: Socket, connect: () => Promise<Socket>): ProxyConnection =>
     new ProxyConnection({
-      info: fakeConnection(),
+      info: fakeConnection(opts.id ? { id: opts.id } : {}),
       client,
       resolveTargets: async () => [{ host: '127.0.0.1', port: 0 }],
       connector: { connect },
       stages: opts.stages ?? [],
       maxFrameBytes: 100 * 1024 * 1024,
       idleTimeoutMs: 600_000,
-      log: silent,
+      log: opts.log ?? silent,
       onClosed: (_c, code) => onClosed(code),
       onCutThrough: () => stats.cutThrough++,
       zeroCopy: opts.zeroCopy ?? false,

@@ -49,7 +49,7 @@ export class RelayHandover {
     // The relay writes behind Node's back, so what Node holds for the client goes first.
     this.order.uncorkNow();
     if (client.writableLength === 0) this.start(up, span.length, span.firstBoundary);
-    else client.once('drain', () => this.start(up, span.length, span.firstBoundary));
+    else client.once('drain', this.core.guarded(() => this.start(up, span.length, span.firstBoundary)));
   }
 
   /** Stops a running relay without its callback (the connection is closing). */
@@ -89,19 +89,20 @@ export class RelayHandover {
     }
   }
 
+  /** Called from native code: nothing above it would catch what it throws, so it catches all. */
   private ended(up: Socket, length: number, end: RelayEnd): void {
     this.state = null;
     if (this.core.closed) return;
-    if (end.errno !== 0) {
-      const what = `${end.side === 'from' ? 'broker' : 'client'} socket error ${end.errno} relaying a response (${end.written} of ${length} bytes)`;
-      return this.core.close(end.side === 'from' ? 'GH_UPSTREAM_CLOSED' : 'GH_CLIENT_CLOSED', what);
-    }
-    this.opts.onRelayed?.(length);
     try {
+      if (end.errno !== 0) {
+        const what = `${end.side === 'from' ? 'broker' : 'client'} socket error ${end.errno} relaying a response (${end.written} of ${length} bytes)`;
+        return this.core.close(end.side === 'from' ? 'GH_UPSTREAM_CLOSED' : 'GH_CLIENT_CLOSED', what);
+      }
+      this.opts.onRelayed?.(length);
       this.order.relayed(length);
+      if (!this.core.closed) up.resume();
     } catch (err) {
-      return this.core.fail(err); // called from native code: nothing above it would catch this
+      this.core.fail(err);
     }
-    if (!this.core.closed) up.resume();
   }
 }

@@ -9,7 +9,7 @@ import { apiCodec, ApiKey } from '../../../protocol/generated/index.js';
 import { defaultApiVersionsResponse } from '../../../protocol/generated/api-versions-response.js';
 import type { ProduceRequest } from '../../../protocol/generated/produce-request.js';
 import { wantsRequest, type RequestDecision, type Stage } from '../../stage/stage.js';
-import { API_VERSIONS_KEY, Exchange, ResponseView } from '../exchange.js';
+import { API_VERSIONS_KEY, encodeError, Exchange, ResponseView } from '../exchange.js';
 import { frameHead, frameLength, writeFrame, type Frame, type FrameReader } from '../frame-reader.js';
 import type { ClientReads } from './client-reads.js';
 import { isPromise, stageError, type ConnectionCore } from './core.js';
@@ -118,13 +118,11 @@ export class RequestPath {
       }
       if (isPromise(result)) {
         this.busy = true;
-        result.then(
-          () => {
-            this.busy = false;
-            this.pump();
-          },
-          (err: unknown) => this.core.fail(err),
-        );
+        // A stage that rejects, or anything that goes wrong once it settled, ends the connection.
+        this.core.after(result, () => {
+          this.busy = false;
+          this.pump();
+        });
         return;
       }
     }
@@ -137,6 +135,7 @@ export class RequestPath {
       if (!wantsRequest(stage, ex.header.apiKey)) continue;
       let decision: RequestDecision | Promise<RequestDecision>;
       ex.stageIndex = i;
+      ex.stageName = stage.name;
       try {
         decision = stage.onRequest!(ex);
       } catch (err) {
@@ -163,7 +162,7 @@ export class RequestPath {
       this.core.close('GH_STAGE_CLOSED', `${stage.name}: ${d.close}`);
       return false;
     }
-    this.respond(ex, d.respond);
+    this.respond(stage, ex, d.respond);
     return false;
   }
 
@@ -176,8 +175,13 @@ export class RequestPath {
     if (!ex.expectsResponse) this.order.flush();
   }
 
-  private respond(ex: Exchange, body: unknown): void {
-    const wire = ex.syntheticWire(body);
+  private respond(stage: Stage, ex: Exchange, body: unknown): void {
+    let wire: Buffer;
+    try {
+      wire = ex.syntheticWire(body);
+    } catch (err) {
+      throw encodeError(stage.name, `its answer (${ex.codec.name} response v${ex.header.apiVersion})`, err);
+    }
     this.order.finish(ex, new ResponseView(ex, wire, true, body));
   }
 }

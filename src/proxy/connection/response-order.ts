@@ -9,8 +9,9 @@
  * the rest of a response cut through; it asks here what it may move and reports what it moved.
  */
 import type { Stage } from '../../stage/stage.js';
-import { readInt32At } from '../../../protocol/runtime/index.js';
+import { isProtocolError, readInt32At } from '../../../protocol/runtime/index.js';
 import { FetchStreamReader, readFetchFrame } from '../../../protocol/runtime/fetch-stream.js';
+import { ProxyError } from '../errors.js';
 import { ResponseView, type Exchange } from '../exchange.js';
 import { FrameReader, frameLength, writeFrame, type Frame, type FrameHandler } from '../frame-reader.js';
 import type { Lease } from '../read-pool.js';
@@ -55,7 +56,9 @@ export class ResponseOrder {
     try {
       this.frames.pushStreaming(chunk, this.handler);
     } catch (err) {
-      return this.core.close('GH_UPSTREAM_PROTOCOL', (err as Error).message);
+      // Bytes the broker should not have sent; anything else thrown on the way is not its fault.
+      if (isProtocolError(err) || (err instanceof ProxyError && err.code.startsWith('GH_FRAME_'))) return this.core.close('GH_UPSTREAM_PROTOCOL', err.message);
+      return this.core.fail(err);
     }
     this.flush();
   }
@@ -79,20 +82,20 @@ export class ResponseOrder {
     if (use < view.length) this.onData(Buffer.from(view.subarray(use)));
   }
 
-  /** A response a stage made up, or one held whole: run through the response stages, then queued. */
+  /**
+   * A response a stage made up, or one held whole: run through the response stages, then queued.
+   * Throws what a stage did wrong when the stages finish at once; once they finish later, anything
+   * that goes wrong (a rejection, a body that cannot be encoded) ends the connection.
+   */
   finish(ex: Exchange, res: ResponseView): void {
     ex.response = res;
     const result = runResponseStages(this.core.stages, res);
-    if (isPromise(result)) {
-      result.then(
-        () => {
-          ex.out = res.clientWire();
-          this.flush();
-        },
-        (err: unknown) => this.core.fail(err),
-      );
-      return;
-    }
+    if (isPromise(result)) return this.core.after(result, () => this.queue(ex, res));
+    this.queue(ex, res);
+  }
+
+  /** The response, as the stages left it, is next for the client once those before it leave. */
+  private queue(ex: Exchange, res: ResponseView): void {
     ex.out = res.clientWire();
     this.flush();
   }
@@ -169,13 +172,18 @@ export class ResponseOrder {
     end: () => this.endCutThrough(),
   };
 
+  /** Run by setImmediate, so nothing above it would catch what it throws. */
   private readonly uncork = (): void => {
     const { client, upstream } = this.core;
     this.corked = false;
-    client.uncork();
-    // Whatever the kernel did not take waits in the socket: stop reading the broker until the
-    // client drains it ('drain' resumes the upstream).
-    if (!this.core.closed && client.writableLength >= client.writableHighWaterMark) upstream?.pause();
+    try {
+      client.uncork();
+      // Whatever the kernel did not take waits in the socket: stop reading the broker until the
+      // client drains it ('drain' resumes the upstream).
+      if (!this.core.closed && client.writableLength >= client.writableHighWaterMark) upstream?.pause();
+    } catch (err) {
+      this.core.fail(err);
+    }
   };
 
   /** A whole response frame from the broker. */
@@ -196,7 +204,7 @@ export class ResponseOrder {
       ex.out = wire; // fast path too; its view is read from the bytes in place
       ex.responseSize = frameLength(wire) - 4;
       try {
-        deliverView(this.core.info, ex, takers, readFetchFrame(ex.header.apiVersion, wire, streamedApi(ex.header.apiKey)!));
+        deliverView(this.core, ex, takers, readFetchFrame(ex.header.apiVersion, wire, streamedApi(ex.header.apiKey)!));
       } catch (err) {
         core.fail(err);
       }
@@ -241,7 +249,7 @@ export class ResponseOrder {
     ex.out = null; // all written; flush() drops it from the head of the queue
     if (view) {
       try {
-        deliverView(this.core.info, ex, view.viewers, view.reader.result());
+        deliverView(this.core, ex, view.viewers, view.reader.result());
       } catch (err) {
         return this.core.fail(err);
       }

@@ -4,12 +4,11 @@
  * read as it passes and handed over once written (`viewers`, `deliverView`); any other is held
  * whole and run through the response stages (`runResponseStages`).
  */
-import type { ConnectionInfo } from '../../stage/connection-info.js';
 import { ApiKey } from '../../../protocol/generated/index.js';
 import { isStreamed, streamedPartitions, type StreamedApi, type StreamedFetch } from '../../../protocol/runtime/fetch-stream.js';
 import { takesView, wantsResponse, type ResponseHook, type Stage } from '../../stage/stage.js';
 import type { Exchange, ResponseView } from '../exchange.js';
-import { isPromise, stageError } from './core.js';
+import { isPromise, stageError, type ConnectionCore } from './core.js';
 
 /** The response is for the client as the broker sent it: no stage asked to see it. */
 export function untouched(stages: readonly Stage[], ex: Exchange): boolean {
@@ -39,15 +38,21 @@ export function streamedApi(apiKey: number): StreamedApi | null {
   return apiKey === ApiKey.Fetch ? 'Fetch' : apiKey === ApiKey.ShareFetch ? 'ShareFetch' : null;
 }
 
-/** Hands a fast-path response's view to the stages that take it (after its bytes left). */
-export function deliverView(info: ConnectionInfo, ex: Exchange, to: readonly Stage[], res: StreamedFetch): void {
-  const view = { request: ex, connection: info, size: ex.responseSize, errorCode: res.errorCode, sessionId: res.sessionId, partitions: streamedPartitions(res) };
+/**
+ * Hands a fast-path response's view to the stages that take it (after its bytes left). A stage
+ * that throws ends the connection; one that returns a promise anyway (the hook is typed to return
+ * nothing) is not waited for, but its rejection ends the connection too.
+ */
+export function deliverView(core: ConnectionCore, ex: Exchange, to: readonly Stage[], res: StreamedFetch): void {
+  const view = { request: ex, connection: core.info, size: ex.responseSize, errorCode: res.errorCode, sessionId: res.sessionId, partitions: streamedPartitions(res) };
   for (const stage of to) {
+    let r: unknown;
     try {
-      stage.onResponseView!(view);
+      r = stage.onResponseView!(view);
     } catch (err) {
       throw stageError(stage, err);
     }
+    if (isPromise(r)) r.then(undefined, (err: unknown) => core.fail(stageError(stage, err)));
   }
 }
 
@@ -56,7 +61,9 @@ type Step = { stage: Stage; hook?: ResponseHook };
 /**
  * Runs the response through the stages in order: at each stage, first the hooks it set on this
  * request, then its onResponse if it declared interest in the API's responses. The steps are
- * listed once; an asynchronous step resumes the list where it left off.
+ * listed once; an asynchronous step resumes the list where it left off. What a step throws or
+ * rejects with comes back as the stage's failure (GH_STAGE_FAILED), for the caller to end the
+ * connection with.
  */
 export function runResponseStages(stages: readonly Stage[], res: ResponseView): void | Promise<void> {
   const ex = res.request;
@@ -74,6 +81,7 @@ function runSteps(res: ResponseView, steps: readonly Step[], from: number): void
   for (let i = from; i < steps.length; i++) {
     const { stage, hook } = steps[i]!;
     let r: void | Promise<void>;
+    res.stage = stage.name; // names the stage if the body it sets cannot be encoded
     try {
       r = hook ? hook(res) : stage.onResponse!(res);
     } catch (err) {
