@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import type { Stage } from '../stage/stage.js';
 import { ProxyError, type CloseCode } from './errors.js';
-import { FrameReader } from './frame-reader.js';
+import { FrameReader, type FrameLimit } from './frame-reader.js';
 import { consumeBorrowed } from './read-pool.js';
 import type { HostPort, UpstreamConnector } from './upstream.js';
 import { formatHostPort } from './upstream.js';
@@ -39,7 +39,8 @@ export interface ConnectionOptions {
   resolveTargets: () => Promise<HostPort[]>;
   connector: UpstreamConnector;
   stages: readonly Stage[];
-  maxFrameBytes: number;
+  /** The largest request frame taken: fixed, or a limit that may be raised (a connection admitted, admission.ts). */
+  maxFrameBytes: number | FrameLimit;
   idleTimeoutMs: number;
   log: Logger;
   onClosed: (conn: ProxyConnection, code: CloseCode) => void;
@@ -78,7 +79,7 @@ export class ProxyConnection {
     client.setTimeout(opts.idleTimeoutMs, () => this.close('GH_IDLE_TIMEOUT', `no traffic for ${opts.idleTimeoutMs} ms`));
     consumeBorrowed(client, (view, lease) => reads.read(view, lease, (v) => this.requests.onData(v)));
     // Only sockets not on pooled reads emit data (a pooled one would if its Node ignored onread).
-    client.on('data', (chunk: Buffer) => this.requests.onData(chunk));
+    client.on('data', (chunk: Buffer) => reads.plain(chunk, (c) => this.requests.onData(c)));
     client.on('end', () => this.close('GH_CLIENT_CLOSED', 'client closed the connection'));
     client.on('close', () => this.close('GH_CLIENT_CLOSED', 'client connection closed'));
     client.on('error', (err) => this.close('GH_CLIENT_CLOSED', `client socket error: ${err.message}`));
