@@ -134,7 +134,7 @@ describe('held client reads', () => {
       if (i < n - 1) {
         // The request's bytes are copied out of the pooled reads every other read: one is held at most.
         expect(h.reads.held).toBeLessThanOrEqual(1);
-        expect(h.pinnedBytes()).toBeLessThanOrEqual(64);
+        expect(h.reads.pinnedBytes).toBeLessThanOrEqual(64);
         const own = (h.frames as unknown as { chunks: Buffer[] }).chunks[0]!;
         if (h.readerOwn().bytes > 0) owned.add(own.buffer);
       }
@@ -195,6 +195,21 @@ describe('held client reads', () => {
     // Every read lent to the request: its bytes are the pooled reads themselves.
     expect(h.live[0]!.releases).toHaveLength(10);
     h.finish(h.live[0]!);
+  });
+
+  it('joins a request trickling in as many small reads from a socket not on pooled reads (TLS), a few chunks at a time', () => {
+    const big = frame(5_000 - 4, 5);
+    const frames = new FrameReader(1 << 20, 'test', true);
+    const reads = new ClientReads(frames);
+    const got: Frame[] = [];
+    let maxChunks = 0;
+    for (let i = 0; i < big.length; i++) {
+      reads.plain(Buffer.from(big.subarray(i, i + 1)), (c) => got.push(...frames.push(c)));
+      maxChunks = Math.max(maxChunks, frames.pendingChunks);
+    }
+    // One buffer object per read is what each read costs; they are joined once more than 8 pile up.
+    expect(maxChunks).toBeLessThanOrEqual(9);
+    expect(got.map(joinFrame)).toEqual([big]);
   });
 
   it('holds exactly the reads the frame reader keeps bytes of, and no request sees its bytes change', () => {
