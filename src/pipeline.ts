@@ -76,7 +76,7 @@ function sessionOwner(conn: ConnectionInfo): string {
 
 export async function pipelineFromConfig(config: GatehouseConfig, log: Logger, opts: PipelineOptions = {}): Promise<Pipeline> {
   const components: Component[] = [];
-  const identity = identityStageFromConfig(config.identity, log);
+  const identity = identityStageFromConfig(config.identity, log, config.limits.loginAttempts);
   if (identity) components.push({ stage: identity });
   else log.warn('no identity section: clients are not authenticated');
 

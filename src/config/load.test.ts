@@ -10,6 +10,13 @@ describe('config', () => {
     expect(c.listen.bootstrapPort).toBe(9092);
     expect(c.limits.maxFrameBytes).toBe(100 * 1024 * 1024);
     expect(c.upstream.connectTimeoutMs).toBe(10_000);
+    // Before login (with identity): Kafka's sasl.server.max.receive.size, a 10 s deadline, per-address and per-account limits.
+    expect(c.limits).toMatchObject({
+      maxUnauthenticatedFrameBytes: 512 * 1024,
+      loginTimeoutMs: 10_000,
+      maxUnauthenticatedConnectionsPerAddress: 64,
+      loginAttempts: { perAddress: 100, perAccount: 30, windowMs: 60_000 },
+    });
   });
 
   it('names the bad key', () => {

@@ -273,6 +273,23 @@ export const configSchema = z
         maxFrameBytes: z.number().int().min(1024).default(100 * 1024 * 1024),
         /** A connection with no traffic for this long is closed (the broker's connections.max.idle.ms). */
         idleTimeoutMs: z.number().int().positive().default(600_000),
+        /** With identity: largest request frame before the client has logged in (the broker's sasl.server.max.receive.size). */
+        maxUnauthenticatedFrameBytes: z.number().int().min(1024).default(512 * 1024),
+        /** With identity: a connection not logged in this long after connecting is closed. */
+        loginTimeoutMs: z.number().int().min(100).default(10_000),
+        /** With identity: connections not logged in yet that one client address may hold at once; more are refused. */
+        maxUnauthenticatedConnectionsPerAddress: z.number().int().min(1).default(64),
+        /** With identity: failed logins counted per window; beyond a limit, attempts are refused unchecked until the window ends. */
+        loginAttempts: z
+          .object({
+            /** Failed logins from one client address per window; 0: no limit. */
+            perAddress: z.number().int().min(0).default(100),
+            /** Failed logins naming one account (SASL/PLAIN user name, OAUTHBEARER authzid) per window; 0: no limit. */
+            perAccount: z.number().int().min(0).default(30),
+            windowMs: z.number().int().min(1000).default(60_000),
+          })
+          .strict()
+          .default({}),
       })
       .strict()
       .default({}),

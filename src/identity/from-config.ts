@@ -1,11 +1,17 @@
 /** Builds the identity stage from the config file's `identity` section. */
 import type { Logger } from 'pino';
-import type { IdentityConfig } from '../config/schema.js';
+import type { GatehouseConfig, IdentityConfig } from '../config/schema.js';
+import { LoginAttempts } from './login-attempts.js';
 import { SaslStage } from './sasl-stage.js';
 import { ServiceAccounts } from './service-accounts.js';
 import { TokenValidator } from './token-validator.js';
 
-export function identityStageFromConfig(identity: IdentityConfig | undefined, log?: Logger): SaslStage | undefined {
+/** `loginAttempts`: limits.loginAttempts (absent: failed logins are not limited). */
+export function identityStageFromConfig(
+  identity: IdentityConfig | undefined,
+  log?: Logger,
+  loginAttempts?: GatehouseConfig['limits']['loginAttempts'],
+): SaslStage | undefined {
   if (!identity) return undefined;
   const validator = new TokenValidator({
     issuers: identity.issuers.map((i) => ({ ...i })),
@@ -18,5 +24,6 @@ export function identityStageFromConfig(identity: IdentityConfig | undefined, lo
     introspectionCacheEntries: identity.introspectionCacheEntries,
   });
   const serviceAccounts = identity.serviceAccounts.length > 0 ? new ServiceAccounts(identity.serviceAccounts) : undefined;
-  return new SaslStage({ validator, mechanisms: identity.mechanisms, maxSessionMs: identity.maxSessionMs, mtls: identity.mtls, serviceAccounts, log });
+  const attempts = loginAttempts ? new LoginAttempts(loginAttempts) : undefined;
+  return new SaslStage({ validator, mechanisms: identity.mechanisms, maxSessionMs: identity.maxSessionMs, mtls: identity.mtls, serviceAccounts, loginAttempts: attempts, log });
 }

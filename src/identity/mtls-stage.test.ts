@@ -16,8 +16,9 @@ const NAMES: Record<number, string> = { 3: 'Metadata', 17: 'SaslHandshake', 36: 
 const NOW = 1_000_000;
 const CERT_EXPIRY = NOW + 60_000;
 
-function conn(tls?: TlsInfo): ConnectionInfo {
-  return { id: 'c1', remoteAddress: '127.0.0.1', remotePort: 1, listener: 'tls-bootstrap', nodeId: -1, openedAt: 0, attributes: new Map(), ...(tls ? { tls } : {}) };
+function conn(tls?: TlsInfo): ConnectionInfo & { limits: { admitted: boolean } } {
+  const limits = { admitted: false, maxFrameBytes: 512 * 1024, admit: () => void (limits.admitted = true) };
+  return { id: 'c1', remoteAddress: '127.0.0.1', remotePort: 1, listener: 'tls-bootstrap', nodeId: -1, openedAt: 0, attributes: new Map(), limits, ...(tls ? { tls } : {}) };
 }
 
 const req = (c: ConnectionInfo, apiKey: number, body: unknown = {}, apiVersion = 1): InterceptedRequest => fakeRequest(c, apiKey, body, apiVersion);
@@ -46,6 +47,8 @@ describe('SaslStage with identity.mtls', () => {
   it('authenticates a verified certificate at connect, until the certificate expires', async () => {
     const { c, run, tick } = setup(verified);
     expect(getPrincipal(c)).toMatchObject({ name: 'payments-app', groups: ['payments-team'], mechanism: 'MTLS', issuer: 'CN=CA', expiresAt: CERT_EXPIRY });
+    // Admitted at connect: no login deadline, the ordinary frame limit.
+    expect(c.limits.admitted).toBe(true);
     expect(await run(3)).toBeUndefined();
     tick(60_000);
     expect(await run(3)).toEqual({ close: expect.stringMatching(/session of payments-app expired/) });
@@ -54,9 +57,11 @@ describe('SaslStage with identity.mtls', () => {
   it('does not authenticate without a verified certificate, or without identity.mtls', async () => {
     const plain = setup(undefined);
     expect(getPrincipal(plain.c)).toBeUndefined();
+    expect(plain.c.limits.admitted).toBe(false);
     expect(await plain.run(3)).toEqual({ close: 'Metadata request before authentication' });
     const unconfigured = setup(verified, false);
     expect(getPrincipal(unconfigured.c)).toBeUndefined();
+    expect(unconfigured.c.limits.admitted).toBe(false);
   });
 
   it('lets a SASL login replace the certificate principal', async () => {

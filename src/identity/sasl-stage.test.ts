@@ -4,13 +4,15 @@
  */
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { SaslAuthenticateResponse } from '../../protocol/generated/sasl-authenticate-response.js';
 import type { SaslHandshakeResponse } from '../../protocol/generated/sasl-handshake-response.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import type { InterceptedRequest, RequestDecision } from '../stage/stage.js';
 import { fakeRequest } from '../../test/helpers/fake-request.js';
+import { LoginAttempts } from './login-attempts.js';
 import { getAuthFailure, getPrincipal } from './principal.js';
+import { hashSecret, ServiceAccounts } from './service-accounts.js';
 import { AUTHENTICATION_FAILED_MESSAGE, SaslError, SaslStage } from './sasl-stage.js';
 import { TokenRejected, type ValidatedToken } from './token-validator.js';
 
@@ -174,5 +176,84 @@ describe('SaslStage', () => {
     const { run } = setup();
     expect(((await run(36, { authBytes: Buffer.from('\0a\0b') }, 2)) as { respond: SaslAuthenticateResponse }).respond.errorCode).toBe(SaslError.ILLEGAL_SASL_STATE);
     expect(await run(18)).toEqual({ close: 'ApiVersions request after failed authentication' });
+  });
+});
+
+describe('SaslStage and the limits for strangers', () => {
+  /** A connection as the proxy makes it, with limits the stage may lift. */
+  function limitedConn(remoteAddress: string, id = 'c1') {
+    const limits = { admitted: false, maxFrameBytes: 512 * 1024, admit: () => void (limits.admitted = true) };
+    const c: ConnectionInfo = { ...conn(), id, remoteAddress, limits };
+    return { c, limits };
+  }
+
+  it('admits a connection at its first successful login, never before or on a failure', async () => {
+    const { log } = capturingLog();
+    const stage = new SaslStage({ validator, mechanisms: ['OAUTHBEARER'], now: () => 1_000_000, log });
+    expect(stage.admitsConnections).toBe(true);
+    const login = async (c: ConnectionInfo, token: string) => {
+      await stage.onRequest(req(c, 18));
+      await stage.onRequest(req(c, 17, { mechanism: 'OAUTHBEARER' }));
+      return ((await stage.onRequest(req(c, 36, { authBytes: Buffer.from(`n,,\x01auth=Bearer ${token}\x01\x01`) }, 2))) as { respond: SaslAuthenticateResponse }).respond;
+    };
+    const good = limitedConn('10.0.0.1');
+    stage.onConnect(good.c);
+    expect(good.limits.admitted).toBe(false);
+    expect((await login(good.c, 'alice:2000000')).errorCode).toBe(0);
+    expect(good.limits.admitted).toBe(true);
+    const bad = limitedConn('10.0.0.1', 'c2');
+    stage.onConnect(bad.c);
+    expect((await login(bad.c, 'bad:x')).errorCode).toBe(58);
+    expect(bad.limits.admitted).toBe(false);
+  });
+
+  it('refuses logins beyond the failed-login limit of an address unchecked, with the reason logged and kept for the audit', async () => {
+    const { log, lines } = capturingLog();
+    const check = vi.fn(validator.validate);
+    const stage = new SaslStage({ validator: { validate: check }, mechanisms: ['OAUTHBEARER'], now: () => 1_000_000, log, loginAttempts: new LoginAttempts({ perAddress: 2, perAccount: 0, windowMs: 60_000 }) });
+    const login = async (address: string, token: string, id: string) => {
+      const { c, limits } = limitedConn(address, id);
+      stage.onConnect(c);
+      await stage.onRequest(req(c, 17, { mechanism: 'OAUTHBEARER' }));
+      const res = ((await stage.onRequest(req(c, 36, { authBytes: Buffer.from(`n,,\x01auth=Bearer ${token}\x01\x01`) }, 2))) as { respond: SaslAuthenticateResponse }).respond;
+      return { res, c, limits };
+    };
+    expect((await login('10.0.0.1', 'bad:x', 'c1')).res.errorCode).toBe(58);
+    expect((await login('10.0.0.1', 'stranger:x', 'c2')).res.errorCode).toBe(58);
+    expect(check).toHaveBeenCalledTimes(2);
+    // The third attempt from that address, a valid token even: refused as any failure, and never checked.
+    const refused = await login('10.0.0.1', 'alice:2000000', 'c3');
+    expect(refused.res).toEqual({ errorCode: 58, errorMessage: AUTHENTICATION_FAILED_MESSAGE, authBytes: Buffer.alloc(0), sessionLifetimeMs: 0n });
+    expect(check).toHaveBeenCalledTimes(2);
+    expect(refused.limits.admitted).toBe(false);
+    const reason = 'too many failed logins from 10.0.0.1: 2 in 60000 ms (limits.loginAttempts.perAddress)';
+    expect(getAuthFailure(refused.c)?.reason).toBe(reason);
+    expect(lines.filter((l) => l.conn === 'c3' && l.code === 'GH_AUTH_FAILED')).toMatchObject([{ msg: 'authentication failed', reason }]);
+    // Another address logs in.
+    expect((await login('10.0.0.2', 'alice:2000000', 'c4')).res.errorCode).toBe(0);
+    expect(check).toHaveBeenCalledTimes(3);
+  });
+
+  it('refuses PLAIN logins naming an account beyond its failed-login limit without any scrypt work', async () => {
+    const accounts = new ServiceAccounts([{ name: 'billing-batch', secretHash: await hashSecret('pw-1', { N: 1024, r: 8, p: 1 }), groups: [] }]);
+    const scrypt = vi.spyOn(accounts, 'authenticate');
+    const dummy = vi.spyOn(accounts, 'dummyCheck');
+    const { log, lines } = capturingLog();
+    const stage = new SaslStage({ validator, mechanisms: ['PLAIN'], serviceAccounts: accounts, log, loginAttempts: new LoginAttempts({ perAddress: 0, perAccount: 3, windowMs: 60_000 }) });
+    const plain = async (address: string, user: string, password: string, id: string) => {
+      const { c } = limitedConn(address, id);
+      stage.onConnect(c);
+      await stage.onRequest(req(c, 17, { mechanism: 'PLAIN' }));
+      return ((await stage.onRequest(req(c, 36, { authBytes: Buffer.from(`\0${user}\0${password}`) }, 2))) as { respond: SaslAuthenticateResponse }).respond;
+    };
+    for (let i = 0; i < 3; i++) expect((await plain(`10.0.1.${i}`, 'billing-batch', `guess-${i}`, `g${i}`)).errorCode).toBe(58);
+    expect(scrypt).toHaveBeenCalledTimes(3);
+    // From new addresses, the right secret even: refused unchecked for the rest of the window.
+    for (let i = 0; i < 5; i++) expect((await plain(`10.0.2.${i}`, 'billing-batch', 'pw-1', `r${i}`)).errorCode).toBe(58);
+    expect(scrypt).toHaveBeenCalledTimes(3);
+    expect(dummy).toHaveBeenCalledTimes(0);
+    expect(lines.filter((l) => l.code === 'GH_AUTH_FAILED' && String(l.reason).includes('limits.loginAttempts.perAccount'))).toHaveLength(5);
+    // Other names are not held back.
+    expect((await plain('10.0.2.9', 'alice-client', 'alice:99999999999999', 'o1')).errorCode).toBe(0);
   });
 });

@@ -19,6 +19,12 @@
  * then closes the connection at its next request, so each connection gets one attempt. Tokens
  * and secrets are never logged.
  *
+ * Until a connection has authenticated, the proxy holds it to its limits for strangers (a small
+ * frame limit, a login deadline, a share of its address's connections: see ConnectionLimits); the
+ * stage admits it (`conn.limits.admit()`) at its first successful login. Failed logins are counted
+ * per client address and per account name (login-attempts.ts): beyond the limits, an attempt is
+ * refused like any failed one, before any token check or scrypt work, the reason logged.
+ *
  * With `mtls` options, a connection whose client certificate verified (TLS listener set, see
  * src/identity/mtls.ts) is authenticated at connect time, its session lasting until the
  * certificate expires. Such a client may still authenticate with SASL; the SASL principal then
@@ -33,6 +39,7 @@ import type { MtlsIdentityConfig } from '../config/schema.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import { isRequest, isResponse, type InterceptedRequest, type InterceptedResponse, type RequestDecision, type Stage } from '../stage/stage.js';
 import { principalFromCertificate } from './mtls.js';
+import type { LoginAttempts } from './login-attempts.js';
 import { AUTH_FAILURE, PRINCIPAL, getPrincipal, setPrincipal, type AuthFailure, type Principal } from './principal.js';
 import { parseOAuthBearerClientFirst, parsePlain, SaslMessageError } from './sasl-messages.js';
 import type { ServiceAccounts } from './service-accounts.js';
@@ -63,6 +70,8 @@ export interface SaslStageOptions {
   mtls?: MtlsIdentityConfig | undefined;
   /** Local service accounts for SASL/PLAIN: a PLAIN user name that names one is checked against its secret, not as a token. */
   serviceAccounts?: ServiceAccounts | undefined;
+  /** Failed logins counted per address and account, and attempts beyond the limits refused unchecked (limits.loginAttempts). */
+  loginAttempts?: LoginAttempts | undefined;
   log?: Logger | undefined;
   /** For tests. */
   now?: () => number;
@@ -85,6 +94,8 @@ const BEFORE_AUTH = new Set<number>([ApiKey.ApiVersions, ApiKey.SaslHandshake, A
 
 export class SaslStage implements Stage {
   readonly name = 'identity';
+  /** Connections are held to the limits for strangers until they log in. */
+  readonly admitsConnections = true;
   readonly interest = { requests: 'all' as const, responses: new Set<number>([ApiKey.ApiVersions]) };
   private readonly now: () => number;
 
@@ -102,6 +113,7 @@ export class SaslStage implements Stage {
       return; // the client may still authenticate with SASL
     }
     setPrincipal(conn, p);
+    conn.limits?.admit();
     state.sessionEndsAt = Math.min(p.expiresAt, this.now() + (this.opts.maxSessionMs ?? Infinity));
     this.opts.log?.info(
       { conn: conn.id, principal: p.name, groups: p.groups, issuer: p.issuer, mechanism: 'MTLS', fingerprint: conn.tls.peerCertFingerprint, expiresAt: new Date(p.expiresAt).toISOString() },
@@ -176,10 +188,14 @@ export class SaslStage implements Stage {
     const state = this.state(conn);
     const mechanism = state.pending;
     state.pending = undefined;
-    const fail = (errorCode: number, why: string): RequestDecision => {
+    const attempts = this.opts.loginAttempts;
+    /** The account the attempt names (PLAIN user name, OAUTHBEARER authzid), once parsed. */
+    let claimedName: string | undefined;
+    const fail = (errorCode: number, why: string, counted = true): RequestDecision => {
       // A failed (re-)authentication leaves the connection unauthenticated.
       conn.attributes.delete(PRINCIPAL);
       state.failed = true;
+      if (counted) attempts?.failed(conn.remoteAddress, claimedName);
       this.opts.log?.warn({ conn: conn.id, code: 'GH_AUTH_FAILED', mechanism, reason: why }, 'authentication failed');
       conn.attributes.set(AUTH_FAILURE, { reason: why, errorCode, mechanism, at: this.now() } satisfies AuthFailure);
       // The client hears no reason: whether a name exists, which issuer a token names or that keys could not be fetched is for the log.
@@ -191,7 +207,6 @@ export class SaslStage implements Stage {
     if (!isRequest(req, ApiKey.SaslAuthenticate)) return undefined;
     const { authBytes } = req.body();
     let token: string;
-    let claimedName: string | undefined;
     let account: string | undefined;
     try {
       if (mechanism === 'OAUTHBEARER') {
@@ -209,6 +224,9 @@ export class SaslStage implements Stage {
       if (err instanceof SaslMessageError) return fail(SaslError.SASL_AUTHENTICATION_FAILED, `malformed: ${err.message}`);
       throw err;
     }
+    // Beyond the failed-login limits: refused before any check, and not counted again.
+    const refused = attempts?.refusal(conn.remoteAddress, claimedName);
+    if (refused !== undefined) return fail(SaslError.SASL_AUTHENTICATION_FAILED, refused, false);
     // A PLAIN login naming no service account (when there are some) is refused only after the
     // scrypt work a wrong secret costs, so that its timing does not tell the name is no account.
     const accounts = mechanism === 'PLAIN' && account === undefined ? this.opts.serviceAccounts : undefined;
@@ -245,6 +263,7 @@ export class SaslStage implements Stage {
       claims: t.claims,
     };
     setPrincipal(conn, principal);
+    conn.limits?.admit();
     conn.attributes.delete(AUTH_FAILURE);
     // A credential without expiry (a service account secret) and no maxSessionMs: session_lifetime_ms 0, no re-authentication.
     const lifetime = Math.max(1, Math.min(t.expiresAt - now, this.opts.maxSessionMs ?? Infinity));

@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics of the proxy itself, read from its counters when scraped (nothing is
- * counted twice on the data path): connections, upstream connections, closes by code and
- * responses passed straight through.
+ * counted twice on the data path): connections, upstream connections, closes by code,
+ * responses passed straight through, and pooled read buffers pinned.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { GatehouseProxy } from '../proxy/server.js';
@@ -23,6 +23,14 @@ export function proxyMetrics(proxy: GatehouseProxy): Registry {
     registers: [registry],
     collect() {
       this.set(proxy.connectionCount);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_read_buffers_pinned_bytes',
+    help: 'Bytes of pooled read buffers held past their read: requests in use and incomplete requests (slow clients cannot grow it beyond about one buffer each)',
+    registers: [registry],
+    collect() {
+      this.set(proxy.pinnedReadBytes);
     },
   });
   new Counter({

@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import type { Stage } from '../stage/stage.js';
 import { ProxyError, type CloseCode } from './errors.js';
-import { FrameReader } from './frame-reader.js';
+import { FrameReader, type FrameLimit } from './frame-reader.js';
 import { consumeBorrowed, type Lease } from './read-pool.js';
 import type { HostPort, UpstreamConnector } from './upstream.js';
 import { formatHostPort } from './upstream.js';
@@ -39,7 +39,8 @@ export interface ConnectionOptions {
   resolveTargets: () => Promise<HostPort[]>;
   connector: UpstreamConnector;
   stages: readonly Stage[];
-  maxFrameBytes: number;
+  /** The largest request frame taken: fixed, or a limit that may be raised (a connection admitted, admission.ts). */
+  maxFrameBytes: number | FrameLimit;
   idleTimeoutMs: number;
   log: Logger;
   onClosed: (conn: ProxyConnection, code: CloseCode) => void;
@@ -81,7 +82,7 @@ export class ProxyConnection {
     const onRequestBytes = (v: Buffer) => this.requests.onData(v);
     consumeBorrowed(client, guarded((view: Buffer, lease: Lease) => reads.read(view, lease, onRequestBytes)));
     // Only sockets not on pooled reads emit data (a pooled one would if its Node ignored onread).
-    client.on('data', guarded(onRequestBytes));
+    client.on('data', guarded((chunk: Buffer) => reads.plain(chunk, onRequestBytes)));
     client.on('end', guarded(() => this.close('GH_CLIENT_CLOSED', 'client closed the connection')));
     client.on('close', guarded(() => this.close('GH_CLIENT_CLOSED', 'client connection closed')));
     client.on('error', guarded((err: Error) => this.close('GH_CLIENT_CLOSED', `client socket error: ${err.message}`)));

@@ -174,3 +174,67 @@ describe('FrameReader streaming mode', () => {
     );
   });
 });
+
+describe('FrameReader limits and its own copy of an incomplete frame', () => {
+  it('takes its limit from a FrameLimit at each frame, and says the note with the refusal', () => {
+    const limit = { maxFrameBytes: 100, limitNote: ' before login (x)' };
+    const r = new FrameReader(limit, 'client request', true);
+    expect(() => r.push(frame(1, 200))).toThrow(/^client request: frame of 204 bytes exceeds the limit of 100 before login \(x\)$/);
+    const raised = new FrameReader(limit, 'client request', true);
+    expect(raised.push(frame(1, 50))).toHaveLength(1);
+    limit.maxFrameBytes = 1000;
+    limit.limitNote = '';
+    expect(raised.push(frame(2, 200)).map(joinFrame)).toEqual([frame(2, 200)]);
+    expect(() => raised.push(frame(3, 2000))).toThrow(/^client request: frame of 2004 bytes exceeds the limit of 1000$/);
+  });
+
+  it('frames come out byte for byte however often the pending bytes are copied, and the chunks they came in may be reused at once', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.nat({ max: 3000 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 60 }),
+        fc.array(fc.boolean(), { maxLength: 60 }),
+        (sizes, cuts, copies) => {
+          const frames = sizes.map((extra, i) => frame(i + 1, extra));
+          const stream = Buffer.concat(frames);
+          const r = new FrameReader(1 << 20, 'test', true);
+          const out: Array<{ f: Buffer | Buffer[]; expected: Buffer }> = [];
+          split(stream, cuts).forEach((part, i) => {
+            const chunk = Buffer.from(part); // the "pooled read"
+            for (const f of r.push(chunk)) out.push({ f, expected: frames[out.length]! });
+            if (copies[i]) {
+              r.ownPending();
+              // Copied out: the read's buffer is free for the next read, which overwrites it. Bytes
+              // of a frame still to complete must not lie in it any more (frames already handed on do).
+              const heldInChunk = (r as unknown as { chunks: Buffer[] }).chunks.some((c) => c.buffer === chunk.buffer);
+              expect(heldInChunk).toBe(false);
+            }
+          });
+          expect(out.length).toBe(frames.length);
+          // Every frame, those handed on before later copies included, still holds its bytes.
+          out.forEach(({ f, expected }, i) => expect(joinFrame(f).equals(expected), `frame ${i + 1}`).toBe(true));
+          expect(r.pending).toBe(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('grows its copy by doubling, up to the frame size: a frame trickling in is copied a few times, not once per byte', () => {
+    const f = frame(1, 30_000);
+    const r = new FrameReader(1 << 20, 'test', true);
+    const memories = new Set<ArrayBufferLike>();
+    let oversized = 0;
+    for (let i = 0; i < f.length - 1; i++) {
+      r.push(f.subarray(i, i + 1));
+      r.ownPending();
+      const own = (r as unknown as { chunks: Buffer[] }).chunks[0]!;
+      memories.add(own.buffer);
+      // At most twice the bytes held (or 256), and never more than the frame.
+      if (own.buffer.byteLength > Math.max(256, 2 * r.pending) || own.buffer.byteLength > f.length) oversized++;
+    }
+    expect(oversized).toBe(0);
+    expect(memories.size).toBeLessThanOrEqual(Math.ceil(Math.log2(f.length)));
+    expect(r.push(f.subarray(f.length - 1)).map(joinFrame)).toEqual([f]);
+  });
+});

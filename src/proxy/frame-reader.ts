@@ -10,6 +10,11 @@
  * is asked (once its size and correlation id are known) whether it wants the frame as a stream;
  * if so the frame's bytes, size prefix first, are handed on chunk by chunk as they arrive and then
  * its end is signalled, so the frame can be written on before its last byte is in.
+ *
+ * The bytes of an incomplete frame are kept as views of the chunks they came in until
+ * `ownPending` copies them into memory of the reader's own (client-reads.ts does that when they
+ * pin far more pooled memory than they are), and the size limit may change between frames
+ * (`FrameLimit`: a connection's limit is raised once it is admitted).
  */
 import type { Writable } from 'node:stream';
 import { ProxyError } from './errors.js';
@@ -71,6 +76,13 @@ export interface FrameHandler {
   end(): void;
 }
 
+/** A frame size limit that may change while frames are read (see ConnectionLimits). */
+export interface FrameLimit {
+  readonly maxFrameBytes: number;
+  /** Said after the limit in the error, e.g. " before login (…)". */
+  readonly limitNote?: string;
+}
+
 export class FrameReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
@@ -81,9 +93,11 @@ export class FrameReader {
   private declined = false;
   /** Bytes fed so far: pushed, streamed, or moved around this reader (`skipStreamed`). */
   private fed = 0;
+  /** The reader's own copy of incomplete-frame bytes (`ownPending`), while `chunks[0]` is its start. */
+  private owned: Buffer | null = null;
 
   constructor(
-    private readonly maxFrameBytes: number,
+    private readonly limit: number | FrameLimit,
     private readonly what: string,
     private readonly segmented = false,
   ) {}
@@ -190,6 +204,11 @@ export class FrameReader {
     return this.buffered;
   }
 
+  /** How many chunks the bytes of an incomplete frame lie in. */
+  get pendingChunks(): number {
+    return this.chunks.length;
+  }
+
   /** Bytes fed so far: the stream position just after the last byte received. */
   get received(): number {
     return this.fed;
@@ -204,14 +223,46 @@ export class FrameReader {
     return this.fed - this.buffered;
   }
 
+  /**
+   * Copies the bytes held for the incomplete frame into memory of the reader's own, so that the
+   * buffers they arrived in are no longer used. The copy grows by doubling (never past the
+   * frame's size once known), so bytes that trickle in are copied a bounded number of times in
+   * all, not once per call, and the copy is at most twice the bytes held (or 256). Memory a frame already
+   * handed on lies in is never written.
+   */
+  ownPending(): void {
+    if (this.buffered === 0) return;
+    const chunks = this.chunks;
+    const first = chunks[0]!;
+    let own = this.owned;
+    // The copy is reused only while its start is still the first chunk: once a frame took bytes
+    // of it, that frame's views must keep what they see.
+    let at = 0;
+    let from = 0;
+    if (own && first.buffer === own.buffer && first.byteOffset === own.byteOffset && own.length >= this.buffered) {
+      if (chunks.length === 1) return;
+      at = first.length;
+      from = 1;
+    } else {
+      const frameSize = this.need >= 0 ? 4 + this.need : Infinity;
+      own = Buffer.allocUnsafeSlow(Math.max(this.buffered, Math.min(2 * this.buffered, frameSize), Math.min(256, frameSize)));
+    }
+    for (let i = from; i < chunks.length; i++) at += chunks[i]!.copy(own, at);
+    this.owned = own;
+    this.chunks = [own.subarray(0, this.buffered)];
+  }
+
   private peekSize(): number {
     return frameHead(this.chunks, 4).readInt32BE(0);
   }
 
   private checkSize(size: number): number {
     if (size < 0) throw new ProxyError('GH_FRAME_INVALID', `${this.what}: negative frame size ${size}`);
-    if (size > this.maxFrameBytes) {
-      throw new ProxyError('GH_FRAME_TOO_LARGE', `${this.what}: frame of ${size} bytes exceeds the limit of ${this.maxFrameBytes}`);
+    const limit = this.limit;
+    const max = typeof limit === 'number' ? limit : limit.maxFrameBytes;
+    if (size > max) {
+      const note = typeof limit === 'number' ? '' : (limit.limitNote ?? '');
+      throw new ProxyError('GH_FRAME_TOO_LARGE', `${this.what}: frame of ${size} bytes exceeds the limit of ${max}${note}`);
     }
     return size;
   }

@@ -1,7 +1,7 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adoptPooled, consumeBorrowed, connectPooled, READ_BUFFER_BYTES, SMALL_READ_BUFFER_BYTES } from './read-pool.js';
+import { adoptPooled, consumeBorrowed, connectPooled, pinnedReadBytes, READ_BUFFER_BYTES, SMALL_READ_BUFFER_BYTES } from './read-pool.js';
 
 let server: Server | undefined;
 afterEach(() => server?.close());
@@ -56,6 +56,31 @@ describe('pooled broker reads', () => {
     expect(seen[2]!.memory).not.toBe(held!.memory);
     // The held bytes were never overwritten while the lease was out.
     expect(held!.view.subarray(0, held!.copy.length)).toEqual(held!.copy);
+  });
+
+  it('counts the bytes of buffers held past their read as pinned, until the last hold is released', async () => {
+    const sent = [pattern(100, 1), pattern(100, 2), pattern(100, 3)];
+    const port = await serve(sent);
+    const socket = connectPooled({ host: '127.0.0.1', port });
+    const base = pinnedReadBytes();
+    const releases: Array<() => void> = [];
+    const pinnedAfter: number[] = [];
+    consumeBorrowed(socket, (_view, lease) => {
+      pinnedAfter.push(pinnedReadBytes() - base); // what earlier reads left pinned
+      // Two holds on each read (say, a request and a pending write).
+      releases.push(lease.hold(), lease.hold());
+    });
+    await new Promise((r) => socket.once('end', r));
+    const reads = pinnedAfter.length; // 3, unless the kernel joined writes
+    expect(reads).toBeGreaterThanOrEqual(1);
+    // Each read's buffer was counted once it was handled and still held: a small buffer per read.
+    expect(pinnedAfter).toEqual(pinnedAfter.map((_, i) => i * SMALL_READ_BUFFER_BYTES));
+    expect(pinnedReadBytes() - base).toBe(reads * SMALL_READ_BUFFER_BYTES);
+    for (const r of releases.splice(0, 3)) r();
+    // The first read fully released, the second (if any) still held once.
+    expect(pinnedReadBytes() - base).toBe((reads - 1) * SMALL_READ_BUFFER_BYTES);
+    for (const r of releases) r();
+    expect(pinnedReadBytes() - base).toBe(0);
   });
 
   it('reads into small buffers until a read fills one, then into large ones', async () => {

@@ -57,15 +57,41 @@ export function once(fn: () => void): () => void {
   };
 }
 
+/** Bytes of pooled buffers still held after their read was handled (see pinnedReadBytes). */
+let pinned = 0;
+
+/**
+ * Bytes of pooled read buffers (all sockets of the process) still held after their read was
+ * handled: requests in use, the start of an incomplete request, writes in flight. What slow or
+ * stalled peers keep from reuse; a hold never released stays counted.
+ */
+export function pinnedReadBytes(): number {
+  return pinned;
+}
+
 class PooledBuffer implements Lease {
   private refs = 1;
+  /** Counted in `pinned` (held past its read). */
+  private counted = false;
   constructor(readonly buf: Buffer) {}
   hold(): () => void {
     this.refs++;
     return once(() => this.release());
   }
+  /** The read has been handled: its own use ends, and a hold left pins the buffer. */
+  handled(): void {
+    if (this.refs > 1) {
+      this.counted = true;
+      pinned += this.buf.length;
+    }
+    this.release();
+  }
   release(): void {
     if (--this.refs > 0) return;
+    if (this.counted) {
+      this.counted = false;
+      pinned -= this.buf.length;
+    }
     const list = free.get(this.buf.length);
     if (list && list.length < POOL_LIMIT) list.push(this.buf);
   }
@@ -90,7 +116,7 @@ function pooledOnread(reader: Reader, socket: () => Socket) {
         if (reader.consumer) reader.consumer(view, lease);
         else socket().emit('data', Buffer.from(view)); // a copy: the listener may keep it
       } finally {
-        lease.release();
+        lease.handled();
       }
       return true;
     },

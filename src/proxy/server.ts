@@ -9,11 +9,13 @@ import type { GatehouseConfig } from '../config/schema.js';
 import { withResolvedTlsPaths } from '../config/tls-paths.js';
 import { upstreamConnectorFromConfig } from '../identity/upstream/from-config.js';
 import { createLogger } from '../log.js';
+import { Admissions } from './admission.js';
 import { BrokerMap } from './broker-map.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import { ProxyConnection } from './connection.js';
 import { fetchClusterMetadata } from './discovery.js';
 import { ListenerManager, type ListenerSpec } from './listeners.js';
+import { pinnedReadBytes } from './read-pool.js';
 import { AddressRewriteStage } from './routing/address-rewrite.js';
 import { ApiVersionsStage } from './routing/api-versions.js';
 import { BrokerConfigsStage } from './routing/broker-configs.js';
@@ -54,6 +56,8 @@ export class GatehouseProxy {
   private readonly tlsMaterial: ServerTlsMaterial | undefined;
   private readonly connections = new Set<ProxyConnection>();
   private readonly bootstrapTargets: HostPort[];
+  /** The limits for connections not admitted yet (a stage admits them: identity). */
+  private readonly admissions: Admissions;
   private nextId = 1;
   private bootstrapPort = -1;
   private tlsBootstrapPort = -1;
@@ -98,6 +102,11 @@ export class GatehouseProxy {
       new BrokerConfigsStage(book),
       ...(opts.stages ?? []),
     ];
+    const { limits } = config;
+    const strangers = this.stages.some((s) => s.admitsConnections)
+      ? { maxFrameBytes: limits.maxUnauthenticatedFrameBytes, timeoutMs: limits.loginTimeoutMs, perAddress: limits.maxUnauthenticatedConnectionsPerAddress }
+      : null;
+    this.admissions = new Admissions(limits.maxFrameBytes, strangers);
     this.brokers.on('broker', (nodeId, address) => {
       this.log.info({ nodeId, upstream: `${address.host}:${address.port}` }, 'learned broker');
       for (const set of this.listenerSets()) set.brokerPort(nodeId).catch(() => undefined);
@@ -155,6 +164,16 @@ export class GatehouseProxy {
     return this.connections.size;
   }
 
+  /** Bytes of pooled read buffers held past their read (requests in use, incomplete requests): see read-pool.ts. */
+  get pinnedReadBytes(): number {
+    return pinnedReadBytes();
+  }
+
+  /** Connections from `address` that no stage has admitted yet (not logged in). */
+  waitingFrom(address: string): number {
+    return this.admissions.waitingFrom(address);
+  }
+
   private async discover(): Promise<void> {
     let last: unknown;
     for (const target of this.bootstrapTargets) {
@@ -198,6 +217,13 @@ export class GatehouseProxy {
       socket.destroy();
       return;
     }
+    const limits = this.admissions.open(socket.remoteAddress ?? '');
+    if (typeof limits === 'string') {
+      this.stats.closedByCode.GH_TOO_MANY_CONNECTIONS = (this.stats.closedByCode.GH_TOO_MANY_CONNECTIONS ?? 0) + 1;
+      this.log.warn({ code: 'GH_TOO_MANY_CONNECTIONS', listener: spec.name, client: `${socket.remoteAddress}:${socket.remotePort}`, reason: limits }, 'connection refused');
+      socket.destroy();
+      return;
+    }
     const info: ConnectionInfo = {
       id: `c${this.nextId++}`,
       remoteAddress: socket.remoteAddress ?? '',
@@ -206,6 +232,7 @@ export class GatehouseProxy {
       nodeId: spec.nodeId,
       openedAt: Date.now(),
       attributes: new Map(),
+      limits,
       ...(spec.tls ? { tls: tlsInfoOf(socket as TLSSocket) } : {}),
     };
     const conn = new ProxyConnection({
@@ -214,19 +241,21 @@ export class GatehouseProxy {
       resolveTargets: () => this.targetsFor(spec),
       connector: this.connector,
       stages: this.stages,
-      maxFrameBytes: this.config.limits.maxFrameBytes,
+      maxFrameBytes: limits,
       idleTimeoutMs: this.config.limits.idleTimeoutMs,
       log: this.log,
       onCutThrough: () => this.stats.cutThroughResponses++,
       zeroCopy: this.config.performance.zeroCopy,
       onRelayed: (bytes) => (this.stats.zeroCopyBytes += bytes),
       onClosed: (c, code) => {
+        limits.end();
         this.connections.delete(c);
         this.stats.closedByCode[code] = (this.stats.closedByCode[code] ?? 0) + 1;
       },
     });
     this.connections.add(conn);
     this.stats.clientConnections++;
+    limits.start((reason) => conn.close('GH_LOGIN_TIMEOUT', reason));
     this.log.debug(
       { conn: info.id, listener: spec.name, client: `${info.remoteAddress}:${info.remotePort}`, ...(info.tls ? { tls: info.tls } : {}) },
       'client connected',

@@ -14,6 +14,25 @@ export interface ConnectionInfo {
   readonly tls?: TlsInfo;
   /** Per-connection scratch space for stages (e.g. the authenticated principal). */
   readonly attributes: Map<string | symbol, unknown>;
+  /** The limits the proxy holds the connection to (see ConnectionLimits); absent where no proxy made the connection (unit tests). */
+  readonly limits?: ConnectionLimits;
+}
+
+/**
+ * The limits the proxy holds a connection to. When a stage declares that it admits connections
+ * (Stage.admitsConnections: the identity stage), every connection starts on the tighter limits
+ * for strangers: a small frame limit (limits.maxUnauthenticatedFrameBytes), a deadline
+ * (limits.loginTimeoutMs) and a place among the few such connections one address may hold
+ * (limits.maxUnauthenticatedConnectionsPerAddress). `admit()` lifts them for good (the identity
+ * stage calls it once the client has authenticated). Without such a stage every connection is
+ * admitted from the start.
+ */
+export interface ConnectionLimits {
+  readonly admitted: boolean;
+  /** The largest request frame taken now. */
+  readonly maxFrameBytes: number;
+  /** Lifts the limits for strangers: the ordinary frame limit, no deadline, no longer counted against the address. */
+  admit(): void;
 }
 
 /** What stages know about a TLS connection (absent on plaintext ones). */

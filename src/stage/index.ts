@@ -3,7 +3,7 @@
  * observability, and all they may know of it. The core runs stages; stages import this module,
  * never the core.
  */
-export type { ConnectionInfo, TlsInfo } from './connection-info.js';
+export type { ConnectionInfo, ConnectionLimits, TlsInfo } from './connection-info.js';
 export type { Component } from './component.js';
 export {
   isRequest,

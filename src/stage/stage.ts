@@ -141,6 +141,11 @@ export interface Interest {
 export interface Stage {
   readonly name: string;
   readonly interest: Interest;
+  /**
+   * This stage admits connections: until it calls `conn.limits.admit()`, each connection is held
+   * to the limits for strangers (see ConnectionLimits). The identity stage sets it.
+   */
+  readonly admitsConnections?: boolean;
   /** A new client connection; throwing or returning a reason string refuses it. */
   onConnect?(conn: ConnectionInfo): void | string | Promise<void | string>;
   onRequest?(req: InterceptedRequest): RequestDecision | Promise<RequestDecision>;

@@ -34,9 +34,10 @@ export class RawClient {
     socket.on('error', () => undefined);
   }
 
-  static open(bootstrap: string): Promise<RawClient> {
+  /** `localAddress`: connect from that address (say another loopback address, 127.0.0.2). */
+  static open(bootstrap: string, localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = connect({ host: bootstrap.slice(0, bootstrap.lastIndexOf(':')), port: portOf(bootstrap) });
+      const s = connect({ host: bootstrap.slice(0, bootstrap.lastIndexOf(':')), port: portOf(bootstrap), ...(localAddress ? { localAddress } : {}) });
       s.once('error', reject);
       s.once('connect', () => {
         const c = new RawClient(s);

@@ -7,12 +7,21 @@
  * The frame reader keeps only the bytes after the last complete frame, so the reads it keeps bytes
  * of are always the latest ones. Each held read is queued with the stream position its bytes end
  * at; those the reader has let go are at the front of the queue. Per read, the bookkeeping is a
- * few comparisons and a map lookup per buffer a new request lies in, however many reads are held
- * (a large request trickling in one byte per read holds one per byte).
+ * few comparisons and a map lookup per buffer a new request lies in, however many reads are held.
+ *
+ * A request trickling in a few bytes per read would pin a pooled buffer per read (16 KiB for a
+ * byte). So once the incomplete request lies in two or more held reads whose buffers are more than
+ * twice the bytes of it they hold, its bytes are copied out (FrameReader.ownPending) and the reads
+ * let go. Pooled memory held for an incomplete request is then at most one read buffer or twice
+ * its bytes, and the copy at most twice its bytes, however many reads it came in. A request that
+ * arrives in full reads is never copied.
  */
 import type { Exchange } from '../exchange.js';
 import type { Frame, FrameReader } from '../frame-reader.js';
 import type { Lease } from '../read-pool.js';
+
+/** Separate reads an incomplete request from a non-pooled socket may lie in before they are joined. */
+const PLAIN_CHUNKS_KEPT = 8;
 
 interface Held {
   memory: ArrayBufferLike;
@@ -30,6 +39,10 @@ export class ClientReads {
   private head = 0;
   /** The same reads by buffer, for the requests that lie in them. */
   private readonly byMemory = new Map<ArrayBufferLike, Held>();
+  /** Bytes of the pooled buffers of the held reads. */
+  private pinned = 0;
+  /** The stream position up to which the frame reader holds its bytes in its own copy. */
+  private copiedTo = 0;
 
   constructor(private readonly frames: FrameReader) {}
 
@@ -48,6 +61,17 @@ export class ClientReads {
     // the start of an incomplete request.
     const end = this.frames.received;
     if (end > before && end > from) this.hold(view.buffer, lease, end);
+    if (this.held >= 2 && this.pinned > 2 * (end - Math.max(from, this.copiedTo))) this.copyOut();
+  }
+
+  /**
+   * A read not from the pool (a TLS socket's): nothing to hold, but each read is a buffer object
+   * of its own, so a request trickling in as many small reads is copied together once it lies in
+   * more than a few.
+   */
+  plain(chunk: Buffer, handle: (chunk: Buffer) => void): void {
+    handle(chunk);
+    if (this.frames.pendingChunks > PLAIN_CHUNKS_KEPT) this.frames.ownPending();
   }
 
   /** Makes a new exchange hold every pooled read its bytes lie in (none outside a pooled read). */
@@ -72,10 +96,23 @@ export class ClientReads {
     return this.queue.length - this.head;
   }
 
+  /** Bytes of the pooled buffers held (for tests). */
+  get pinnedBytes(): number {
+    return this.pinned;
+  }
+
   private hold(memory: ArrayBufferLike, lease: Lease, end: number): void {
     const h: Held = { memory, lease, end, release: lease.hold() };
     this.queue.push(h);
     this.byMemory.set(memory, h);
+    this.pinned += memory.byteLength;
+  }
+
+  /** The incomplete request's bytes go into the frame reader's own memory; every held read is let go. */
+  private copyOut(): void {
+    this.frames.ownPending();
+    this.copiedTo = this.frames.received;
+    this.releaseBefore(Infinity);
   }
 
   /** Lets go of the reads that lie wholly before stream position `pos`. */
@@ -84,6 +121,7 @@ export class ClientReads {
     while (this.head < q.length && q[this.head]!.end <= pos) {
       const h = q[this.head++]!;
       if (this.byMemory.get(h.memory) === h) this.byMemory.delete(h.memory);
+      this.pinned -= h.memory.byteLength;
       h.release();
     }
     if (this.head === q.length) {
