@@ -3,12 +3,13 @@ import type { Logger } from 'pino';
 import type { IdentityConfig } from '../config/schema.js';
 import { SaslStage } from './sasl-stage.js';
 import { ServiceAccounts } from './service-accounts.js';
+import { issuerSourceName, qualifiesNames } from './sources.js';
 import { TokenValidator } from './token-validator.js';
 
 export function identityStageFromConfig(identity: IdentityConfig | undefined, log?: Logger): SaslStage | undefined {
   if (!identity) return undefined;
   const validator = new TokenValidator({
-    issuers: identity.issuers.map((i) => ({ ...i })),
+    issuers: identity.issuers.map((i, index) => ({ ...i, name: issuerSourceName(identity, index) })),
     algorithms: identity.algorithms,
     clockToleranceSec: identity.clockToleranceSec,
     jwksCooldownMs: identity.jwksCooldownMs,
@@ -18,5 +19,5 @@ export function identityStageFromConfig(identity: IdentityConfig | undefined, lo
     introspectionCacheEntries: identity.introspectionCacheEntries,
   });
   const serviceAccounts = identity.serviceAccounts.length > 0 ? new ServiceAccounts(identity.serviceAccounts) : undefined;
-  return new SaslStage({ validator, mechanisms: identity.mechanisms, maxSessionMs: identity.maxSessionMs, mtls: identity.mtls, serviceAccounts, log });
+  return new SaslStage({ validator, mechanisms: identity.mechanisms, maxSessionMs: identity.maxSessionMs, mtls: identity.mtls, serviceAccounts, qualifyNames: qualifiesNames(identity), log });
 }

@@ -105,7 +105,7 @@ export class ServiceAccounts {
       throw new TokenRejected('bad secret', `no service account ${quoted}`);
     }
     if (!(await verifyParsed(secret, a.parsed))) throw new TokenRejected('bad secret', `wrong secret for service account ${quoted}`);
-    return { principal: a.name, groups: [...a.groups], issuer: LOCAL_ISSUER, clientId: undefined, expiresAt: Infinity, claims: { sub: a.name, iss: LOCAL_ISSUER } };
+    return { principal: a.name, groups: [...a.groups], issuer: LOCAL_ISSUER, source: LOCAL_ISSUER, clientId: undefined, expiresAt: Infinity, claims: { sub: a.name, iss: LOCAL_ISSUER } };
   }
 
   /**
