@@ -158,6 +158,7 @@ describe('policy members: sources and claims', () => {
 
   it('refuses malformed member entries', () => {
     expect(() => parsePolicy({ roles: { r: { members: { issuers: [] } } } })).toThrow(/issuers/);
+    expect(() => parsePolicy({ roles: { r: { members: { issuers: ['https://idp.example'] } } } })).toThrow(/issuers are named as identity\.issuers\[\]\.name names them/);
     expect(() => parsePolicy({ roles: { r: { members: { claims: { scope: { value: [] } } } } } })).toThrow(/claims/);
     expect(() => parsePolicy({ roles: { r: { members: { claims: { scope: { values: 'a' } } } } } })).toThrow(/claims/);
   });

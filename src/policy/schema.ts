@@ -50,7 +50,7 @@ const membersSchema = z
     /** Claim expressions: every listed claim (dot path) must equal the value, or one of the values; an array claim matches when it contains one. */
     claims: z.record(z.string().min(1), claimMatch).optional(),
     /** Identity sources (issuer names, `local`, `mtls`): when given, principals, groups and claims bind only principals of these. */
-    issuers: z.array(z.string().min(1)).min(1).optional(),
+    issuers: z.array(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'issuers are named as identity.issuers[].name names them (or local, mtls), not by URL')).min(1).optional(),
   })
   .strict();
 
