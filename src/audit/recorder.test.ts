@@ -52,7 +52,7 @@ function response(req: InterceptedRequest, body: unknown, synthetic = false): In
   return { request: req, connection: req.connection, frame: Buffer.alloc(60), size: 60, synthetic, body: <T>() => body as T, skim: <T>() => body as T, setBody: () => undefined, locate, modified: false };
 }
 
-const principal = (name: string): Principal => ({ name, groups: ['g'], issuer: 'http://idp', clientId: name, mechanism: 'OAUTHBEARER', expiresAt: Date.now() + 60_000, authenticatedAt: Date.now(), claims: { sub: name } });
+const principal = (name: string): Principal => ({ name, source: 'oidc', qualifiedName: `oidc:${name}`, groups: ['g'], issuer: 'http://idp', clientId: name, mechanism: 'OAUTHBEARER', expiresAt: Date.now() + 60_000, authenticatedAt: Date.now(), claims: { sub: name } });
 
 describe('audit stages', () => {
   it('a session: opened, authentication failure, authenticated, re-authenticated, requests, closed with totals', () => {

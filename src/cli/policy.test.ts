@@ -44,6 +44,62 @@ describe('gatehouse policy check', () => {
   });
 });
 
+describe('gatehouse policy check: identity sources', () => {
+  const hash = `scrypt$32768$8$1$${'A'.repeat(22)}$${'B'.repeat(43)}`;
+  writeFileSync(
+    join(dir, 'pinned.yaml'),
+    ['roles:', '  alice:', '    members: { principals: ["corp:alice"] }', '    rules:', '      - { resource: topic, name: orders, operations: [Read] }', ''].join('\n'),
+  );
+  const multi = join(dir, 'multi.yaml');
+  writeFileSync(
+    multi,
+    [
+      'upstream: { bootstrap: ["127.0.0.1:1"] }',
+      'policy: { file: pinned.yaml }',
+      'identity:',
+      '  issuers:',
+      '    - { issuer: "https://corp.example", name: corp, audience: g }',
+      '    - { issuer: "https://partner.example", name: partner, audience: g }',
+      '  serviceAccounts:',
+      `    - { name: alice, secretHash: "${hash}" }`,
+      '',
+    ].join('\n'),
+  );
+  const single = join(dir, 'single.yaml');
+  writeFileSync(single, ['upstream: { bootstrap: ["127.0.0.1:1"] }', 'policy: { file: pinned.yaml }', 'identity:', '  issuers:', '    - { issuer: "https://corp.example", name: corp, audience: g }', ''].join('\n'));
+  const check = (config: string, ...who: string[]) => cli(['check', '--config', config, ...who, '--op', 'Read', '--topic', 'orders']);
+
+  it('names the principal as the proxy would, with its issuer, and tells the sources apart', async () => {
+    const corp = await check(multi, '--principal', 'alice', '--issuer', 'corp');
+    expect(corp.code).toBe(0);
+    expect(corp.out).toContain('ALLOW Read topic:orders for corp:alice\n  issuer: corp\n  roles: alice\n');
+    expect((await check(multi, '--principal', 'corp:alice')).out).toContain('ALLOW Read topic:orders for corp:alice');
+    const partner = await check(multi, '--principal', 'partner:alice');
+    expect(partner.code).toBe(1);
+    expect(partner.out).toContain('DENY Read topic:orders for partner:alice\n  issuer: partner\n  roles: (none)');
+    expect((await check(multi, '--principal', 'alice', '--issuer', 'local')).out).toContain('DENY Read topic:orders for local:alice');
+    // One source: the bare name, which is that source's.
+    expect((await check(single, '--principal', 'alice')).out).toContain('ALLOW Read topic:orders for alice\n  issuer: corp\n');
+    // No identity section: as given, pinned entries only with --issuer.
+    expect((await cli(['check', '--policy', join(dir, 'pinned.yaml'), '--principal', 'alice', '--op', 'Read', '--topic', 'orders'])).out).toContain(
+      'DENY Read topic:orders for alice\n  issuer: (none given: roles pinned to issuers do not apply)',
+    );
+    expect((await cli(['check', '--policy', join(dir, 'pinned.yaml'), '--principal', 'alice', '--issuer', 'corp', '--op', 'Read', '--topic', 'orders'])).code).toBe(0);
+  });
+
+  it('refuses a principal whose source it cannot tell, or an issuer the config does not have', async () => {
+    await expect(check(multi, '--principal', 'alice')).rejects.toThrow(/several identity sources \(corp, partner, local\): give --issuer/);
+    await expect(check(multi, '--principal', 'alice', '--issuer', 'stranger')).rejects.toThrow(/--issuer must be one of the config's identity sources: corp, partner, local/);
+  });
+
+  it('lint reports bare principal entries under a config with several sources', async () => {
+    writeFileSync(join(dir, 'bare.yaml'), ['roles:', '  a:', '    members: { principals: [alice] }', '    rules:', '      - { resource: topic, name: orders, operations: [Read] }', ''].join('\n'));
+    const r = await cli(['lint', join(dir, 'bare.yaml'), '--config', multi, '--offline']);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('unqualified-principal: role a: principal "alice" matches no one');
+  });
+});
+
 describe('gatehouse policy lint', () => {
   it('lints the demo policy against known names: patterns that match nothing, exit 1', async () => {
     const r = await cli(['lint', join(dir, 'policy.yaml'), '--topics', 'payments_in,orders', '--groups', 'payments-workers']);

@@ -35,7 +35,7 @@ describe('config: identity', () => {
   it('takes acceptPlainJwtAccessTokens per issuer (default: only at+jwt access tokens)', () => {
     const c = parseConfig({
       upstream,
-      identity: { issuers: [{ issuer: 'https://kc.example/realms/k', audience: 'gatehouse', acceptPlainJwtAccessTokens: true }, { issuer: 'https://idp.example', audience: 'g' }] },
+      identity: { issuers: [{ issuer: 'https://kc.example/realms/k', name: 'kc', audience: 'gatehouse', acceptPlainJwtAccessTokens: true }, { issuer: 'https://idp.example', name: 'idp', audience: 'g' }] },
     });
     expect(c.identity!.issuers.map((i) => i.acceptPlainJwtAccessTokens)).toEqual([true, false]);
     expect(() => parseConfig({ upstream, identity: { issuers: [{ issuer: 'https://idp.example', audience: 'g', acceptPlainJwtAccessTokens: 'yes' }] } })).toThrow(
@@ -73,5 +73,27 @@ describe('config: identity introspection and service accounts', () => {
     expect(() => parseConfig({ upstream, identity: { serviceAccounts: [{ name: 'b', secretHash: hash }], mechanisms: ['OAUTHBEARER'] } })).toThrow(/service accounts log in with PLAIN/);
     expect(() => parseConfig({ upstream, identity: { serviceAccounts: [{ name: 'b', secretHash: 'hunter2' }] } })).toThrow(/identity\.serviceAccounts\.0\.secretHash: expected scrypt/);
     expect(() => parseConfig({ upstream, identity: { serviceAccounts: [{ name: 'b', secretHash: hash }, { name: 'b', secretHash: hash }] } })).toThrow(/each service account name may appear once/);
+  });
+});
+
+describe('config: identity sources and issuer names', () => {
+  const hash = `scrypt$32768$8$1$${'A'.repeat(22)}$${'B'.repeat(43)}`;
+  const idp = { issuer: 'https://idp.example', audience: 'g' };
+  const partner = { issuer: 'https://partner.example', audience: 'g' };
+
+  it('needs a name for each of several issuers, unique, without ":" and not local or mtls', () => {
+    expect(() => parseConfig({ upstream, identity: { issuers: [idp, partner] } })).toThrow(/identity\.issuers\.0\.name: with several issuers each needs a name/);
+    expect(() => parseConfig({ upstream, identity: { issuers: [{ ...idp, name: 'corp' }, partner] } })).toThrow(/identity\.issuers\.1\.name: with several issuers each needs a name/);
+    expect(() => parseConfig({ upstream, identity: { issuers: [{ ...idp, name: 'corp' }, { ...partner, name: 'corp' }] } })).toThrow(/identity\.issuers\.1\.name: issuer name "corp" is taken/);
+    expect(() => parseConfig({ upstream, identity: { issuers: [{ ...idp, name: 'corp:eu' }] } })).toThrow(/identity\.issuers\.0\.name: issuer names use letters/);
+    expect(() => parseConfig({ upstream, identity: { issuers: [{ ...idp, name: 'local' }] } })).toThrow(/identity\.issuers\.0\.name: "local" and "mtls" name the service accounts/);
+    expect(() => parseConfig({ upstream, identity: { issuers: [{ ...idp, name: 'mtls' }] } })).toThrow(/identity\.issuers\.0\.name/);
+    const c = parseConfig({ upstream, identity: { issuers: [{ ...idp, name: 'corp' }, { ...partner, name: 'partner' }] } });
+    expect(c.identity!.issuers.map((i) => i.name)).toEqual(['corp', 'partner']);
+  });
+
+  it('a lone issuer may go without a name, next to service accounts too (it is then "oidc")', () => {
+    expect(parseConfig({ upstream, identity: { issuers: [idp] } }).identity!.issuers[0]!.name).toBeUndefined();
+    expect(() => parseConfig({ upstream, identity: { issuers: [idp], serviceAccounts: [{ name: 'b', secretHash: hash }] } })).not.toThrow();
   });
 });

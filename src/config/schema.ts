@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { parseSecretHash } from '../identity/service-accounts.js';
+import { RESERVED_SOURCES, SOURCE_NAME_PATTERN } from '../identity/sources.js';
 
 const port = z.number().int().min(0).max(65535);
 const hostPort = z
@@ -16,6 +17,16 @@ const issuerSchema = z
   .object({
     /** The issuer URL exactly as tokens carry it in `iss`; discovery reads <issuer>/.well-known/openid-configuration. */
     issuer: z.string().url(),
+    /**
+     * A short name for this issuer (letters, digits, `.`, `_`, `-`): its principals are named
+     * `name:subject` where several identity sources could give the same name, and policies pin
+     * the issuer by it. Required when there are several issuers; a lone issuer defaults to `oidc`.
+     */
+    name: z
+      .string()
+      .regex(SOURCE_NAME_PATTERN, 'issuer names use letters, digits, . _ - (no ":")')
+      .refine((n) => !RESERVED_SOURCES.includes(n), { message: `${RESERVED_SOURCES.map((n) => `"${n}"`).join(' and ')} name the service accounts and client certificates` })
+      .optional(),
     /** Accepted `aud` value(s); a token must name at least one. */
     audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
     /** The issuer's JWKS URL; when absent it comes from discovery. */
@@ -140,6 +151,18 @@ const identitySchema = z
   .strict()
   .refine((v) => v.issuers.length > 0 || v.serviceAccounts.length > 0, { message: 'needs at least one issuer or service account', path: ['issuers'] })
   .refine((v) => new Set(v.issuers.map((i) => i.issuer)).size === v.issuers.length, { message: 'each issuer may appear once', path: ['issuers'] })
+  .superRefine((v, ctx) => {
+    if (v.issuers.length < 2) return;
+    const seen = new Set<string>();
+    v.issuers.forEach((i, index) => {
+      if (i.name === undefined) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['issuers', index, 'name'], message: 'with several issuers each needs a name: principals are named name:subject, so that two issuers cannot give the same principal' });
+      } else if (seen.has(i.name)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['issuers', index, 'name'], message: `issuer name "${i.name}" is taken by another issuer` });
+      }
+      if (i.name !== undefined) seen.add(i.name);
+    });
+  })
   .refine((v) => new Set(v.serviceAccounts.map((a) => a.name)).size === v.serviceAccounts.length, { message: 'each service account name may appear once', path: ['serviceAccounts'] })
   .refine((v) => v.serviceAccounts.length === 0 || v.mechanisms.includes('PLAIN'), { message: 'service accounts log in with PLAIN: add it to mechanisms', path: ['mechanisms'] });
 

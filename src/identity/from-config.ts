@@ -4,6 +4,7 @@ import type { GatehouseConfig, IdentityConfig } from '../config/schema.js';
 import { LoginAttempts } from './login-attempts.js';
 import { SaslStage } from './sasl-stage.js';
 import { ServiceAccounts } from './service-accounts.js';
+import { issuerSourceName, qualifiesNames } from './sources.js';
 import { TokenValidator } from './token-validator.js';
 
 /** `loginAttempts`: limits.loginAttempts (absent: failed logins are not limited). */
@@ -14,7 +15,7 @@ export function identityStageFromConfig(
 ): SaslStage | undefined {
   if (!identity) return undefined;
   const validator = new TokenValidator({
-    issuers: identity.issuers.map((i) => ({ ...i })),
+    issuers: identity.issuers.map((i, index) => ({ ...i, name: issuerSourceName(identity, index) })),
     algorithms: identity.algorithms,
     clockToleranceSec: identity.clockToleranceSec,
     jwksCooldownMs: identity.jwksCooldownMs,
@@ -25,5 +26,5 @@ export function identityStageFromConfig(
   });
   const serviceAccounts = identity.serviceAccounts.length > 0 ? new ServiceAccounts(identity.serviceAccounts) : undefined;
   const attempts = loginAttempts ? new LoginAttempts(loginAttempts) : undefined;
-  return new SaslStage({ validator, mechanisms: identity.mechanisms, maxSessionMs: identity.maxSessionMs, mtls: identity.mtls, serviceAccounts, loginAttempts: attempts, log });
+  return new SaslStage({ validator, mechanisms: identity.mechanisms, maxSessionMs: identity.maxSessionMs, mtls: identity.mtls, serviceAccounts, loginAttempts: attempts, qualifyNames: qualifiesNames(identity), log });
 }

@@ -91,7 +91,7 @@ describe('introspection', () => {
     expect(x).toBe(y);
 
     const cache = new IntrospectionCache(1_000, 2);
-    const ok = (exp: number): ValidatedToken => ({ principal: 'p', groups: [], issuer: 'i', clientId: undefined, expiresAt: exp, claims: {} });
+    const ok = (exp: number): ValidatedToken => ({ principal: 'p', groups: [], issuer: 'i', source: 'i', clientId: undefined, expiresAt: exp, claims: {} });
     cache.set('a', ok(5_000), 0);
     expect(cache.get('a', 999)).toBeDefined();
     expect(cache.get('a', 1_000)).toBeUndefined(); // the configured time

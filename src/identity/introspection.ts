@@ -23,6 +23,8 @@ export interface IntrospectionSettings {
 
 export interface IntrospectedIssuer {
   issuer: string;
+  /** The issuer's source name (src/identity/sources.ts); absent: the issuer URL stands for it. */
+  name?: string | undefined;
   audience: string | string[];
   principalClaim: string;
   groupsClaim: string;

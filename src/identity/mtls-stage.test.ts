@@ -35,7 +35,7 @@ const verified: TlsInfo = {
 
 function setup(tls: TlsInfo | undefined, mtls = true) {
   let now = NOW;
-  const validator = { validate: async (token: string) => ({ principal: token, groups: ['g'], issuer: 'https://idp', clientId: token, expiresAt: now + 3_600_000, claims: {} }) };
+  const validator = { validate: async (token: string) => ({ principal: token, groups: ['g'], issuer: 'https://idp', source: 'oidc', clientId: token, expiresAt: now + 3_600_000, claims: {} }) };
   const stage = new SaslStage({ validator, mechanisms: ['PLAIN'], now: () => now, ...(mtls ? { mtls: { principalFrom: 'CN', groupsFrom: 'OU' } as const } : {}) });
   const c = conn(tls);
   stage.onConnect(c);

@@ -26,6 +26,11 @@ describe('mTLS principal', () => {
     });
   });
 
+  it('is source mtls, its name mtls:<CN> where the config has several identity sources', () => {
+    expect(principalFromCertificate(tls, { principalFrom: 'CN', groupsFrom: 'OU' }, 0)).toMatchObject({ name: 'payments-app', source: 'mtls', qualifiedName: 'mtls:payments-app' });
+    expect(principalFromCertificate(tls, { principalFrom: 'CN', groupsFrom: 'OU' }, 0, true)).toMatchObject({ name: 'mtls:payments-app', source: 'mtls', qualifiedName: 'mtls:payments-app' });
+  });
+
   it('can take the whole subject, O values (escaped commas kept) or no groups', () => {
     expect(principalFromCertificate(tls, { principalFrom: 'subject', groupsFrom: 'O' }, 0)).toMatchObject({ name: tls.peerSubject, groups: ['Example, Inc.'] });
     expect(principalFromCertificate(tls, { principalFrom: 'CN', groupsFrom: 'none' }, 0)).toMatchObject({ groups: [] });

@@ -6,6 +6,7 @@
 import type { MtlsIdentityConfig } from '../config/schema.js';
 import type { TlsInfo } from '../stage/connection-info.js';
 import type { Principal } from './principal.js';
+import { MTLS_SOURCE, principalName, qualifiedName } from './sources.js';
 
 /** RFC 2253 attribute values of a subject string like "CN=app,OU=a,OU=b,O=Example" (escaped commas respected). */
 function values(subject: string, attribute: string): string[] {
@@ -17,8 +18,11 @@ function values(subject: string, attribute: string): string[] {
   return out;
 }
 
-/** The principal a verified client certificate stands for, or a reason it stands for none. */
-export function principalFromCertificate(tls: TlsInfo, config: MtlsIdentityConfig, now: number): Principal | string {
+/**
+ * The principal a verified client certificate stands for, or a reason it stands for none. With
+ * `qualify` (several identity sources), its name is `mtls:<name>`.
+ */
+export function principalFromCertificate(tls: TlsInfo, config: MtlsIdentityConfig, now: number, qualify = false): Principal | string {
   const subject = tls.peerSubject;
   if (!subject) return 'no verified client certificate';
   let name: string | undefined;
@@ -27,7 +31,9 @@ export function principalFromCertificate(tls: TlsInfo, config: MtlsIdentityConfi
   if (!name) return `client certificate subject ${JSON.stringify(subject)} has no CN`;
   const groups = config.groupsFrom === 'none' ? [] : values(subject, config.groupsFrom);
   return {
-    name,
+    name: principalName(MTLS_SOURCE, name, qualify),
+    source: MTLS_SOURCE,
+    qualifiedName: qualifiedName(MTLS_SOURCE, name),
     groups,
     issuer: tls.peerIssuer ?? '',
     clientId: undefined,

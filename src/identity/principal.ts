@@ -5,8 +5,16 @@
 import type { ConnectionInfo } from '../stage/connection-info.js';
 
 export interface Principal {
-  /** The principal name (the configured claim, default `sub`; with mTLS the certificate's CN or subject). */
+  /**
+   * The principal's name as audit, logs and policy see it: the bare name (the configured claim,
+   * default `sub`; a service account's name; with mTLS the certificate's CN or subject), written
+   * `source:bare name` where the config has several identity sources (src/identity/sources.ts).
+   */
   readonly name: string;
+  /** The identity source that vouched for it: the issuer's name, `local` (service account) or `mtls` (client certificate). */
+  readonly source: string;
+  /** `source:bare name`, whatever the config: the name no other source can give (equal to `name` where names are qualified). */
+  readonly qualifiedName: string;
   /** Groups/roles from the configured claim path; empty when the claim is absent. */
   readonly groups: readonly string[];
   /** The token's issuer (one of the trusted issuers), or `local` for a service account. */

@@ -31,7 +31,7 @@ const validator = {
     if (who === 'bad') throw new TokenRejected('expired', 'token expired at then');
     if (who === 'down') throw new TokenRejected('issuer unavailable', 'keys of https://idp could not be fetched (connect ECONNREFUSED 10.0.0.7:443)');
     if (who === 'stranger') throw new TokenRejected('untrusted issuer', 'issuer "https://evil.example" is not trusted');
-    return { principal: who!, groups: ['g'], issuer: 'https://idp', clientId: `${who}-client`, expiresAt: Number(exp), claims: { sub: who } };
+    return { principal: who!, groups: ['g'], issuer: 'https://idp', source: 'oidc', clientId: `${who}-client`, expiresAt: Number(exp), claims: { sub: who } };
   },
 };
 
@@ -255,5 +255,49 @@ describe('SaslStage and the limits for strangers', () => {
     expect(lines.filter((l) => l.code === 'GH_AUTH_FAILED' && String(l.reason).includes('limits.loginAttempts.perAccount'))).toHaveLength(5);
     // Other names are not held back.
     expect((await plain('10.0.2.9', 'alice-client', 'alice:99999999999999', 'o1')).errorCode).toBe(0);
+  });
+});
+
+describe('SaslStage: principals of several identity sources', () => {
+  /** Tokens are "<source>/<principal>": the same bare name can come from two issuers. */
+  const twoIssuers = {
+    async validate(token: string): Promise<ValidatedToken> {
+      const [source, who] = token.split('/');
+      return { principal: who!, groups: [], issuer: `https://${source}.example`, source: source!, clientId: undefined, expiresAt: 2_000_000, claims: { sub: who } };
+    },
+  };
+  const setupWith = (qualifyNames: boolean) => {
+    const stage = new SaslStage({ validator: twoIssuers, mechanisms: ['OAUTHBEARER', 'PLAIN'], qualifyNames, now: () => 1_000_000 });
+    const c = conn();
+    stage.onConnect(c);
+    const login = async (mech: string, bytes: string) => {
+      await stage.onRequest(req(c, 17, { mechanism: mech }));
+      return ((await stage.onRequest(req(c, 36, { authBytes: Buffer.from(bytes) }, 2))) as { respond: SaslAuthenticateResponse }).respond;
+    };
+    return { c, login };
+  };
+  const bearer = (token: string) => `n,,\x01auth=Bearer ${token}\x01\x01`;
+
+  it('names the principal source:name where sources could collide, keeping the source and the qualified name', async () => {
+    const q = setupWith(true);
+    expect((await q.login('OAUTHBEARER', bearer('partner/alice'))).errorCode).toBe(0);
+    expect(getPrincipal(q.c)).toMatchObject({ name: 'partner:alice', source: 'partner', qualifiedName: 'partner:alice', issuer: 'https://partner.example' });
+    const bare = setupWith(false);
+    expect((await bare.login('OAUTHBEARER', bearer('corp/alice'))).errorCode).toBe(0);
+    expect(getPrincipal(bare.c)).toMatchObject({ name: 'alice', source: 'corp', qualifiedName: 'corp:alice' });
+    // A PLAIN user name may be the bare or the qualified name.
+    expect((await setupWith(true).login('PLAIN', '\0corp:alice\0corp/alice')).errorCode).toBe(0);
+    expect((await setupWith(true).login('PLAIN', '\0alice\0corp/alice')).errorCode).toBe(0);
+    expect((await setupWith(true).login('PLAIN', '\0partner:alice\0corp/alice')).errorCode).toBe(SaslError.SASL_AUTHENTICATION_FAILED);
+  });
+
+  it("refuses re-authentication as another source's principal of the same bare name", async () => {
+    for (const qualify of [true, false]) {
+      const s = setupWith(qualify);
+      expect((await s.login('OAUTHBEARER', bearer('corp/alice'))).errorCode).toBe(0);
+      expect((await s.login('OAUTHBEARER', bearer('corp/alice'))).errorCode).toBe(0);
+      expect((await s.login('OAUTHBEARER', bearer('partner/alice'))).errorCode).toBe(SaslError.SASL_AUTHENTICATION_FAILED);
+      expect(getAuthFailure(s.c)?.reason).toBe('re-authentication as partner:alice on a connection of corp:alice');
+    }
   });
 });

@@ -43,6 +43,7 @@ import type { LoginAttempts } from './login-attempts.js';
 import { AUTH_FAILURE, PRINCIPAL, getPrincipal, setPrincipal, type AuthFailure, type Principal } from './principal.js';
 import { parseOAuthBearerClientFirst, parsePlain, SaslMessageError } from './sasl-messages.js';
 import type { ServiceAccounts } from './service-accounts.js';
+import { principalName, qualifiedName } from './sources.js';
 import { TokenRejected, type ValidatedToken } from './token-result.js';
 
 export type SaslMechanism = 'OAUTHBEARER' | 'PLAIN';
@@ -72,6 +73,8 @@ export interface SaslStageOptions {
   serviceAccounts?: ServiceAccounts | undefined;
   /** Failed logins counted per address and account, and attempts beyond the limits refused unchecked (limits.loginAttempts). */
   loginAttempts?: LoginAttempts | undefined;
+  /** Name principals `source:name` (the config has several identity sources, src/identity/sources.ts). */
+  qualifyNames?: boolean | undefined;
   log?: Logger | undefined;
   /** For tests. */
   now?: () => number;
@@ -107,7 +110,7 @@ export class SaslStage implements Stage {
     const state: SaslState = { pending: undefined, failed: false, sessionEndsAt: 0 };
     conn.attributes.set(STATE, state);
     if (!this.opts.mtls || !conn.tls?.peerSubject) return;
-    const p = principalFromCertificate(conn.tls, this.opts.mtls, this.now());
+    const p = principalFromCertificate(conn.tls, this.opts.mtls, this.now(), this.opts.qualifyNames ?? false);
     if (typeof p === 'string') {
       this.opts.log?.warn({ conn: conn.id, code: 'GH_AUTH_FAILED', mechanism: 'MTLS', reason: p }, 'authentication failed');
       return; // the client may still authenticate with SASL
@@ -242,18 +245,23 @@ export class SaslStage implements Stage {
       if (err instanceof TokenRejected) return refuse(account !== undefined ? err.message : `token ${err.message}`);
       throw err;
     }
-    if (claimedName !== undefined && claimedName !== t.principal && claimedName !== t.clientId) {
+    const name = principalName(t.source, t.principal, this.opts.qualifyNames ?? false);
+    if (claimedName !== undefined && claimedName !== t.principal && claimedName !== name && claimedName !== t.clientId) {
       return refuse(`user name ${JSON.stringify(claimedName.slice(0, 100))} does not match the token's principal`);
     }
     const now = this.now();
     const previous = getPrincipal(conn);
-    // A certificate's principal gives way to a SASL one; a SASL principal stays who it is.
-    if (previous && previous.mechanism !== 'MTLS' && previous.name !== t.principal) {
+    const qualified = qualifiedName(t.source, t.principal);
+    // A certificate's principal gives way to a SASL one; a SASL principal stays who it is (the same name from the same source).
+    if (previous && previous.mechanism !== 'MTLS' && previous.qualifiedName !== qualified) {
       // KIP-368: re-authentication may not change who the connection is.
-      return refuse(`re-authentication as ${t.principal} on a connection of ${previous.name}`);
+      const [as, of] = name === previous.name ? [qualified, previous.qualifiedName] : [name, previous.name];
+      return refuse(`re-authentication as ${as} on a connection of ${of}`);
     }
     const principal: Principal = {
-      name: t.principal,
+      name,
+      source: t.source,
+      qualifiedName: qualified,
       groups: t.groups,
       issuer: t.issuer,
       clientId: t.clientId,
@@ -269,7 +277,7 @@ export class SaslStage implements Stage {
     const lifetime = Math.max(1, Math.min(t.expiresAt - now, this.opts.maxSessionMs ?? Infinity));
     state.sessionEndsAt = now + lifetime;
     this.opts.log?.info(
-      { conn: conn.id, principal: t.principal, groups: t.groups, issuer: t.issuer, mechanism, expiresAt: Number.isFinite(t.expiresAt) ? new Date(t.expiresAt).toISOString() : null, reauth: !!previous },
+      { conn: conn.id, principal: name, groups: t.groups, issuer: t.issuer, mechanism, expiresAt: Number.isFinite(t.expiresAt) ? new Date(t.expiresAt).toISOString() : null, reauth: !!previous },
       previous && previous.mechanism !== 'MTLS' ? 'client re-authenticated' : 'client authenticated',
     );
     const body: SaslAuthenticateResponse = { errorCode: 0, errorMessage: null, authBytes: EMPTY, sessionLifetimeMs: Number.isFinite(lifetime) ? BigInt(lifetime) : 0n };

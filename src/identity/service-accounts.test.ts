@@ -54,7 +54,7 @@ describe('service accounts', () => {
     const validator = {
       async validate(token: string): Promise<ValidatedToken> {
         if (token !== 'good-token') throw new TokenRejected('malformed', 'not a signed JWT');
-        return { principal: 'app', groups: [], issuer: 'https://idp', clientId: 'app', expiresAt: Date.now() + 60_000, claims: {} };
+        return { principal: 'app', groups: [], issuer: 'https://idp', source: 'oidc', clientId: 'app', expiresAt: Date.now() + 60_000, claims: {} };
       },
     };
     const login = async (user: string, password: string, maxSessionMs?: number) => {
@@ -89,7 +89,7 @@ describe('service accounts', () => {
     const validator = {
       async validate(token: string): Promise<ValidatedToken> {
         if (token !== 'token-of-app') throw new TokenRejected('malformed', 'not a signed JWT');
-        return { principal: 'app', groups: [], issuer: 'https://idp', clientId: 'app', expiresAt: Date.now() + 60_000, claims: {} };
+        return { principal: 'app', groups: [], issuer: 'https://idp', source: 'oidc', clientId: 'app', expiresAt: Date.now() + 60_000, claims: {} };
       },
     };
     /** A PLAIN login: the answer, the reason kept for the audit, and the scrypt derivations it took (N, r, p, key length). */

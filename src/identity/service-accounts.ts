@@ -6,6 +6,7 @@
  * with the accounts' scrypt parameters, so that timing does not tell which names exist.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { LOCAL_SOURCE } from './sources.js';
 import { TokenRejected, type ValidatedToken } from './token-result.js';
 
 /** The issuer recorded on a service account's principal. */
@@ -105,7 +106,7 @@ export class ServiceAccounts {
       throw new TokenRejected('bad secret', `no service account ${quoted}`);
     }
     if (!(await verifyParsed(secret, a.parsed))) throw new TokenRejected('bad secret', `wrong secret for service account ${quoted}`);
-    return { principal: a.name, groups: [...a.groups], issuer: LOCAL_ISSUER, clientId: undefined, expiresAt: Infinity, claims: { sub: a.name, iss: LOCAL_ISSUER } };
+    return { principal: a.name, groups: [...a.groups], issuer: LOCAL_ISSUER, source: LOCAL_SOURCE, clientId: undefined, expiresAt: Infinity, claims: { sub: a.name, iss: LOCAL_ISSUER } };
   }
 
   /**

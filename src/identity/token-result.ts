@@ -30,9 +30,12 @@ export class TokenRejected extends Error {
 }
 
 export interface ValidatedToken {
+  /** The bare principal name (the principal claim, or the service account's name). */
   principal: string;
   groups: string[];
   issuer: string;
+  /** The identity source (src/identity/sources.ts): the issuer's name, or `local` for a service account. */
+  source: string;
   clientId: string | undefined;
   /** ms since epoch (Infinity for a credential that does not expire, e.g. a service account secret) */
   expiresAt: number;
@@ -43,7 +46,7 @@ export interface ValidatedToken {
 export function validatedFromClaims(
   claims: Record<string, unknown>,
   issuer: string,
-  mapping: { principalClaim: string; groupsClaim: string },
+  mapping: { principalClaim: string; groupsClaim: string; name?: string | undefined },
 ): ValidatedToken {
   const principal = principalFrom(claims, mapping.principalClaim);
   if (!principal) throw new TokenRejected('missing claim', `token has no ${mapping.principalClaim} claim for the principal`);
@@ -53,6 +56,8 @@ export function validatedFromClaims(
     principal,
     groups: groupsFrom(claims, mapping.groupsClaim),
     issuer,
+    // Without a configured name (never from a config file), the issuer itself: unique all the same.
+    source: mapping.name ?? issuer,
     clientId,
     expiresAt: claims.exp * 1000,
     claims,

@@ -32,12 +32,13 @@ describe('TokenValidator', () => {
   const issuer = (o: TestOidc, extra: Partial<IssuerSettings> = {}): IssuerSettings => ({ issuer: o.issuer, audience: o.audience, principalClaim: 'sub', groupsClaim: 'groups', ...extra });
 
   it('trusts several issuers, each with its own audience and claim mapping', async () => {
-    const v = new TokenValidator({ ...base, issuers: [issuer(a), issuer(b, { jwksUri: b.jwksUri, principalClaim: 'client_id', groupsClaim: 'scope' })] });
+    const v = new TokenValidator({ ...base, issuers: [issuer(a, { name: 'corp' }), issuer(b, { jwksUri: b.jwksUri, principalClaim: 'client_id', groupsClaim: 'scope' })] });
     const fromA = await v.validate(await a.token('payments-app'));
-    expect(fromA).toMatchObject({ principal: 'payments-app', groups: ['payments-team'], issuer: a.issuer, clientId: 'payments-app' });
+    expect(fromA).toMatchObject({ principal: 'payments-app', groups: ['payments-team'], issuer: a.issuer, source: 'corp', clientId: 'payments-app' });
     expect(fromA.expiresAt).toBeGreaterThan(Date.now());
     const fromB = await v.validate(await b.token('auditor'));
-    expect(fromB).toMatchObject({ principal: 'auditor', groups: [], issuer: b.issuer });
+    // Without a name (never from a config file) the issuer stands for its source.
+    expect(fromB).toMatchObject({ principal: 'auditor', groups: [], issuer: b.issuer, source: b.issuer });
     const scoped = await v.validate(await b.sign({ client_id: 'svc', scope: 'kafka:read  kafka:write' }));
     expect(scoped).toMatchObject({ principal: 'svc', groups: ['kafka:read', 'kafka:write'] });
     // B's audience is not A's.

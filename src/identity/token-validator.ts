@@ -22,6 +22,8 @@ export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
 
 export interface IssuerSettings {
   issuer: string;
+  /** The issuer's source name (src/identity/sources.ts); absent: the issuer URL stands for it. */
+  name?: string | undefined;
   audience: string | string[];
   /** Skip discovery and use this JWKS URL. */
   jwksUri?: string | undefined;

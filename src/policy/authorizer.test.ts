@@ -93,3 +93,73 @@ describe('policy decisions', () => {
     expect(subject('root', ['platform-admins']).authorizedOperations('cluster', 'kafka-cluster') & (1 << OPERATION_CODES.Alter)).not.toBe(0);
   });
 });
+
+describe('policy members: sources and claims', () => {
+  const p = new Policy(
+    parsePolicy({
+      roles: {
+        'corp-alice': { members: { principals: ['corp:alice'] }, rules: [{ resource: 'topic', name: 'alice', operations: ['Read'] }] },
+        'bare-alice': { members: { principals: ['alice'] }, rules: [{ resource: 'topic', name: 'bare', operations: ['Read'] }] },
+        'corp-bots': { members: { principals: ['corp:svc-*'] }, rules: [{ resource: 'topic', name: 'bots', operations: ['Read'] }] },
+        'corp-admins': { members: { issuers: ['corp'], groups: ['admins'] }, rules: [{ resource: 'cluster', operations: ['All'] }] },
+        'pinned-claims': { members: { issuers: ['corp', 'local'], claims: { department: 'ops' } }, rules: [{ resource: 'topic', name: 'ops', operations: ['Read'] }] },
+        ops: { members: { claims: { team: 'ops' } }, rules: [{ resource: 'topic', name: 'team-ops', operations: ['Read'] }] },
+        writers: { members: { claims: { scope: 'kafka:write' } }, rules: [{ resource: 'topic', name: 'w', operations: ['Write'] }] },
+        scp: { members: { claims: { scp: { value: ['kafka.read'], spaceSeparated: true } } }, rules: [{ resource: 'topic', name: 'r', operations: ['Read'] }] },
+        'whole-scope': { members: { claims: { scope: { value: 'a', spaceSeparated: false } } }, rules: [{ resource: 'topic', name: 'a', operations: ['Read'] }] },
+      },
+    }),
+  );
+  /** A subject of `source`; `qualify`: its name is source:name, as where the config has several sources. */
+  const of = (source: string, bare: string, qualify: boolean, groups: string[] = [], claims: Record<string, unknown> = {}) =>
+    p.forSubject({ name: qualify ? `${source}:${bare}` : bare, source, qualifiedName: `${source}:${bare}`, groups, claims }).roleNames;
+
+  it("a source:name entry binds that source's principal only, whether names are qualified or not", () => {
+    expect(of('corp', 'alice', true)).toEqual(['corp-alice']);
+    expect(of('corp', 'alice', false)).toEqual(['corp-alice', 'bare-alice']);
+    expect(of('partner', 'alice', true)).toEqual([]);
+    expect(of('local', 'alice', true)).toEqual([]);
+    expect(of('corp', 'svc-pay', true)).toEqual(['corp-bots']);
+    expect(of('local', 'svc-pay', true)).toEqual([]);
+  });
+
+  it('a bare entry binds the bare name only where the config has one source (names not qualified)', () => {
+    expect(of('partner', 'alice', false)).toEqual(['bare-alice']);
+    expect(of('partner', 'alice', true)).toEqual([]);
+    // A bare name that looks qualified is still not the qualified name of another source.
+    expect(of('partner', 'corp:alice', true)).toEqual([]);
+  });
+
+  it('issuers pin every binding of a role: groups and claims of other sources, and ANONYMOUS, do not bind it', () => {
+    expect(of('corp', 'root', true, ['admins'])).toEqual(['corp-admins']);
+    expect(of('partner', 'root', true, ['admins'])).toEqual([]);
+    expect(of('corp', 'x', true, [], { department: 'ops' })).toEqual(['pinned-claims']);
+    expect(of('local', 'x', true, [], { department: 'ops' })).toEqual(['pinned-claims']);
+    expect(of('mtls', 'x', true, [], { department: 'ops' })).toEqual([]);
+    expect(p.forSubject({ name: 'ANONYMOUS', groups: ['admins'], claims: { department: 'ops' } }).roleNames).toEqual([]);
+  });
+
+  it('matches claims exactly: a string claim is not split on spaces, except scope (or spaceSeparated)', () => {
+    const roles = (claims: Record<string, unknown>) => of('corp', 'x', true, [], claims);
+    expect(roles({ team: 'ops' })).toEqual(['ops']);
+    expect(roles({ team: 'admins-readonly ops' })).toEqual([]);
+    expect(roles({ team: ['admins-readonly', 'ops'] })).toEqual(['ops']);
+    expect(roles({ scope: 'openid kafka:write' })).toEqual(['writers']);
+    expect(roles({ scope: 'openid kafka:writer' })).toEqual([]);
+    expect(roles({ scp: 'kafka.read kafka.write' })).toEqual(['scp']);
+    expect(roles({ scope: 'a b' })).toEqual([]);
+    expect(roles({ scope: 'a' })).toEqual(['whole-scope']);
+  });
+
+  it('keys decisions by source: the same name of two sources never shares a cache entry', () => {
+    const key = (source: string) => p.subjectKey({ name: 'alice', source, qualifiedName: `${source}:alice`, groups: [], claims: {} });
+    expect(key('corp')).not.toBe(key('partner'));
+  });
+
+  it('refuses malformed member entries', () => {
+    expect(() => parsePolicy({ roles: { r: { members: { issuers: [] } } } })).toThrow(/issuers/);
+    expect(() => parsePolicy({ roles: { r: { members: { issuers: ['https://idp.example'] } } } })).toThrow(/issuers are named as identity\.issuers\[\]\.name names them/);
+    expect(() => parsePolicy({ roles: { r: { members: { claims: { scope: { value: [] } } } } } })).toThrow(/claims/);
+    expect(() => parsePolicy({ roles: { r: { members: { claims: { scope: { values: 'a' } } } } } })).toThrow(/claims/);
+  });
+});

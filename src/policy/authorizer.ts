@@ -4,17 +4,28 @@
  * allows DescribeConfigs). Protected topics (the audit topic and the proxy's own internal
  * topics) are never written by clients whatever the policy says, and are read only through a
  * rule that names them literally: a wildcard grant does not reach them.
+ *
+ * Roles bind principals by name, group or claims. A principal entry matches the subject's
+ * qualified name (`source:name`) or the name the proxy gives it (bare only where the config has
+ * one identity source, so a bare entry cannot reach another source's principal of that name);
+ * a role with `issuers` binds only subjects of those sources. Claims match exactly, except a
+ * space-separated one (`scope`, or `spaceSeparated: true`), which matches by its members.
  */
 import { claimAt } from '../identity/claims.js';
 import { BoundedMap } from './bounded-map.js';
 import type { DecisionCache } from './decision-cache.js';
 import { IMPLIED_BY, OPERATION_CODES, SUPPORTED_OPERATIONS, type Action, type Check, type Operation, type ResourceType } from './model.js';
 import { compilePattern, type NamePattern } from './patterns.js';
-import type { PolicyDocument, RuleDocument } from './schema.js';
+import { SPACE_SEPARATED_CLAIMS, type PolicyDocument, type RuleDocument } from './schema.js';
 
 /** Who is asking, as the policy sees it. */
 export interface Subject {
+  /** The principal's name as the proxy gives it (Principal.name): `source:name` where sources could collide, else bare. */
   readonly name: string;
+  /** Its identity source (issuer name, `local`, `mtls`); absent for ANONYMOUS, which no pinned role binds. */
+  readonly source?: string | undefined;
+  /** `source:bare name` (Principal.qualifiedName); absent for ANONYMOUS. */
+  readonly qualifiedName?: string | undefined;
   readonly groups: readonly string[];
   readonly claims: Readonly<Record<string, unknown>>;
 }
@@ -36,7 +47,18 @@ export interface CompiledRole {
   readonly rules: readonly CompiledRule[];
   readonly principals: readonly NamePattern[];
   readonly groups: ReadonlySet<string>;
-  readonly claims: ReadonlyArray<[string, ReadonlyArray<string | number | boolean>]>;
+  readonly claims: readonly ClaimExpression[];
+  /** The sources whose principals the role binds; undefined: any source. */
+  readonly issuers: ReadonlySet<string> | undefined;
+}
+
+/** One claim a role's claim binding needs. */
+export interface ClaimExpression {
+  /** Dot path. */
+  readonly path: string;
+  readonly values: ReadonlyArray<string | number | boolean>;
+  /** A string claim is a space-separated list, matching when one of its members is wanted. */
+  readonly spaceSeparated: boolean;
 }
 
 /** Topics no client writes and only explicitly granted roles read. */
@@ -51,10 +73,18 @@ export const DEFAULT_PROTECTED: ProtectedTopics = { names: [], prefixes: ['__gat
 
 const WRITE_LIKE: ReadonlySet<Operation> = new Set(['Write', 'Create', 'Delete', 'Alter', 'AlterConfigs', 'All']);
 
-function claimMatches(claims: Readonly<Record<string, unknown>>, path: string, wanted: ReadonlyArray<string | number | boolean>): boolean {
-  const v = claimAt(claims as Record<string, unknown>, path);
-  const values = Array.isArray(v) ? v : typeof v === 'string' ? [v, ...v.split(' ')] : [v];
-  return values.some((x) => wanted.includes(x as string));
+/** An array claim matches by membership; a string by equality, or by its members when space-separated. */
+function claimMatches(claims: Readonly<Record<string, unknown>>, e: ClaimExpression): boolean {
+  const v = claimAt(claims as Record<string, unknown>, e.path);
+  const values: unknown[] = Array.isArray(v) ? v : typeof v === 'string' && e.spaceSeparated ? [v, ...v.split(' ')] : [v];
+  return values.some((x) => e.values.includes(x as string));
+}
+
+function compileClaims(claims: PolicyDocument['roles'][string]['members']['claims']): ClaimExpression[] {
+  return Object.entries(claims ?? {}).map(([path, m]) => {
+    const spec = typeof m === 'object' && !Array.isArray(m) ? m : { value: m, spaceSeparated: undefined };
+    return { path, values: Array.isArray(spec.value) ? spec.value : [spec.value], spaceSeparated: spec.spaceSeparated ?? SPACE_SEPARATED_CLAIMS.includes(path) };
+  });
 }
 
 /** Subjects whose roles a policy remembers (forSubject with a cache). */
@@ -79,7 +109,8 @@ export class Policy {
         name,
         principals: role.members.principals.map((p) => compilePattern(p)),
         groups: new Set(role.members.groups),
-        claims: Object.entries(role.members.claims ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]),
+        claims: compileClaims(role.members.claims),
+        issuers: role.members.issuers ? new Set(role.members.issuers) : undefined,
         rules: role.rules.map((r, index) => ({
           id: `${name}/${index}`,
           role: name,
@@ -96,11 +127,15 @@ export class Policy {
     this.claimRoles = [...roles.values()].filter((r) => r.claims.length > 0);
   }
 
-  /** The roles a subject holds: by principal name, by group, or by claims (all listed claims must match). */
+  /**
+   * The roles a subject holds: by principal name, by group, or by claims (all listed claims must
+   * match), each only for a subject of one of the role's `issuers` when it pins them.
+   */
   rolesFor(subject: Subject): CompiledRole[] {
     const out: CompiledRole[] = [];
     for (const role of this.roles.values()) {
-      const byName = role.principals.some((p) => p.matches(subject.name));
+      if (role.issuers && (subject.source === undefined || !role.issuers.has(subject.source))) continue;
+      const byName = role.principals.some((p) => p.matches(subject.name) || (subject.qualifiedName !== undefined && p.matches(subject.qualifiedName)));
       const byGroup = subject.groups.some((g) => role.groups.has(g));
       if (byName || byGroup || heldByClaims(role, subject)) out.push(role);
     }
@@ -109,13 +144,14 @@ export class Policy {
 
   /**
    * A key equal for two subjects only when this policy cannot tell them apart (rolesFor gives
-   * both the same roles, so every decision is the same): the name, the set of groups, and the
-   * roles whose claim expressions hold. Claims no role reads (exp, iat, jti) are left out, so a
-   * client's successive tokens share decisions. Keep in step with rolesFor.
+   * both the same roles, so every decision is the same): the name, qualified name and source,
+   * the set of groups, and the roles whose claim expressions hold. Claims no role reads (exp,
+   * iat, jti) are left out, so a client's successive tokens share decisions. Keep in step with
+   * rolesFor.
    */
   subjectKey(subject: Subject): string {
     const byClaims = this.claimRoles.filter((role) => heldByClaims(role, subject)).map((role) => role.name);
-    return JSON.stringify([subject.name, [...new Set(subject.groups)].sort(), byClaims]);
+    return JSON.stringify([subject.name, subject.qualifiedName ?? null, subject.source ?? null, [...new Set(subject.groups)].sort(), byClaims]);
   }
 
   isProtectedTopic(name: string): boolean {
@@ -136,7 +172,7 @@ export class Policy {
 }
 
 function heldByClaims(role: CompiledRole, subject: Subject): boolean {
-  return role.claims.length > 0 && role.claims.every(([path, wanted]) => claimMatches(subject.claims, path, wanted));
+  return role.claims.length > 0 && role.claims.every((e) => claimMatches(subject.claims, e));
 }
 
 /** The policy as it applies to one subject: the rules of the roles it holds. */

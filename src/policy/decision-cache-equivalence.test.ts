@@ -35,7 +35,10 @@ type Obj = Record<string, any>;
 
 const PROTECTED = { names: ['__gatehouse_audit'], prefixes: ['__gatehouse'] };
 
-/** The sandbox's demo policy, one with principal globs, claims, denies and a protected-topic grant, and one denying everything. */
+/**
+ * The sandbox's demo policy, one with principal globs, claims, denies, a protected-topic grant,
+ * a qualified principal and roles pinned to an identity source, and one denying everything.
+ */
 const POLICIES: PolicyDocumentInput[] = [
   demoPolicy('__gatehouse_audit'),
   {
@@ -65,12 +68,15 @@ const POLICIES: PolicyDocumentInput[] = [
         ],
       },
       auditor: { members: { groups: ['auditors'] }, rules: [{ resource: 'topic', name: '__gatehouse_audit', operations: ['Read', 'Describe'] }] },
+      'corp-p': { members: { principals: ['corp:p'] }, rules: [{ resource: 'topic', name: 'orders', operations: ['Write'] }] },
+      'corp-ops': { members: { issuers: ['corp'], groups: ['ops'] }, rules: [{ resource: 'group', name: '*', operations: ['Read'] }] },
+      scoped: { members: { issuers: ['corp', 'local'], claims: { scope: 'payments' } }, rules: [{ resource: 'topic', name: 'payments_secret', operations: ['Read'] }] },
     },
   },
   { roles: {} },
 ];
 
-/** Mostly one name: subjects told apart only by groups or claims must not share decisions. */
+/** Mostly one name: subjects told apart only by groups, claims or identity source must not share decisions. */
 const SUBJECTS: Array<Partial<Principal>> = [
   { name: 'p', groups: ['platform-admins'] },
   { name: 'p', groups: ['payments-team'] },
@@ -81,6 +87,14 @@ const SUBJECTS: Array<Partial<Principal>> = [
   { name: 'p', claims: { department: 'analytics', exp: 2 } },
   { name: 'p', groups: ['auditors'] },
   { name: 'svc-pay-1' },
+  { name: 'p', source: 'corp', qualifiedName: 'corp:p' },
+  { name: 'p', source: 'partner', qualifiedName: 'partner:p' },
+  { name: 'corp:p', source: 'corp', qualifiedName: 'corp:p', groups: ['payments-team'] },
+  { name: 'p', source: 'corp', groups: ['ops'] },
+  { name: 'p', source: 'partner', groups: ['ops'] },
+  { name: 'p', source: 'local', claims: { scope: 'openid payments' } },
+  { name: 'p', source: 'partner', claims: { scope: 'openid payments' } },
+  { name: 'p', source: 'corp', claims: { scope: 'payments', department: 'analytics analytics' } },
 ];
 
 /** Names for every resource type; the last is longer than the tiny cache keeps. */

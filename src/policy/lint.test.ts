@@ -42,3 +42,28 @@ describe('policy lint', () => {
     expect(lintPolicy(tidy, { topics: ['t'] })).toEqual([]);
   });
 });
+
+describe('policy lint: identity sources', () => {
+  const policy = new Policy(
+    parsePolicy({
+      roles: {
+        people: { members: { principals: ['alice', 'corp:bob', 'corp:svc-*', 'svc-*', '*', 'local:batch'] }, rules: [{ resource: 'topic', name: 't', operations: ['Read'] }] },
+        partners: { members: { issuers: ['partnr'], groups: ['g'] }, rules: [{ resource: 'topic', name: 't', operations: ['Read'] }] },
+      },
+    }),
+  );
+
+  it('reports bare principal entries where names are qualified, and pins to sources that do not exist', () => {
+    const findings = lintPolicy(policy, {}, ['corp', 'partner', 'local']);
+    expect(findings.filter((f) => f.kind === 'unqualified-principal').map((f) => f.message)).toEqual([
+      'role people: principal "alice" matches no one: with several identity sources principals are named source:name (corp:…, partner:…, local:…)',
+      'role people: principal "svc-*" matches no one: with several identity sources principals are named source:name (corp:…, partner:…, local:…)',
+    ]);
+    expect(findings.filter((f) => f.kind === 'unknown-issuer')).toMatchObject([{ role: 'partners', message: expect.stringContaining('"partnr", which is none of the identity sources (corp, partner, local)') }]);
+  });
+
+  it('says nothing of bare names with a single source, or without the config', () => {
+    expect(lintPolicy(policy, {}, ['oidc']).map((f) => f.kind)).toEqual(['unknown-issuer']);
+    expect(lintPolicy(policy, {})).toEqual([]);
+  });
+});

@@ -1,14 +1,16 @@
 /**
  * `gatehouse policy lint`: what in a policy is probably a mistake. Roles nobody holds, rules
  * another rule of the same role already covers (or a deny always overrides), and patterns that
- * match no topic or group the cluster has.
+ * match no topic or group the cluster has; given the config's identity sources, roles pinned to
+ * a source that does not exist and principal entries no principal's name can match (bare names
+ * where names are qualified `source:name`).
  */
 import { IMPLIED_BY, type Operation, type ResourceType } from './model.js';
-import { covers } from './patterns.js';
+import { covers, type NamePattern } from './patterns.js';
 import type { CompiledRule, Policy } from './authorizer.js';
 
 export interface LintFinding {
-  readonly kind: 'unused-role' | 'empty-role' | 'shadowed-rule' | 'overridden-rule' | 'matches-nothing';
+  readonly kind: 'unused-role' | 'empty-role' | 'shadowed-rule' | 'overridden-rule' | 'matches-nothing' | 'unknown-issuer' | 'unqualified-principal';
   readonly role: string;
   /** "role/index" when the finding is about one rule. */
   readonly rule?: string;
@@ -41,9 +43,40 @@ function describeRule(r: CompiledRule): string {
   return `${r.effect} ${[...r.operations].join(',')} on ${r.resourceType}${name}`;
 }
 
-export function lintPolicy(policy: Policy, known: KnownNames = {}): LintFinding[] {
+/** Whether some name starting with `start` may match `p` (conservative: true when unsure). */
+function mayMatchStartingWith(p: NamePattern, start: string): boolean {
+  if (p.matchesAll) return true;
+  if (p.type === 'prefix') return p.value.startsWith(start) || start.startsWith(p.value);
+  if (p.type === 'literal') return p.value.startsWith(start);
+  const fixed = p.value.split(/[*?]/)[0]!;
+  return fixed.startsWith(start) || start.startsWith(fixed);
+}
+
+/**
+ * `sources`: the config's identity sources (src/identity/sources.ts), when known. With several,
+ * principal names are `source:name` and an entry that can match none of them binds no one.
+ */
+export function lintPolicy(policy: Policy, known: KnownNames = {}, sources?: readonly string[]): LintFinding[] {
   const findings: LintFinding[] = [];
   for (const role of policy.roles.values()) {
+    if (sources && sources.length > 0) {
+      for (const issuer of role.issuers ?? []) {
+        if (!sources.includes(issuer)) {
+          findings.push({ kind: 'unknown-issuer', role: role.name, message: `role ${role.name} is pinned to issuer ${JSON.stringify(issuer)}, which is none of the identity sources (${sources.join(', ')})` });
+        }
+      }
+    }
+    if (sources && sources.length > 1) {
+      for (const p of role.principals) {
+        if (!sources.some((s) => mayMatchStartingWith(p, `${s}:`))) {
+          findings.push({
+            kind: 'unqualified-principal',
+            role: role.name,
+            message: `role ${role.name}: principal ${JSON.stringify(p.value)} matches no one: with several identity sources principals are named source:name (${sources.map((s) => `${s}:…`).join(', ')})`,
+          });
+        }
+      }
+    }
     if (role.principals.length === 0 && role.groups.size === 0 && role.claims.length === 0) {
       findings.push({ kind: 'unused-role', role: role.name, message: `role ${role.name} has no members (no principals, groups or claims bind it)` });
     }

@@ -10,6 +10,12 @@
  *
  * A name with `*` or `?` is a glob unless `pattern` says otherwise; otherwise it is literal.
  * The cluster resource takes no name.
+ *
+ * Members: a principal entry matches the principal's name qualified by its identity source
+ * (`corp:alice`, `local:billing-batch`; src/identity/sources.ts), or its name as the proxy gives
+ * it (bare where the config has a single source). `issuers` pins every binding of the role to
+ * principals of the sources it lists. Claims match exactly, except `scope`, a space-separated
+ * list that matches when it holds the value (any claim may say so with `spaceSeparated`).
  */
 import { z } from 'zod';
 import { OPERATIONS, RESOURCE_TYPES, type Operation, type ResourceType } from './model.js';
@@ -17,16 +23,34 @@ import { OPERATIONS, RESOURCE_TYPES, type Operation, type ResourceType } from '.
 const operation = z.enum(OPERATIONS as [Operation, ...Operation[]]);
 const resourceType = z.enum(RESOURCE_TYPES as [ResourceType, ...ResourceType[]]);
 
-const claimMatch = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number(), z.boolean()])).min(1)]);
+const claimValue = z.union([z.string(), z.number(), z.boolean()]);
+const claimValues = z.union([claimValue, z.array(claimValue).min(1)]);
+
+/** A claim's wanted value(s), and whether a string claim is a space-separated list (default: only for `scope`). */
+const claimMatch = z.union([
+  claimValues,
+  z
+    .object({
+      value: claimValues,
+      /** The claim is a space-separated list (OAuth's `scope`): it matches when it holds a wanted value. */
+      spaceSeparated: z.boolean().optional(),
+    })
+    .strict(),
+]);
+
+/** The claim path whose string value is a space-separated list unless its match says otherwise (RFC 6749 §3.3). */
+export const SPACE_SEPARATED_CLAIMS: readonly string[] = ['scope'];
 
 const membersSchema = z
   .object({
-    /** Principal names (globs allowed, e.g. "svc-*"). */
+    /** Principal names (globs allowed, e.g. "corp:svc-*"): `source:name`, or the name as the proxy gives it. */
     principals: z.array(z.string().min(1)).default([]),
     /** Groups/roles from the token's groups claim. */
     groups: z.array(z.string().min(1)).default([]),
     /** Claim expressions: every listed claim (dot path) must equal the value, or one of the values; an array claim matches when it contains one. */
     claims: z.record(z.string().min(1), claimMatch).optional(),
+    /** Identity sources (issuer names, `local`, `mtls`): when given, principals, groups and claims bind only principals of these. */
+    issuers: z.array(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'issuers are named as identity.issuers[].name names them (or local, mtls), not by URL')).min(1).optional(),
   })
   .strict();
 

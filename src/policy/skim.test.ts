@@ -62,7 +62,7 @@ describe('skimmed requests', () => {
     const doc = parsePolicy({ roles: { app: { members: { groups: ['team'] }, rules: [{ resource: 'topic', name: 'payments_*', operations: ['Read', 'Write'] }] } } });
     const stage = new PolicyStage({ source: new StaticPolicy(doc) });
     const c = fakeConnection();
-    setPrincipal(c, { name: 'alice', groups: ['team'], issuer: 'i', clientId: undefined, mechanism: 'OAUTHBEARER', expiresAt: Infinity, authenticatedAt: 1, claims: {} } as Principal);
+    setPrincipal(c, { name: 'alice', source: 'oidc', qualifiedName: 'oidc:alice', groups: ['team'], issuer: 'i', clientId: undefined, mechanism: 'OAUTHBEARER', expiresAt: Infinity, authenticatedAt: 1, claims: {} } as Principal);
     let wholeBodies = 0;
     const send = (apiKey: number, v: number, body: Obj) => {
       const req = fakeRequest(c, apiKey, body, v);

@@ -83,7 +83,9 @@ export class PolicyStage implements Stage {
     const authenticatedAt = principal?.authenticatedAt ?? 0;
     let cp = conn.attributes.get(CONN) as ConnectionPolicy | undefined;
     if (!cp || cp.generation !== generation || cp.authenticatedAt !== authenticatedAt) {
-      const subject: Subject = principal ? { name: principal.name, groups: principal.groups, claims: principal.claims } : ANONYMOUS;
+      const subject: Subject = principal
+        ? { name: principal.name, source: principal.source, qualifiedName: principal.qualifiedName, groups: principal.groups, claims: principal.claims }
+        : ANONYMOUS;
       const cached = this.decisions ? { cache: this.decisions, generation } : undefined;
       cp = { generation, authenticatedAt, subject: this.source.policy.forSubject(subject, cached), state: cp?.state ?? new Map() };
       conn.attributes.set(CONN, cp);

@@ -79,7 +79,7 @@ const INSTANCE = 'bench-1';
 
 function connection(id: number): ConnectionInfo {
   const c: ConnectionInfo = { id: `c${id}`, remoteAddress: '10.0.0.5', remotePort: 40000 + id, listener: 'bootstrap', nodeId: -1, openedAt: Date.now(), attributes: new Map() };
-  const p: Principal = { name: 'payments-app', groups: ['payments-team'], issuer: 'http://127.0.0.1:8080/realms/bench', clientId: 'payments-app', mechanism: 'OAUTHBEARER', expiresAt: Date.now() + 3_600_000, authenticatedAt: Date.now(), claims: { sub: 'payments-app' } };
+  const p: Principal = { name: 'payments-app', source: 'oidc', qualifiedName: 'oidc:payments-app', groups: ['payments-team'], issuer: 'http://127.0.0.1:8080/realms/bench', clientId: 'payments-app', mechanism: 'OAUTHBEARER', expiresAt: Date.now() + 3_600_000, authenticatedAt: Date.now(), claims: { sub: 'payments-app' } };
   setPrincipal(c, p);
   return c;
 }

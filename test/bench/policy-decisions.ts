@@ -84,6 +84,8 @@ function connection(): ConnectionInfo {
   const c = fakeConnection();
   const principal: Principal = {
     name: 'svc-payments',
+    source: 'oidc',
+    qualifiedName: 'oidc:svc-payments',
     groups: GROUPS,
     issuer: 'https://idp',
     clientId: 'payments',

@@ -2,7 +2,7 @@
  * Several trusted issuers at once: two real OpenID providers (oidc-provider on two ports, each
  * with its own keys and audience) both configured in `identity.issuers`. kafkajs clients holding
  * tokens from either authenticate and round-trip records, and the principal records which issuer
- * vouched for it. A third, unconfigured provider's tokens are an untrusted issuer. The partner
+ * vouched for it, in its name too (`corp:payments-app`). A third, unconfigured provider's tokens are an untrusted issuer. The partner
  * issuer is set to accept plain JWT access tokens (typ JWT, as Keycloak and Entra ID issue),
  * the corporate one wants RFC 9068's at+jwt.
  */
@@ -41,7 +41,7 @@ describe('identity: several trusted issuers', () => {
     [corp, partner, stranger] = await Promise.all([startOidc({ audience: 'gatehouse' }), startOidc({ audience: 'kafka-partners' }), startOidc()]);
     gh = await startProxy(
       upstream.bootstrap,
-      { upstream: { sasl: upstream.sasl }, identity: { issuers: [{ issuer: corp.issuer, audience: corp.audience }, { issuer: partner.issuer, audience: partner.audience, acceptPlainJwtAccessTokens: true }] } },
+      { upstream: { sasl: upstream.sasl }, identity: { issuers: [{ issuer: corp.issuer, name: 'corp', audience: corp.audience }, { issuer: partner.issuer, name: 'partner', audience: partner.audience, acceptPlainJwtAccessTokens: true }] } },
       { extraStages: [recorder] },
     );
   });
@@ -81,9 +81,9 @@ describe('identity: several trusted issuers', () => {
     expect(got).toEqual(['from=corp']);
 
     const produce = recorder.seen.find((s) => s.api === 'Produce')!;
-    expect(produce.principal).toMatchObject({ name: 'payments-app', issuer: corp.issuer, groups: ['payments-team'] });
+    expect(produce.principal).toMatchObject({ name: 'corp:payments-app', source: 'corp', issuer: corp.issuer, groups: ['payments-team'] });
     const fetch = recorder.seen.find((s) => s.api === 'Fetch')!;
-    expect(fetch.principal).toMatchObject({ name: 'auditor', issuer: partner.issuer, groups: ['auditors'] });
+    expect(fetch.principal).toMatchObject({ name: 'partner:auditor', source: 'partner', issuer: partner.issuer, groups: ['auditors'] });
     expect(corp.issuer).not.toBe(partner.issuer);
   });
 

@@ -48,7 +48,8 @@ describe('identity: local service accounts', () => {
     const consumed = await kcat(gh.bootstrap, [...plain('billing-batch', SECRET), '-C', '-t', topic, '-o', 'beginning', '-c', '2', '-e', '-f', '%k=%s\\n']);
     expect(consumed.code, consumed.stderr).toBe(0);
     expect(consumed.stdout.split('\n').filter(Boolean).sort()).toEqual(['inv-1=100', 'inv-2=250']);
-    const authed = gh.logs.filter((l) => l.msg === 'client authenticated' && l.principal === 'billing-batch');
+    // Next to an issuer, principals are named by their source: the account is local:billing-batch.
+    const authed = gh.logs.filter((l) => l.msg === 'client authenticated' && l.principal === 'local:billing-batch');
     expect(authed.length).toBeGreaterThan(0);
     expect(authed[0]).toMatchObject({ issuer: 'local', mechanism: 'PLAIN', groups: ['payments-team', 'batch'], expiresAt: null });
     expect(JSON.stringify(gh.logs)).not.toContain(SECRET);
@@ -70,6 +71,6 @@ describe('identity: local service accounts', () => {
   it('other PLAIN user names still take an access token', async () => {
     const res = await kcat(gh.bootstrap, [...plain('analytics', await oidc.token('analytics')), '-L', '-m', '5'], { timeoutMs: 30_000 });
     expect(res.code, res.stderr).toBe(0);
-    expect(gh.logs.some((l) => l.msg === 'client authenticated' && l.principal === 'analytics' && l.issuer === oidc.issuer)).toBe(true);
+    expect(gh.logs.some((l) => l.msg === 'client authenticated' && l.principal === 'oidc:analytics' && l.issuer === oidc.issuer)).toBe(true);
   });
 });

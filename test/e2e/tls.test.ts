@@ -281,9 +281,10 @@ describe('TLS', () => {
 
       const authed = mtls.logs.filter((l) => l.msg === 'client authenticated');
       expect(authed.length).toBeGreaterThan(0);
-      expect(authed[0]).toMatchObject({ principal: 'payments-app', groups: ['payments-team'], mechanism: 'MTLS' });
+      // Next to an issuer, a certificate's principal is named mtls:<CN>.
+      expect(authed[0]).toMatchObject({ principal: 'mtls:payments-app', groups: ['payments-team'], mechanism: 'MTLS' });
       const produce = seen.forwarded.find((f) => f.api === 'Produce');
-      expect(produce?.principal).toMatchObject({ name: 'payments-app', mechanism: 'MTLS', groups: ['payments-team'] });
+      expect(produce?.principal).toMatchObject({ name: 'mtls:payments-app', source: 'mtls', mechanism: 'MTLS', groups: ['payments-team'] });
       expect(produce?.principal?.issuer).toContain('CN=Gatehouse sandbox CA');
       expect(produce?.peerSubject).toBe('CN=payments-app,OU=payments-team,O=Example');
     });

@@ -98,7 +98,8 @@ export function kafkaClient(bootstrap: string, clientId = 'gatehouse-e2e'): Inst
  * waits that out. Returns what createTopics did (false: the topics existed).
  */
 export async function createTopics(admin: Admin, topics: ITopicConfig[]): Promise<boolean> {
-  const created = await admin.createTopics({ topics });
+  // kafkajs's own wait (waitForLeaders) would throw on that answer: this function waits instead.
+  const created = await admin.createTopics({ topics, waitForLeaders: false });
   const names = topics.map((t) => t.topic);
   await waitFor(`leaders for ${names.join(', ')}`, async () => {
     const md = await admin.fetchTopicMetadata({ topics: names });
