@@ -3,7 +3,7 @@
  * another rule of the same role already covers (or a deny always overrides), and patterns that
  * match no topic or group the cluster has.
  */
-import { IMPLIED_BY, type Operation, type ResourceType } from './model.js';
+import { EXPLICIT_ONLY, IMPLIED_BY, type Operation, type ResourceType } from './model.js';
 import { covers } from './patterns.js';
 import type { CompiledRule, Policy } from './authorizer.js';
 
@@ -30,9 +30,10 @@ function granted(ops: ReadonlySet<Operation>): Set<Operation> | 'all' {
   return out;
 }
 
+/** Whether `outer` covers every operation of `inner`; for allows (withImplied), `All` does not cover EXPLICIT_ONLY. */
 function opsCovered(outer: CompiledRule, inner: CompiledRule, withImplied: boolean): boolean {
   const g = withImplied ? granted(outer.operations) : outer.operations.has('All') ? 'all' : outer.operations;
-  if (g === 'all') return true;
+  if (g === 'all') return !withImplied || [...inner.operations].every((o) => !EXPLICIT_ONLY.has(o));
   return [...inner.operations].every((o) => o !== 'All' && g.has(o));
 }
 
