@@ -8,6 +8,7 @@ import { ApiKey } from '../../../protocol/generated/index.js';
 import * as deleteAclsRes from '../../../protocol/generated/delete-acls-response.js';
 import * as electLeadersRes from '../../../protocol/generated/elect-leaders-response.js';
 import { Errors, clusterAction, clusterRule, deny, genericDenial, onCluster, requireAll, splitItems, ALLOW } from './helpers.js';
+import type { Action } from '../model.js';
 import type { ApiRule, AuthzContext, Outcome } from './types.js';
 
 type Obj = Record<string, any>;
@@ -57,10 +58,10 @@ export const alterPartitionReassignmentsRule: ApiRule = {
   apiKey: ApiKey.AlterPartitionReassignments,
   authorize: requireAll(
     ApiKey.AlterPartitionReassignments,
-    (req: Obj, ctx) => [
-      ...[...new Set((req.topics as Obj[]).map((t) => t.name as string))].filter((n) => ctx.isProtectedTopic(n)).map((name) => ({ resourceType: 'topic' as const, name, operation: 'Alter' as const })),
-      clusterAction('Alter'),
-    ],
+    (req: Obj, ctx) => {
+      const guarded = [...new Set((req.topics as Obj[]).map((t) => t.name as string))].filter((name) => ctx.isProtectedTopic(name));
+      return [...guarded.map((name): Action => ({ resourceType: 'topic', name, operation: 'Alter' })), clusterAction('Alter')];
+    },
     { code: Errors.CLUSTER_AUTHORIZATION_FAILED },
   ),
 };
