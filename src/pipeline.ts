@@ -17,6 +17,7 @@ import { parseHostPort } from './proxy/upstream.js';
 import { DEFAULT_PROTECTED, type ProtectedTopics } from './policy/authorizer.js';
 import { policyLocation } from './policy/load.js';
 import { PolicyStage } from './policy/stage.js';
+import { credentialApisFromConfig } from './policy/credential-apis.js';
 import { PolicyStore } from './policy/store.js';
 import { TopicIds, TopicIdsStage, type TopicListing } from './policy/topic-ids.js';
 import { FetchSessionStage } from './apis/fetch-session.js';
@@ -88,7 +89,7 @@ export async function pipelineFromConfig(config: GatehouseConfig, log: Logger, o
   const topicIds = location || config.audit ? new TopicIds(topicListing(config)) : undefined;
   if (location) {
     const store = new PolicyStore({ location, protectedTopics: protectedTopics(config), log });
-    const stage = new PolicyStage({ source: store, topicIds, log });
+    const stage = new PolicyStage({ source: store, topicIds, log, credentialApis: credentialApisFromConfig(config) });
     components.push({
       stage,
       start: async () => {

@@ -35,6 +35,11 @@ describe('gatehouse policy check', () => {
     expect(audit.out).toContain('protected topic');
     const cluster = await cli(['check', '--config', config, '--principal', 'root', '--groups', 'platform-admins', '--op', 'Alter', '--cluster']);
     expect(cluster.out).toContain('ALLOW Alter cluster for root');
+    // All on the cluster does not include the delegation-token operations, and says so.
+    const tokens = await cli(['check', '--config', config, '--principal', 'root', '--groups', 'platform-admins', '--op', 'CreateTokens', '--cluster']);
+    expect(tokens.code).toBe(1);
+    expect(tokens.out).toContain('DENY CreateTokens cluster for root');
+    expect(tokens.out).toContain('only a rule naming CreateTokens grants it, All does not');
   });
 
   it('refuses incomplete questions with usage errors', async () => {

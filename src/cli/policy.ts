@@ -13,7 +13,7 @@ import { Policy, type Subject } from '../policy/authorizer.js';
 import { clusterNames } from '../policy/cluster-names.js';
 import { lintPolicy, type KnownNames } from '../policy/lint.js';
 import { policyLocation, readPolicyFile } from '../policy/load.js';
-import { CLUSTER_NAME, OPERATIONS, type Operation, type ResourceType } from '../policy/model.js';
+import { CLUSTER_NAME, EXPLICIT_ONLY, OPERATIONS, type Operation, type ResourceType } from '../policy/model.js';
 
 export const POLICY_HELP = `Policy commands:
   gatehouse policy check (--config FILE | --policy FILE) --principal P [--issuer S]
@@ -122,6 +122,8 @@ function check(args: string[], out: (s: string) => void): number {
     why = `rule ${c.rule}: ${rule.effect} ${[...rule.operations].join(',')} on ${rule.resourceType}${pat}${rule.source.description ? ` — ${rule.source.description}` : ''}`;
   } else if (c.rule === 'protected-topic') {
     why = 'protected topic: no client writes it, and only a rule naming it literally grants reading it';
+  } else if (EXPLICIT_ONLY.has(op as Operation)) {
+    why = `no rule allows it (default deny; only a rule naming ${op} grants it, All does not)`;
   } else {
     why = 'no rule allows it (default deny)';
   }

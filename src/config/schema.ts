@@ -347,6 +347,19 @@ export const configSchema = z
         roles: z.record(z.string(), z.unknown()).optional(),
         /** Watch the policy's file for changes. */
         watch: z.boolean().default(true),
+        /**
+         * APIs that hand out or change broker credentials, which act with the proxy's own broker
+         * identity; off unless turned on here, whatever the policy grants (docs/policy.md).
+         */
+        brokerCredentialApis: z
+          .object({
+            /** CreateDelegationToken, RenewDelegationToken, ExpireDelegationToken, DescribeDelegationToken. */
+            delegationTokens: z.boolean().default(false),
+            /** DescribeUserScramCredentials, AlterUserScramCredentials (never for the proxy's own upstream user). */
+            scramCredentials: z.boolean().default(false),
+          })
+          .strict()
+          .default({}),
       })
       .strict()
       .refine((p) => (p.file === undefined) !== (p.roles === undefined), { message: 'give either file or roles' })

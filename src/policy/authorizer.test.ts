@@ -83,6 +83,29 @@ describe('policy decisions', () => {
     expect(auditor.decide(act('topic', 'payments_in', 'Read')).allowed).toBe(false);
   });
 
+  it('grants the delegation-token operations only through a rule naming them: All does not include them', () => {
+    const tokens = new Policy(
+      parsePolicy({
+        roles: {
+          admin: { members: { groups: ['platform-admins'] }, rules: [{ resource: 'cluster', operations: ['All'] }] },
+          issuer: { members: { groups: ['token-issuers'] }, rules: [{ resource: 'cluster', operations: ['CreateTokens', 'DescribeTokens'] }] },
+          blocked: { members: { groups: ['blocked'] }, rules: [{ resource: 'cluster', operations: ['All'], effect: 'deny' }] },
+        },
+      }),
+    );
+    const who = (...groups: string[]) => tokens.forSubject({ name: 'x', groups, claims: {} });
+    const admin = who('platform-admins');
+    expect(admin.decide(act('cluster', 'kafka-cluster', 'Alter')).allowed).toBe(true);
+    for (const op of ['CreateTokens', 'DescribeTokens'] as const) {
+      expect(admin.decide(act('cluster', 'kafka-cluster', op))).toMatchObject({ allowed: false, rule: 'default-deny' });
+      expect(admin.decideOnAny('cluster', op).allowed).toBe(false);
+      expect(admin.authorizedOperations('cluster', 'kafka-cluster') & (1 << OPERATION_CODES[op])).toBe(0);
+      expect(who('token-issuers').decide(act('cluster', 'kafka-cluster', op))).toMatchObject({ allowed: true, rule: 'issuer/0' });
+      // A deny of All still takes them away.
+      expect(who('token-issuers', 'blocked').decide(act('cluster', 'kafka-cluster', op))).toMatchObject({ allowed: false, rule: 'blocked/0' });
+    }
+  });
+
   it('answers authorizeByResourceType and authorized-operations bit fields', () => {
     const pay = subject('p', ['payments-team']);
     expect(pay.decideOnAny('topic', 'Write').allowed).toBe(true);

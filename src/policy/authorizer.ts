@@ -1,9 +1,10 @@
 /**
  * A policy compiled for fast decisions. Deny wins; an action nothing allows is denied; Kafka's
  * implied operations hold for allows (Read/Write/Delete/Alter allow Describe, AlterConfigs
- * allows DescribeConfigs). Protected topics (the audit topic and the proxy's own internal
- * topics) are never written by clients whatever the policy says, and are read only through a
- * rule that names them literally: a wildcard grant does not reach them.
+ * allows DescribeConfigs); an allow of `All` leaves out the delegation-token operations (see
+ * EXPLICIT_ONLY). Protected topics (the audit topic and the proxy's own internal topics) are
+ * never written by clients whatever the policy says, and are read only through a rule that
+ * names them literally: a wildcard grant does not reach them.
  *
  * Roles bind principals by name, group or claims. A principal entry matches the subject's
  * qualified name (`source:name`) or the name the proxy gives it (bare only where the config has
@@ -14,7 +15,7 @@
 import { claimAt } from '../identity/claims.js';
 import { BoundedMap } from './bounded-map.js';
 import type { DecisionCache } from './decision-cache.js';
-import { IMPLIED_BY, OPERATION_CODES, SUPPORTED_OPERATIONS, type Action, type Check, type Operation, type ResourceType } from './model.js';
+import { EXPLICIT_ONLY, IMPLIED_BY, OPERATION_CODES, SUPPORTED_OPERATIONS, type Action, type Check, type Operation, type ResourceType } from './model.js';
 import { compilePattern, type NamePattern } from './patterns.js';
 import { SPACE_SEPARATED_CLAIMS, type PolicyDocument, type RuleDocument } from './schema.js';
 
@@ -71,7 +72,13 @@ export interface ProtectedTopics {
 
 export const DEFAULT_PROTECTED: ProtectedTopics = { names: [], prefixes: ['__gatehouse'] };
 
-const WRITE_LIKE: ReadonlySet<Operation> = new Set(['Write', 'Create', 'Delete', 'Alter', 'AlterConfigs', 'All']);
+/** What no client may do to a protected topic, whatever the policy says. */
+export const WRITE_LIKE: ReadonlySet<Operation> = new Set(['Write', 'Create', 'Delete', 'Alter', 'AlterConfigs', 'All']);
+
+/** Whether an allow rule's operations grant `op`: named, or through `All` (which leaves out EXPLICIT_ONLY). */
+function grants(ops: ReadonlySet<Operation>, op: Operation): boolean {
+  return ops.has(op) || (ops.has('All') && !EXPLICIT_ONLY.has(op));
+}
 
 /** An array claim matches by membership; a string by equality, or by its members when space-separated. */
 function claimMatches(claims: Readonly<Record<string, unknown>>, e: ClaimExpression): boolean {
@@ -211,7 +218,7 @@ export class SubjectPolicy {
       (r) =>
         r.effect === 'allow' &&
         (!isProtected || r.pattern.type === 'literal') &&
-        (r.operations.has(operation) || r.operations.has('All') || implying.some((o) => r.operations.has(o))),
+        (grants(r.operations, operation) || implying.some((o) => r.operations.has(o))),
     );
     if (allow) return { action, allowed: true, rule: allow.id };
     return { action, allowed: false, rule: isProtected ? 'protected-topic' : 'default-deny' };
@@ -224,10 +231,10 @@ export class SubjectPolicy {
    */
   decideOnAny(resourceType: ResourceType, operation: Operation): Check {
     const action: Action = { resourceType, name: '*', operation };
-    const grants = (r: CompiledRule) => r.operations.has(operation) || r.operations.has('All');
-    const denyAll = this.rules.find((r) => r.resourceType === resourceType && r.effect === 'deny' && r.pattern.matchesAll && grants(r));
+    const denies = (r: CompiledRule) => r.operations.has(operation) || r.operations.has('All');
+    const denyAll = this.rules.find((r) => r.resourceType === resourceType && r.effect === 'deny' && r.pattern.matchesAll && denies(r));
     if (denyAll) return { action, allowed: false, rule: denyAll.id };
-    const allow = this.rules.find((r) => r.resourceType === resourceType && r.effect === 'allow' && grants(r));
+    const allow = this.rules.find((r) => r.resourceType === resourceType && r.effect === 'allow' && grants(r.operations, operation));
     if (allow) return { action, allowed: true, rule: allow.id };
     return { action, allowed: false, rule: 'default-deny' };
   }

@@ -37,6 +37,24 @@ describe('policy lint', () => {
     expect(by('matches-nothing')).toEqual(['app/2', 'app/3', 'app/7']);
   });
 
+  it('does not call a rule granting CreateTokens shadowed by All, which leaves it out', () => {
+    const tokens = new Policy(
+      parsePolicy({
+        roles: {
+          a: {
+            members: { groups: ['x'] },
+            rules: [
+              { resource: 'cluster', operations: ['All'] },
+              { resource: 'cluster', operations: ['CreateTokens'] },
+              { resource: 'cluster', operations: ['Alter'] },
+            ],
+          },
+        },
+      }),
+    );
+    expect(lintPolicy(tokens).map((f) => f.rule)).toEqual(['a/2']);
+  });
+
   it('finds nothing to say about a tidy policy', () => {
     const tidy = new Policy(parsePolicy({ roles: { a: { members: { groups: ['x'] }, rules: [{ resource: 'topic', name: 't', operations: ['Read'] }] } } }));
     expect(lintPolicy(tidy, { topics: ['t'] })).toEqual([]);

@@ -5,7 +5,7 @@
  * a source that does not exist and principal entries no principal's name can match (bare names
  * where names are qualified `source:name`).
  */
-import { IMPLIED_BY, type Operation, type ResourceType } from './model.js';
+import { EXPLICIT_ONLY, IMPLIED_BY, type Operation, type ResourceType } from './model.js';
 import { covers, type NamePattern } from './patterns.js';
 import type { CompiledRule, Policy } from './authorizer.js';
 
@@ -32,9 +32,10 @@ function granted(ops: ReadonlySet<Operation>): Set<Operation> | 'all' {
   return out;
 }
 
+/** Whether `outer` covers every operation of `inner`; for allows (withImplied), `All` does not cover EXPLICIT_ONLY. */
 function opsCovered(outer: CompiledRule, inner: CompiledRule, withImplied: boolean): boolean {
   const g = withImplied ? granted(outer.operations) : outer.operations.has('All') ? 'all' : outer.operations;
-  if (g === 'all') return true;
+  if (g === 'all') return !withImplied || [...inner.operations].every((o) => !EXPLICIT_ONLY.has(o));
   return [...inner.operations].every((o) => o !== 'All' && g.has(o));
 }
 

@@ -62,6 +62,14 @@ export const IMPLIED_BY: Readonly<Partial<Record<Operation, readonly Operation[]
   DescribeConfigs: ['AlterConfigs'],
 };
 
+/**
+ * Operations only an allow rule naming them grants; `All` does not include them (where Gatehouse
+ * differs from Kafka). A delegation token made through the proxy belongs to the proxy's own broker
+ * identity and opens the broker to its holder without policy or audit, so granting one must be
+ * said in so many words. A deny of `All` still denies them.
+ */
+export const EXPLICIT_ONLY: ReadonlySet<Operation> = new Set<Operation>(['CreateTokens', 'DescribeTokens']);
+
 /** The one cluster resource's name, as in Kafka ("kafka-cluster"). */
 export const CLUSTER_NAME = 'kafka-cluster';
 
@@ -110,6 +118,7 @@ export function getDecision(request: object): RequestDecision | undefined {
 export const ErrorCode = {
   NONE: 0,
   UNKNOWN_TOPIC_OR_PARTITION: 3,
+  INVALID_TOPIC_EXCEPTION: 17,
   TOPIC_AUTHORIZATION_FAILED: 29,
   GROUP_AUTHORIZATION_FAILED: 30,
   CLUSTER_AUTHORIZATION_FAILED: 31,

@@ -3,6 +3,7 @@ import { ApiKey } from '../../protocol/generated/index.js';
 import { defaultFetchRequest, defaultFetchTopic, defaultFetchPartition } from '../../protocol/generated/fetch-request.js';
 import type { FetchResponse } from '../../protocol/generated/fetch-response.js';
 import { defaultProduceRequest, defaultTopicProduceData } from '../../protocol/generated/produce-request.js';
+import { defaultCreatableTopic, defaultCreateTopicsRequest } from '../../protocol/generated/create-topics-request.js';
 import { setPrincipal, type Principal } from '../identity/principal.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import { fakeConnection, fakeRequest } from '../../test/helpers/fake-request.js';
@@ -121,6 +122,29 @@ describe('policy stage', () => {
     stage.topicIds.learn([['AAAAAAAAAAAAAAAAAAAAAw', 'app_other']]);
     expect(await stage.onRequest(request(c, ApiKey.Fetch, 13, fetch('AAAAAAAAAAAAAAAAAAAAAw')))).toBeUndefined();
     expect(lookups).toBe(2);
+  });
+
+  it('gives the rules the policy\'s protected topics and the configured credential APIs, and records their refusals', () => {
+    const admin = parsePolicy({ roles: { admin: { members: { groups: ['team'] }, rules: [{ resource: 'cluster', operations: ['All'] }, { resource: 'topic', name: '*', operations: ['All'] }] } } });
+    const source: PolicySource = { generation: 1, policy: new Policy(admin, { names: ['audit-trail'], prefixes: ['__gatehouse'] }) };
+    const create = (name: string) => ({ ...defaultCreateTopicsRequest(), topics: [{ ...defaultCreatableTopic(), name }] });
+    const off = new PolicyStage({ source });
+    const c = conn({});
+    const audit = request(c, ApiKey.CreateTopics, 7, create('audit-trail'));
+    const d = off.onRequest(audit) as { respond: { topics: Array<{ name: string; errorCode: number }> } };
+    expect(d.respond.topics.map((t) => [t.name, t.errorCode])).toEqual([['audit-trail', 29]]);
+    expect(getDecision(audit)).toMatchObject({ outcome: 'deny', errorCode: 29, checks: [{ allowed: true }, { action: { name: 'audit-trail', operation: 'Create' }, allowed: false, rule: 'protected-topic' }] });
+    expect(off.onRequest(request(c, ApiKey.CreateTopics, 7, create('orders')))).toBeUndefined();
+
+    const scram = (name: string) => ({ deletions: [{ name, mechanism: 2 }], upsertions: [] });
+    const refused = request(c, ApiKey.AlterUserScramCredentials, 0, scram('someone'));
+    expect(off.onRequest(refused)).toHaveProperty('respond');
+    expect(getDecision(refused)).toMatchObject({ outcome: 'deny', errorCode: 31, checks: [{ allowed: false, rule: 'scram-credentials-disabled' }] });
+    const on = new PolicyStage({ source, credentialApis: { delegationTokens: false, scramCredentials: true, protectedUsers: ['gatehouse'] } });
+    expect(on.onRequest(request(c, ApiKey.AlterUserScramCredentials, 0, scram('someone')))).toBeUndefined();
+    const own = request(c, ApiKey.AlterUserScramCredentials, 0, scram('gatehouse'));
+    expect(on.onRequest(own)).toHaveProperty('respond');
+    expect(getDecision(own)).toMatchObject({ outcome: 'deny', errorCode: 31, checks: [{ allowed: true }, { allowed: false, rule: 'proxy-upstream-account' }] });
   });
 
   it('leaves ApiVersions and SASL to the identity stage', () => {

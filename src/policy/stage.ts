@@ -10,6 +10,7 @@ import { getPrincipal } from '../identity/principal.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import type { InterceptedRequest, RequestDecision as StageDecision, Stage } from '../stage/stage.js';
 import type { Subject, SubjectPolicy } from './authorizer.js';
+import { CREDENTIAL_APIS_OFF, type CredentialApis } from './credential-apis.js';
 import { DecisionCache } from './decision-cache.js';
 import { sessionOf } from '../apis/fetch-session.js';
 import { genericDenial, ruleFor } from './apis/index.js';
@@ -50,6 +51,8 @@ export interface PolicyStageOptions {
   log?: Logger;
   /** Decisions shared by the connections of a subject (decision-cache.ts). Default: a cache with the default limits; null: none, every decision is evaluated. */
   decisions?: DecisionCache | null;
+  /** The broker-credential APIs the configuration allows; default: none. */
+  credentialApis?: CredentialApis;
 }
 
 interface ConnectionPolicy {
@@ -68,9 +71,11 @@ export class PolicyStage implements Stage {
   private readonly source: PolicySource;
   private readonly log: Logger | undefined;
   private readonly decisions: DecisionCache | null;
+  private readonly credentialApis: CredentialApis;
 
   constructor(opts: PolicyStageOptions) {
     this.source = opts.source;
+    this.credentialApis = opts.credentialApis ?? CREDENTIAL_APIS_OFF;
     this.topicIds = opts.topicIds ?? new TopicIds();
     this.log = opts.log?.child({ stage: 'policy' });
     this.decisions = opts.decisions === undefined ? new DecisionCache() : opts.decisions;
@@ -140,6 +145,12 @@ export class PolicyStage implements Stage {
           cp.state.set(key, v);
         }
         return v;
+      },
+      isProtectedTopic: (name) => subject.policy.isProtectedTopic(name),
+      credentialApis: this.credentialApis,
+      refuse: (action, reason) => {
+        checks.push({ action, allowed: false, rule: reason });
+        return false;
       },
     };
     const outcome = authorize(body, ctx);

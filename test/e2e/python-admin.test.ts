@@ -77,7 +77,8 @@ describe('Python confluent-kafka AdminClient, directly and through the proxy', (
     gh = await startProxy(upstream.bootstrap, {
       upstream: { sasl: upstream.sasl },
       identity: { issuers: [{ issuer: oidc.issuer, audience: oidc.audience }] },
-      policy: { file: policyFile },
+      // describe_user_scram_credentials is among the calls: SCRAM administration is off unless turned on.
+      policy: { file: policyFile, brokerCredentialApis: { scramCredentials: true } },
     });
   }, 300_000);
   afterAll(async () => {
@@ -108,9 +109,10 @@ describe('Python confluent-kafka AdminClient, directly and through the proxy', (
     expect(r['delete_topics']).toEqual({ topic: null, extraTopic: null, missingTopic: { error: 'UNKNOWN_TOPIC_OR_PART' } });
     // describe_user_scram_credentials: the PLAINTEXT broker has no authorizer and answers with
     // the proxy's SCRAM account (and RESOURCE_NOT_FOUND for a user that does not exist). Through
-    // the proxy the admin holds All on the cluster (so Describe, which the API needs), the proxy
-    // forwards the request on its own SASL connection and the broker gives the same answer:
-    // the proxied result matches, it is not a denial.
+    // the proxy (with policy.brokerCredentialApis.scramCredentials on) the admin holds All on the
+    // cluster (so Describe, which the API needs), the proxy forwards the request on its own SASL
+    // connection and the broker gives the same answer: the proxied result matches, it is not a
+    // denial.
     expect(r['describe_user_scram_credentials']).toEqual({
       all: { [PROXY_USER]: [['SCRAM_SHA_512', 4096]] },
       named: { scramUser: [['SCRAM_SHA_512', 4096]], missingUser: { error: 'RESOURCE_NOT_FOUND' } },

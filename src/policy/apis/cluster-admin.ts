@@ -1,13 +1,15 @@
 /**
  * Cluster administration: APIs Kafka authorizes as a whole on the cluster resource, answered
  * with CLUSTER_AUTHORIZATION_FAILED in the API's own shape (top-level errorCode, or one entry per
- * item where the answer has no top-level error), and the delegation-token APIs.
+ * item where the answer has no top-level error), and the broker-credential APIs (SCRAM
+ * credentials, delegation tokens), which the configuration must turn on first.
  */
 import { ApiKey } from '../../../protocol/generated/index.js';
 import * as deleteAclsRes from '../../../protocol/generated/delete-acls-response.js';
 import * as electLeadersRes from '../../../protocol/generated/elect-leaders-response.js';
-import { Errors, clusterRule, deny, genericDenial, onCluster, ALLOW } from './helpers.js';
-import type { ApiRule } from './types.js';
+import { Errors, clusterAction, clusterRule, deny, genericDenial, onCluster, requireAll, splitItems, ALLOW } from './helpers.js';
+import type { Action } from '../model.js';
+import type { ApiRule, AuthzContext, Outcome } from './types.js';
 
 type Obj = Record<string, any>;
 
@@ -47,7 +49,22 @@ export const electLeadersRule: ApiRule = clusterRule(ApiKey.ElectLeaders, 'Alter
   },
 });
 
-export const alterPartitionReassignmentsRule: ApiRule = clusterRule(ApiKey.AlterPartitionReassignments, 'Alter');
+/**
+ * AlterPartitionReassignments: Alter on the cluster; a request that names a protected topic is
+ * refused whole with CLUSTER_AUTHORIZATION_FAILED (the code this API's denials carry): moving or
+ * shrinking the audit topic's replicas is altering it, which no client may.
+ */
+export const alterPartitionReassignmentsRule: ApiRule = {
+  apiKey: ApiKey.AlterPartitionReassignments,
+  authorize: requireAll(
+    ApiKey.AlterPartitionReassignments,
+    (req: Obj, ctx) => {
+      const guarded = [...new Set((req.topics as Obj[]).map((t) => t.name as string))].filter((name) => ctx.isProtectedTopic(name));
+      return [...guarded.map((name): Action => ({ resourceType: 'topic', name, operation: 'Alter' })), clusterAction('Alter')];
+    },
+    { code: Errors.CLUSTER_AUTHORIZATION_FAILED },
+  ),
+};
 export const listPartitionReassignmentsRule: ApiRule = clusterRule(ApiKey.ListPartitionReassignments, 'Describe');
 export const describeClientQuotasRule: ApiRule = clusterRule(ApiKey.DescribeClientQuotas, 'DescribeConfigs');
 
@@ -57,15 +74,56 @@ export const alterClientQuotasRule: ApiRule = clusterRule(ApiKey.AlterClientQuot
   },
 });
 
-export const describeUserScramCredentialsRule: ApiRule = clusterRule(ApiKey.DescribeUserScramCredentials, 'Describe');
+/**
+ * SCRAM credentials (off unless `policy.brokerCredentialApis.scramCredentials`, see
+ * credential-apis.ts). DescribeUserScramCredentials: Describe on the cluster. It names the
+ * broker's SCRAM accounts, the proxy's own among them: the list an attacker would try passwords
+ * against straight at the broker, and nothing a proxy client needs.
+ */
+export const describeUserScramCredentialsRule: ApiRule = {
+  apiKey: ApiKey.DescribeUserScramCredentials,
+  authorize: (_req, ctx) =>
+    scramEnabled(ctx, 'Describe') && onCluster(ctx, 'Describe') ? ALLOW : deny(genericDenial(ApiKey.DescribeUserScramCredentials, ctx.version, Errors.CLUSTER_AUTHORIZATION_FAILED), Errors.CLUSTER_AUTHORIZATION_FAILED),
+};
 
-/** AlterUserScramCredentials: Alter on the cluster; one result per user named in deletions and upsertions. */
-export const alterUserScramCredentialsRule: ApiRule = clusterRule(ApiKey.AlterUserScramCredentials, 'Alter', {
-  shape: (res, req, code) => {
-    const users = new Set([...(req.deletions as Obj[]), ...(req.upsertions as Obj[])].map((c) => c.name as string));
-    res.results = [...users].map((user) => ({ user, errorCode: code, errorMessage: null }));
+function scramEnabled(ctx: AuthzContext, operation: 'Describe' | 'Alter'): boolean {
+  return ctx.credentialApis.scramCredentials || ctx.refuse(clusterAction(operation), 'scram-credentials-disabled');
+}
+
+/**
+ * AlterUserScramCredentials: Alter on the cluster, else every user named in deletions and
+ * upsertions answered CLUSTER_AUTHORIZATION_FAILED. The proxy's own upstream account is never
+ * changed: its deletions and upsertions are answered CLUSTER_AUTHORIZATION_FAILED by the proxy
+ * and the other users' go to the broker.
+ */
+export const alterUserScramCredentialsRule: ApiRule = {
+  apiKey: ApiKey.AlterUserScramCredentials,
+  authorize(req: Obj, ctx): Outcome {
+    const users = [...new Set([...(req.deletions as Obj[]), ...(req.upsertions as Obj[])].map((c) => c.name as string))];
+    const code = Errors.CLUSTER_AUTHORIZATION_FAILED;
+    const entry = (user: string, errorCode: number): Obj => ({ user, errorCode, errorMessage: null });
+    if (!scramEnabled(ctx, 'Alter') || !onCluster(ctx, 'Alter')) {
+      const res = genericDenial(ApiKey.AlterUserScramCredentials, ctx.version, code);
+      res.results = users.map((u) => entry(u, code));
+      return deny(res, code);
+    }
+    const guarded = new Set(ctx.credentialApis.protectedUsers);
+    return splitItems<string, Obj>({
+      items: users,
+      code: (user) => (guarded.has(user) ? (ctx.refuse(clusterAction('Alter'), 'proxy-upstream-account'), code) : 0),
+      request: (kept) => {
+        const keep = new Set(kept);
+        return { ...req, deletions: (req.deletions as Obj[]).filter((d) => keep.has(d.name)), upsertions: (req.upsertions as Obj[]).filter((u) => keep.has(u.name)) };
+      },
+      denied: (user, c) => entry(user, c),
+      results: (res) => res.results,
+      withResults: (res, results) => ({ ...res, results }),
+      empty: () => genericDenial(ApiKey.AlterUserScramCredentials, ctx.version, 0),
+      key: (user) => user,
+      resultKey: (r) => r.user,
+    });
   },
-});
+};
 
 export const describeQuorumRule: ApiRule = clusterRule(ApiKey.DescribeQuorum, 'Describe');
 export const updateFeaturesRule: ApiRule = clusterRule(ApiKey.UpdateFeatures, 'Alter');
@@ -75,21 +133,46 @@ export const removeRaftVoterRule: ApiRule = clusterRule(ApiKey.RemoveRaftVoter, 
 export const listConfigResourcesRule: ApiRule = clusterRule(ApiKey.ListConfigResources, 'DescribeConfigs');
 
 /**
- * Delegation tokens. Through the proxy a token would be issued to (and owned by) the proxy's
- * own broker credentials, not to the client's principal, so Gatehouse keeps this simple: creating,
- * renewing and expiring tokens needs CreateTokens on the cluster (a policy grants it only on
- * purpose), else DELEGATION_TOKEN_AUTHORIZATION_FAILED; DescribeDelegationToken needs
- * DescribeTokens on the cluster, else the answer is an empty token list (as a broker answers a
- * principal who may describe no token).
+ * Delegation tokens (off unless `policy.brokerCredentialApis.delegationTokens`, see
+ * credential-apis.ts). Through the proxy a token is issued to (and owned by) the proxy's own
+ * broker credentials, not to the client's principal, so when on: creating, renewing and
+ * expiring tokens needs CreateTokens on the cluster, else DELEGATION_TOKEN_AUTHORIZATION_FAILED;
+ * DescribeDelegationToken needs DescribeTokens on the cluster, else the answer is an empty token
+ * list (as a broker answers a principal who may describe no token). Only a rule naming these
+ * operations grants them (`All` does not). A token for another owner (CreateDelegationToken v3
+ * ownerPrincipalName) is refused, and the HMACs DescribeDelegationToken would list (each one
+ * the secret of a token) are answered empty.
  */
-const tokenRule = (apiKey: number): ApiRule => clusterRule(apiKey, 'CreateTokens', { code: Errors.DELEGATION_TOKEN_AUTHORIZATION_FAILED });
+function tokensEnabled(ctx: AuthzContext, operation: 'CreateTokens' | 'DescribeTokens'): boolean {
+  return ctx.credentialApis.delegationTokens || ctx.refuse(clusterAction(operation), 'delegation-tokens-disabled');
+}
 
-export const createDelegationTokenRule = tokenRule(ApiKey.CreateDelegationToken);
+const tokenDenial = (apiKey: number, ctx: AuthzContext): Outcome =>
+  deny(genericDenial(apiKey, ctx.version, Errors.DELEGATION_TOKEN_AUTHORIZATION_FAILED), Errors.DELEGATION_TOKEN_AUTHORIZATION_FAILED);
+
+const tokenRule = (apiKey: number): ApiRule => ({
+  apiKey,
+  authorize: (_req, ctx) => (tokensEnabled(ctx, 'CreateTokens') && onCluster(ctx, 'CreateTokens') ? ALLOW : tokenDenial(apiKey, ctx)),
+});
+
+export const createDelegationTokenRule: ApiRule = {
+  apiKey: ApiKey.CreateDelegationToken,
+  authorize(req: Obj, ctx): Outcome {
+    if (!tokensEnabled(ctx, 'CreateTokens')) return tokenDenial(ApiKey.CreateDelegationToken, ctx);
+    if (typeof req.ownerPrincipalName === 'string' && req.ownerPrincipalName.length > 0) {
+      ctx.refuse(clusterAction('CreateTokens'), 'token-for-another-owner');
+      return tokenDenial(ApiKey.CreateDelegationToken, ctx);
+    }
+    return onCluster(ctx, 'CreateTokens') ? ALLOW : tokenDenial(ApiKey.CreateDelegationToken, ctx);
+  },
+};
 export const renewDelegationTokenRule = tokenRule(ApiKey.RenewDelegationToken);
 export const expireDelegationTokenRule = tokenRule(ApiKey.ExpireDelegationToken);
 
 export const describeDelegationTokenRule: ApiRule = {
   apiKey: ApiKey.DescribeDelegationToken,
   authorize: (_req, ctx) =>
-    onCluster(ctx, 'DescribeTokens') ? ALLOW : deny(genericDenial(ApiKey.DescribeDelegationToken, ctx.version, Errors.NONE), Errors.DELEGATION_TOKEN_AUTHORIZATION_FAILED),
+    tokensEnabled(ctx, 'DescribeTokens') && onCluster(ctx, 'DescribeTokens')
+      ? { kind: 'filter', filter: (res: Obj) => ({ ...res, tokens: (res.tokens as Obj[]).map((t) => ({ ...t, hmac: Buffer.alloc(0) })) }) }
+      : deny(genericDenial(ApiKey.DescribeDelegationToken, ctx.version, Errors.NONE), Errors.DELEGATION_TOKEN_AUTHORIZATION_FAILED),
 };

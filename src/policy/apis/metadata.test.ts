@@ -5,8 +5,8 @@ import * as dtpRes from '../../../protocol/generated/describe-topic-partitions-r
 import { ZERO_UUID } from '../../../protocol/runtime/index.js';
 import { ErrorCode } from '../model.js';
 import { OPS_OMITTED } from './helpers.js';
-import { topicIdsFromMetadata } from './index.js';
-import { ID_A, ID_B, ID_UNKNOWN, IDS, allowOnly, denyOnly, fakeContext, run, versions } from './test-kit.js';
+import { ruleFor, topicIdsFromMetadata } from './index.js';
+import { ID_A, ID_B, ID_UNKNOWN, IDS, allowOnly, denyOnly, fakeContext, requestAt, run, versions } from './test-kit.js';
 
 type Obj = Record<string, any>;
 const ID_OF: Record<string, string> = { a: ID_A, b: ID_B, c: ID_UNKNOWN };
@@ -41,7 +41,8 @@ describe('Metadata', () => {
     const r = run(ApiKey.Metadata, v, { topics: named('a', 'b') });
     expect(r.outcome.kind).toBe('allow');
     expect(r.asked.slice(0, 2)).toEqual(['Describe topic:a', 'Describe topic:b']);
-    expect(r.asked.slice(2)).toEqual(v >= 4 ? ['Create cluster:kafka-cluster'] : []);
+    // v0-3 always ask the broker to auto-create; v4+ by default (allowAutoTopicCreation true).
+    expect(r.asked.slice(2)).toEqual(['Create cluster:kafka-cluster']);
   });
 
   it.each(versions(ApiKey.Metadata))('v%i: a denied named topic is not forwarded and answered TOPIC_AUTHORIZATION_FAILED in place', (v) => {
@@ -80,6 +81,80 @@ describe('Metadata', () => {
   it.each(versions(ApiKey.Metadata, 4))('v%i: auto-creation with Create on the topic stays on', (v) => {
     const r = run(ApiKey.Metadata, v, { topics: named('a'), allowAutoTopicCreation: true }, { decide: allowOnly('Describe topic:a', 'Create topic:a') });
     expect(r.outcome.kind).toBe('allow');
+  });
+
+  it.each(versions(ApiKey.Metadata, 4))('v%i: auto-creation of a protected topic stays off even with Create on the cluster', (v) => {
+    const r = run(ApiKey.Metadata, v, { topics: named('a', '__gatehouse_x'), allowAutoTopicCreation: true }, { broker: brokerTopics(['a']) });
+    expect(r.outcome.kind).toBe('split');
+    expect(r.forwarded!.allowAutoTopicCreation).toBe(false);
+    expect(r.asked).toEqual(['Describe topic:a', 'Describe topic:__gatehouse_x', 'Create topic:__gatehouse_x']);
+  });
+
+  describe('v0-3 cannot turn auto-creation off', () => {
+    const allTopics = (v: number) => (fwd: Obj | undefined): Obj => {
+      // The broker answers a request for every topic with every topic, and a named one with those named.
+      const asked: Obj[] | null = fwd!.topics;
+      expect(asked === null || (v === 0 && asked.length === 0)).toBe(true);
+      return brokerTopics(['c', 'a', 'b'])();
+    };
+
+    it.each(versions(ApiKey.Metadata, 0, 3))('v%i: without Create, asked as a request for every topic (which never creates one); the named topics picked from the answer', (v) => {
+      const r = run(ApiKey.Metadata, v, { topics: named('missing', 'a', 'b', 'bad name!', 'a') }, { decide: denyOnly('Describe topic:b', 'Create cluster:kafka-cluster', 'Create topic:missing'), broker: allTopics(v) });
+      expect(r.outcome.kind).toBe('split');
+      expect(r.forwarded!.topics).toEqual(v === 0 ? [] : null);
+      // In request order, each allowed name once: a missing one as not existing, an illegal one as invalid, a denied one refused.
+      expect(summary(r.merged!)).toEqual([
+        ['missing', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 0],
+        ['a', 0, 1],
+        ['b', ErrorCode.TOPIC_AUTHORIZATION_FAILED, 0],
+        ['bad name!', ErrorCode.INVALID_TOPIC_EXCEPTION, 0],
+      ]);
+      expect(r.merged!.brokers.length).toBe(1);
+    });
+
+    it.each(versions(ApiKey.Metadata, 0, 3))('v%i: with Create on every named topic (or the cluster), forwarded as it is', (v) => {
+      const onTopics = run(ApiKey.Metadata, v, { topics: named('a', 'missing') }, { decide: denyOnly('Create cluster:kafka-cluster') });
+      expect(onTopics.outcome.kind).toBe('allow');
+      expect(onTopics.asked).toEqual(['Describe topic:a', 'Describe topic:missing', 'Create cluster:kafka-cluster', 'Create topic:a', 'Create topic:missing']);
+      expect(run(ApiKey.Metadata, v, { topics: named('a', 'missing') }).outcome.kind).toBe('allow');
+    });
+
+    it.each(versions(ApiKey.Metadata, 0, 3))('v%i: a protected topic is never auto-created, whatever the cluster allows', (v) => {
+      const r = run(ApiKey.Metadata, v, { topics: named('__gatehouse_audit') }, { decide: () => true, broker: allTopics(v) });
+      expect(r.outcome.kind).toBe('split');
+      expect(r.forwarded!.topics).toEqual(v === 0 ? [] : null);
+      expect(summary(r.merged!)).toEqual([['__gatehouse_audit', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 0]]);
+      expect(r.asked).toEqual(['Describe topic:__gatehouse_audit', 'Create topic:__gatehouse_audit']);
+    });
+  });
+
+  describe('an entry with a topic id is authorized by its id, never by the name beside it', () => {
+    const byIdBroker = (fwd: Obj | undefined): Obj => {
+      // As the broker: by id alone, names ignored.
+      for (const t of fwd!.topics as Obj[]) expect(t.name).toBeNull();
+      return brokerTopics((fwd!.topics as Obj[]).map((t) => IDS[t.topicId]!))();
+    };
+
+    it.each(versions(ApiKey.Metadata, 10))('v%i: an allowed name beside a hidden topic\'s id → that id refused as the broker refuses it, nothing forwarded', (v) => {
+      const r = run(ApiKey.Metadata, v, { topics: [{ name: 'a', topicId: ID_B }], allowAutoTopicCreation: false }, { ids: IDS, decide: denyOnly('Describe topic:b'), broker: byIdBroker });
+      expect(r.asked).toEqual(['Describe topic:b']);
+      expect(r.outcome.kind).toBe('split');
+      expect(r.forwarded!.topics).toEqual([]);
+      expect((r.merged!.topics as Obj[]).map((t) => [t.name, t.topicId, t.errorCode, t.partitions.length])).toEqual([[v >= 12 ? null : '', ID_B, ErrorCode.TOPIC_AUTHORIZATION_FAILED, 0]]);
+    });
+
+    it.each(versions(ApiKey.Metadata, 10))('v%i: a hidden name beside an allowed id → forwarded by the id alone; entries without an id left out, as the broker leaves them', (v) => {
+      const r = run(ApiKey.Metadata, v, { topics: [{ name: 'b', topicId: ID_A }, { name: 'b', topicId: ZERO_UUID }], allowAutoTopicCreation: true }, { ids: IDS, decide: denyOnly('Describe topic:b'), broker: byIdBroker });
+      expect(r.asked).toEqual(['Describe topic:a']);
+      expect(r.outcome.kind).toBe('split');
+      expect(r.forwarded!.topics).toEqual([{ topicId: ID_A, name: null }]);
+      expect(summary(r.merged!)).toEqual([['a', 0, 1]]);
+    });
+
+    it.each(versions(ApiKey.Metadata, 10))('v%i: the ids to resolve include those beside a name', (v) => {
+      const req = requestAt(ApiKey.Metadata, v, { topics: [{ name: 'a', topicId: ID_B }, { name: 'c', topicId: ZERO_UUID }, { name: null, topicId: ID_UNKNOWN }] });
+      expect(ruleFor(ApiKey.Metadata)!.topicIds!(req, v)).toEqual([ID_B, ID_UNKNOWN]);
+    });
   });
 
   it.each(versions(ApiKey.Metadata, 8))('v%i: authorized operations are recomputed when asked for', (v) => {

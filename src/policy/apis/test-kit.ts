@@ -7,6 +7,8 @@
 import { describe as describeBlock, expect, it } from 'vitest';
 import { apiCodec } from '../../../protocol/generated/index.js';
 import { Reader, Writer } from '../../../protocol/runtime/index.js';
+import { WRITE_LIKE } from '../authorizer.js';
+import { CREDENTIAL_APIS_OFF, type CredentialApis } from '../credential-apis.js';
 import { ErrorCode, OPERATION_CODES, SUPPORTED_OPERATIONS, type Action, type ResourceType } from '../model.js';
 import { deniedTopic, type TopicRule } from './helpers.js';
 import { ruleFor } from './index.js';
@@ -20,6 +22,19 @@ type Obj = Record<string, any>;
 export interface FakeContext extends AuthzContext {
   /** Every action asked for, as "Operation type:name" (allowedOnAny as "Operation type:*"). */
   readonly asked: string[];
+  /** Every refusal recorded with ctx.refuse, as "Operation type:name (reason)". */
+  readonly refused: string[];
+}
+
+/** The fake's protected topics: the audit topic of the tests and the proxy's prefix. */
+export const PROTECTED_AUDIT_TOPIC = 'audit-trail';
+export function isProtectedTestTopic(name: string): boolean {
+  return name === PROTECTED_AUDIT_TOPIC || name.startsWith('__gatehouse');
+}
+
+export interface FakeOptions {
+  /** Switches of the broker-credential APIs (default: all off, no protected user). */
+  credentialApis?: Partial<CredentialApis>;
 }
 
 export type Decide = (a: Action) => boolean;
@@ -42,14 +57,21 @@ export function describe(a: Action): string {
   return `${a.operation} ${a.resourceType}:${a.name}`;
 }
 
-/** A fake context at `version`: decides by `decide`, names ids from `ids`, state in `state`. */
-export function fakeContext(version: number, decide: Decide, ids: Record<string, string> = {}, state = new Map<string, unknown>()): FakeContext {
+/**
+ * A fake context at `version`: decides by `decide`, names ids from `ids`, state in `state`. As
+ * the real policy, it refuses every write-like action on a protected topic (isProtectedTestTopic)
+ * whatever `decide` says.
+ */
+export function fakeContext(version: number, decide: Decide, ids: Record<string, string> = {}, state = new Map<string, unknown>(), opts: FakeOptions = {}): FakeContext {
   const asked: string[] = [];
+  const refused: string[] = [];
   return {
     version,
     asked,
+    refused,
     allowed(a) {
       asked.push(describe(a));
+      if (a.resourceType === 'topic' && isProtectedTestTopic(a.name) && WRITE_LIKE.has(a.operation)) return false;
       return decide(a);
     },
     allowedOnAny(type, op) {
@@ -66,6 +88,12 @@ export function fakeContext(version: number, decide: Decide, ids: Record<string,
     sessionState<T>(key: string, init: () => T): T {
       if (!state.has(key)) state.set(key, init());
       return state.get(key) as T;
+    },
+    isProtectedTopic: isProtectedTestTopic,
+    credentialApis: { ...CREDENTIAL_APIS_OFF, ...opts.credentialApis },
+    refuse(a, reason) {
+      refused.push(`${describe(a)} (${reason})`);
+      return false;
     },
   };
 }
@@ -107,6 +135,8 @@ export interface Run {
   outcome: Outcome;
   /** Every action asked, including those a merge or filter asks afterwards. */
   asked: string[];
+  /** Every refusal recorded (ctx.refuse), as "Operation type:name (reason)". */
+  refused: string[];
   /** The actions authorize() itself asked. */
   authorizeAsked: string[];
   /** deny: the answer, decoded after a round trip. */
@@ -123,6 +153,8 @@ export interface RunOptions {
   state?: Map<string, unknown>;
   /** The broker's answer to the forwarded request (split: the allowed part; filter: the request as is); default: the API's default response. */
   broker?: (forwarded: Obj | undefined) => Obj;
+  /** Switches of the broker-credential APIs (default: all off). */
+  credentialApis?: Partial<CredentialApis>;
 }
 
 /**
@@ -133,9 +165,9 @@ export function run(apiKey: number, v: number, fields: Obj, opts: RunOptions = {
   const rule = ruleFor(apiKey);
   if (!rule) throw new Error(`no rule for ${apiKey}`);
   const req = requestAt(apiKey, v, fields);
-  const ctx = fakeContext(v, opts.decide ?? allowAll, opts.ids, opts.state);
+  const ctx = fakeContext(v, opts.decide ?? allowAll, opts.ids, opts.state, { credentialApis: opts.credentialApis });
   const outcome = rule.authorize(req, ctx) as Outcome;
-  const out: Run = { outcome, asked: ctx.asked, authorizeAsked: [...ctx.asked] };
+  const out: Run = { outcome, asked: ctx.asked, refused: ctx.refused, authorizeAsked: [...ctx.asked] };
   const brokerAnswer = (fwd: Obj | undefined): Obj => {
     const b = opts.broker ? opts.broker(fwd) : (defaultResponse(apiKey) as Obj);
     return responseRoundTrip(apiKey, v, b);
@@ -275,16 +307,17 @@ export function wholeRuleCases(
   actions: string[],
   code: number,
   vs: number[],
-  opts: { fields?: (v: number) => Obj; check?: (res: Obj, v: number) => void; topLevel?: boolean } = {},
+  opts: { fields?: (v: number) => Obj; check?: (res: Obj, v: number) => void; topLevel?: boolean; credentialApis?: Partial<CredentialApis> } = {},
 ): void {
+  const credentialApis = opts.credentialApis;
   describeBlock(`${apiCodec(apiKey)!.name} as a whole`, () => {
     it.each(vs)(`v%i: ${actions.join(', ')} → allow`, (v) => {
-      const r = run(apiKey, v, opts.fields?.(v) ?? {});
+      const r = run(apiKey, v, opts.fields?.(v) ?? {}, { credentialApis });
       expect(r.outcome.kind).toBe('allow');
       expect(r.asked).toEqual(actions);
     });
     it.each(vs)(`v%i: ${actions[0]} denied → the API-shaped denial`, (v) => {
-      const r = run(apiKey, v, opts.fields?.(v) ?? {}, { decide: denyOnly(actions[0]!) });
+      const r = run(apiKey, v, opts.fields?.(v) ?? {}, { decide: denyOnly(actions[0]!), credentialApis });
       expect(r.outcome.kind).toBe('deny');
       expect(r.outcome.kind === 'deny' && r.outcome.errorCode).toBe(code);
       expect(r.asked).toEqual([actions[0]]);
@@ -303,7 +336,12 @@ export function writesErrorCode(apiKey: number, v: number): boolean {
 }
 
 /** wholeRuleCases for one operation on the cluster. */
-export function clusterRuleCases(apiKey: number, operation: string, vs: number[], opts: { code?: number; fields?: (v: number) => Obj; check?: (res: Obj, v: number) => void } = {}): void {
+export function clusterRuleCases(
+  apiKey: number,
+  operation: string,
+  vs: number[],
+  opts: { code?: number; fields?: (v: number) => Obj; check?: (res: Obj, v: number) => void; credentialApis?: Partial<CredentialApis> } = {},
+): void {
   wholeRuleCases(apiKey, [`${operation} cluster:kafka-cluster`], opts.code ?? ErrorCode.CLUSTER_AUTHORIZATION_FAILED, vs, { ...opts, topLevel: opts.code === undefined });
 }
 

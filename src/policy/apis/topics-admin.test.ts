@@ -40,6 +40,23 @@ describe('CreateTopics with Create on the cluster', () => {
     expect(r.outcome.kind).toBe(v >= 5 ? 'filter' : 'allow');
     expect(r.asked).toEqual(['Create cluster:kafka-cluster']);
   });
+  it.each(versions(ApiKey.CreateTopics))('v%i: does not cover a protected topic: asked on the topic (refused), answered TOPIC_AUTHORIZATION_FAILED, the rest forwarded', (v) => {
+    const topic = (name: string) => ({ ...createTopicsReq.defaultCreatableTopic(), name, configs: [{ name: 'retention.ms', value: '1000' }] });
+    const r = run(ApiKey.CreateTopics, v, { topics: [topic('audit-trail'), topic('a'), topic('__gatehouse_x')] }, {
+      broker: (fwd) => ({ ...createTopicsRes.defaultCreateTopicsResponse(), topics: (fwd!.topics as Obj[]).map((t) => ({ ...createTopicsRes.defaultCreatableTopicResult(), name: t.name })) }),
+    });
+    expect(r.outcome.kind).toBe('split');
+    expect(r.asked.slice(0, 3)).toEqual(['Create cluster:kafka-cluster', 'Create topic:audit-trail', 'Create topic:__gatehouse_x']);
+    expect((r.forwarded!.topics as Obj[]).map((t) => t.name)).toEqual(['a']);
+    expect((r.merged!.topics as Obj[]).map((t) => [t.name, t.errorCode])).toEqual([
+      ['audit-trail', T],
+      ['a', 0],
+      ['__gatehouse_x', T],
+    ]);
+    const alone = run(ApiKey.CreateTopics, v, { topics: [topic('audit-trail')] });
+    expect(alone.outcome.kind).toBe('deny');
+    expect((alone.response!.topics as Obj[]).map((t) => [t.name, t.errorCode])).toEqual([['audit-trail', T]]);
+  });
   it.each(versions(ApiKey.CreateTopics, 5))('v%i: configs of a created topic only with DescribeConfigs on it', (v) => {
     const created = (name: string) => ({ ...createTopicsRes.defaultCreatableTopicResult(), name, numPartitions: 1, replicationFactor: 1, configs: [{ ...createTopicsRes.defaultCreatableTopicConfigs(), name: 'retention.ms', value: '1' }] });
     const r = run(ApiKey.CreateTopics, v, { topics: ['a', 'b'].map((name) => ({ ...createTopicsReq.defaultCreatableTopic(), name })) }, {
@@ -96,6 +113,27 @@ flatRuleCases(
   },
   versions(ApiKey.CreatePartitions),
 );
+
+describe('the other APIs that change a topic refuse a protected one whatever else is allowed', () => {
+  const named = (names: string[]) => names.map((name) => ({ ...createPartitionsReq.defaultCreatePartitionsTopic(), name, count: 3, assignments: null }));
+  it.each(versions(ApiKey.CreatePartitions))('CreatePartitions v%i', (v) => {
+    const r = run(ApiKey.CreatePartitions, v, { topics: named(['audit-trail']) });
+    expect(r.outcome.kind).toBe('deny');
+    expect((r.response!.results as Obj[]).map((e) => [e.name, e.errorCode])).toEqual([['audit-trail', T]]);
+  });
+  it.each(versions(ApiKey.DeleteTopics, 0, 5))('DeleteTopics v%i', (v) => {
+    const r = run(ApiKey.DeleteTopics, v, { topicNames: ['__gatehouse_audit'] });
+    expect(r.outcome.kind).toBe('deny');
+    expect((r.response!.responses as Obj[]).map((e) => [e.name, e.errorCode])).toEqual([['__gatehouse_audit', T]]);
+  });
+  for (const [apiKey, resList] of [[ApiKey.AlterConfigs, 'responses'], [ApiKey.IncrementalAlterConfigs, 'responses']] as const) {
+    it.each(versions(apiKey))(`API ${apiKey} v%i on the topic`, (v) => {
+      const r = run(apiKey, v, { resources: [{ resourceType: 2, resourceName: 'audit-trail', configs: [] }] });
+      expect(r.outcome.kind).toBe('deny');
+      expect((r.response![resList] as Obj[]).map((e) => [e.resourceName, e.errorCode])).toEqual([['audit-trail', T]]);
+    });
+  }
+});
 
 const configApis = [
   [ApiKey.DescribeConfigs, 'DescribeConfigs', 'results', describeConfigsRes.defaultDescribeConfigsResult, { configurationKeys: null }],

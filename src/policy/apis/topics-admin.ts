@@ -20,16 +20,24 @@ type Obj = Record<string, any>;
 const CREATE_TOPICS: FlatRule = { apiKey: ApiKey.CreateTopics, list: 'topics', name: 'name', resList: 'topics', resName: 'name', result: createTopicsRes.defaultCreatableTopicResult };
 
 /**
- * CreateTopics: Create on the cluster covers every topic; otherwise Create on each topic. As
- * Kafka, a created topic's configs (v5+) are shown only with DescribeConfigs on it, else
- * topicConfigErrorCode TOPIC_AUTHORIZATION_FAILED and no configs.
+ * CreateTopics: Create on the cluster covers every topic; otherwise Create on each topic. A
+ * protected topic (the audit topic, the proxy's internal ones) is asked about on the topic
+ * whatever the cluster allows, and the policy refuses it: a cluster-wide Create never lets a
+ * client make one first, with configs of its choosing. As Kafka, a created topic's configs (v5+)
+ * are shown only with DescribeConfigs on it, else topicConfigErrorCode TOPIC_AUTHORIZATION_FAILED
+ * and no configs.
  */
 export const createTopicsRule: ApiRule = {
   apiKey: ApiKey.CreateTopics,
   authorize(req, ctx) {
     const finish = ctx.version >= 5 ? hideConfigs(ctx) : undefined;
-    if (onCluster(ctx, 'Create')) return finish ? { kind: 'filter', filter: finish } : ALLOW;
-    return flatSplit(req, ctx, CREATE_TOPICS, byName(ctx, 'topic', 'Create'), { finish });
+    const onTopic = byName(ctx, 'topic', 'Create');
+    const guarded = (req.topics as Obj[]).some((t) => ctx.isProtectedTopic(t.name));
+    if (onCluster(ctx, 'Create')) {
+      if (!guarded) return finish ? { kind: 'filter', filter: finish } : ALLOW;
+      return flatSplit(req, ctx, CREATE_TOPICS, (name) => (ctx.isProtectedTopic(name) ? onTopic(name) : 0), { finish });
+    }
+    return flatSplit(req, ctx, CREATE_TOPICS, onTopic, { finish });
   },
 };
 

@@ -11,6 +11,7 @@
  *  - filter: forward as is, and `filter` the broker's answer (listing APIs show only what the
  *    principal may Describe; authorized-operations fields are recomputed from the policy).
  */
+import type { CredentialApis } from '../credential-apis.js';
 import type { Action, Operation, ResourceType } from '../model.js';
 
 export interface AuthzContext {
@@ -37,6 +38,16 @@ export interface AuthzContext {
    * the connection), one value per key; per connection where no tracker runs.
    */
   sessionState<T>(key: string, init: () => T): T;
+  /**
+   * Whether a topic is protected (the audit topic, the proxy's internal topics). The policy
+   * refuses every write-like action on one; rules ask about such a topic by name, never letting
+   * a cluster-wide permission (Create on the cluster) stand in for it.
+   */
+  isProtectedTopic(name: string): boolean;
+  /** Which broker-credential APIs the configuration allows (credential-apis.ts). */
+  readonly credentialApis: CredentialApis;
+  /** Records `action` as refused for a built-in `reason` (no rule decides it); always false. */
+  refuse(action: Action, reason: string): false;
 }
 
 export type Outcome =
