@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { AuditKind, SessionsSummaryData } from './events.js';
+import { AlertEngine } from './alerts.js';
+import { Chain } from './chain.js';
+import type { AuditEvent, AuditKind, SessionsSummaryData } from './events.js';
+import type { AlertNotice } from './webhooks.js';
 import { HOLD_EVENTS, OTHER, OTHER_ADDRESSES, Summariser, SUMMARY_KEYS, type SummariserOptions } from './summariser.js';
 
 interface Emitted {
@@ -110,5 +113,16 @@ describe('summariser', () => {
     expect(h.notRecorded).toBe(10);
     h.release();
     expect(t.out.filter((e) => e.subject === 'inst/x')).toHaveLength(HOLD_EVENTS);
+  });
+
+  it('failed logins counted in a summary feed the auth-failure alert, per address and per claimed name', () => {
+    const t = setup({ inFullPerAddress: 0 });
+    for (let i = 0; i < 6; i++) t.session('10.0.0.7', { name: i < 4 ? 'admin' : 'root' });
+    t.s.flush(true);
+    const fired: AlertNotice[] = [];
+    const engine = new AlertEngine({ authFailures: { threshold: 4, windowMs: 60_000, by: ['address', 'principal'] } }, (a) => fired.push(a));
+    const chain = new Chain('alerts');
+    engine.onEvent(chain.stamp({ kind: 'sessions.summary', subject: 'summary/alerts/10.0.0.7', data: t.summaries()[0]! }) as AuditEvent);
+    expect(fired.map((a) => a.message.replace(/^\d+ authentication failures from | within.*$/g, '')).sort()).toEqual(['address 10.0.0.7', 'principal admin']);
   });
 });
