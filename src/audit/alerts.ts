@@ -1,14 +1,16 @@
 /**
  * Alert rules on the audit event stream, evaluated as events are recorded:
  *  - auth-failures: N authentication failures per principal or client address within a window
- *    (one alert per key per window). Counted in bounded memory that forgets idle keys and, when
- *    full, the least-failed ones first, never all at once (window-counts.ts): rotating through
- *    names does not reset the count of a name or address that keeps failing;
+ *    (one alert per key per window), those counted in summaries of unauthenticated sessions too.
+ *    Counted in bounded memory that forgets idle keys and, when full, the least-failed ones first,
+ *    never all at once (window-counts.ts): rotating through names does not reset the count of a
+ *    name or address that keeps failing;
  *  - denied-mutation: any mutation the policy denied (fully or partly);
  *  - critical-topic: any mutation of a listed topic (`*` globs).
  * An alert is logged (warn, GH_AUDIT_ALERT) and sent to every webhook destination.
  */
-import { kindOf, type AuditEvent, type RequestData, type SessionOpenedData } from './events.js';
+import { kindOf, type AuditEvent, type RequestData, type SessionOpenedData, type SessionsSummaryData } from './events.js';
+import { OTHER, OTHER_ADDRESSES } from './summariser.js';
 import type { AlertNotice } from './webhooks.js';
 import { WindowCounts } from './window-counts.js';
 
@@ -50,7 +52,16 @@ export class AlertEngine {
     } else if (kind === 'session.closed') {
       this.addresses.delete(e.subject);
     } else if (kind === 'session.authentication_failed') {
-      this.authFailure(e);
+      const a = this.addresses.get(e.subject);
+      this.authFailure(e, a, (e.data as { claimedPrincipal?: string | null }).claimedPrincipal ?? null, 1);
+    } else if (kind === 'sessions.summary') {
+      const d = e.data as SessionsSummaryData;
+      if (d.failedLogins.count === 0) return;
+      const named = Object.entries(d.failedLogins.byClaimedPrincipal).filter(([name]) => name !== OTHER);
+      const anonymous = d.failedLogins.count - named.reduce((n, [, c]) => n + c, 0);
+      const address = d.address === OTHER_ADDRESSES ? undefined : d.address;
+      for (const [name, n] of named) this.authFailure(e, address, name, n);
+      if (anonymous > 0) this.authFailure(e, address, null, anonymous);
     } else if (kind === 'request') {
       const d = e.data as RequestData;
       if (d.category !== 'mutation') return;
@@ -66,22 +77,21 @@ export class AlertEngine {
     }
   }
 
-  private authFailure(e: AuditEvent): void {
+  /** `n` authentication failures from an address (if known) claiming a name (if any). */
+  private authFailure(e: AuditEvent, address: string | undefined, claimed: string | null, n: number): void {
     const rule = this.rules.authFailures;
     if (!rule) return;
-    const d = e.data as { claimedPrincipal?: string | null };
     const keys: string[] = [];
-    if (rule.by.includes('address')) {
-      const a = this.addresses.get(e.subject);
-      if (a) keys.push(`address ${a}`);
-    }
-    if (rule.by.includes('principal') && d.claimedPrincipal) keys.push(`principal ${d.claimedPrincipal}`);
+    if (rule.by.includes('address') && address) keys.push(`address ${address}`);
+    if (rule.by.includes('principal') && claimed) keys.push(`principal ${claimed}`);
     const now = this.now();
     for (const key of keys) {
-      const entry = this.failures!.hit(key, now);
+      // A summary's count: enough hits to reach the threshold, not one per failure.
+      let entry = this.failures!.hit(key, now);
+      for (let i = Math.min(n, rule.threshold) - 1; i > 0; i--) entry = this.failures!.hit(key, now);
       if (entry.times.length >= rule.threshold && (entry.firedAt === null || entry.firedAt <= now - rule.windowMs)) {
         entry.firedAt = now;
-        this.notify({ rule: 'auth-failures', message: `${rule.threshold} authentication failures from ${key} within ${Math.round(rule.windowMs / 1000)} s`, event: e });
+        this.notify({ rule: 'auth-failures', message: `${entry.times.length} authentication failures from ${key} within ${Math.round(rule.windowMs / 1000)} s`, event: e });
       }
     }
   }

@@ -25,6 +25,12 @@ function sampleEvents(chain: Chain): AuditEvent[] {
       fetched: [{ topic: 'orders', partition: 0, fetchOffset: 10, firstOffset: 10, lastOffset: 12, records: 3, highWatermark: 13, errorCode: 0 }],
     }),
     ev('session.closed', { sessionId: sid, principal: 'admin', reason: 'GH_CLIENT_CLOSED', durationMs: 30, requests: 5, bytesIn: 300, bytesOut: 500, clientSoftware: null }),
+    ev('session.closed', { sessionId: `${sid}-tls`, principal: null, reason: 'GH_CLIENT_CLOSED', durationMs: 3, requests: 40, bytesIn: 900, bytesOut: 1500, clientSoftware: null, eventsNotRecorded: 30 }, `${sid}-tls`),
+    ev('sessions.summary', {
+      address: '10.0.0.9', windowStart: new Date().toISOString(), windowEnd: new Date().toISOString(), recordedInFull: 20, connections: 7, requests: 21, bytesIn: 700, bytesOut: 900,
+      failedLogins: { count: 7, byReason: { 'unknown service account': 5, '(other)': 2 }, byClaimedPrincipal: { admin: 7 } }, closeReasons: { GH_CLIENT_CLOSED: 7 },
+      firstOpenedAt: new Date().toISOString(), lastClosedAt: new Date().toISOString(),
+    }, `summary/${chain.instance}/10.0.0.9`),
     ev('checkpoint', { instance: chain.instance, lastSeq: chain.lastSeq, lastHash: chain.lastHash, events: 7, dropped: 0 }, `checkpoint/${chain.instance}`),
   ];
 }

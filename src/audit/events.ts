@@ -18,6 +18,7 @@ export type AuditKind =
   | 'session.authentication_failed'
   | 'request'
   | 'session.closed'
+  | 'sessions.summary'
   | 'checkpoint';
 
 export const AUDIT_KINDS: readonly AuditKind[] = [
@@ -27,6 +28,7 @@ export const AUDIT_KINDS: readonly AuditKind[] = [
   'session.authentication_failed',
   'request',
   'session.closed',
+  'sessions.summary',
   'checkpoint',
 ];
 
@@ -151,6 +153,31 @@ export interface SessionClosedData {
   bytesIn: number;
   bytesOut: number;
   clientSoftware: { name: string; version: string } | null;
+  /** Requests before authentication beyond what a session holds (summariser.ts HOLD_EVENTS): counted here, not recorded one by one. Absent when 0. */
+  eventsNotRecorded?: number;
+}
+
+/**
+ * Unauthenticated sessions of one client address in one window that were counted rather than
+ * recorded in full (summariser.ts). Count maps hold at most 20 keys; the rest under `(other)`.
+ */
+export interface SessionsSummaryData {
+  /** The client address, or `*` for addresses beyond audit.unauthenticated.addresses in this window. */
+  address: string;
+  windowStart: string;
+  windowEnd: string;
+  /** Unauthenticated sessions of this address recorded in full in this window (before these were counted). */
+  recordedInFull: number;
+  /** Sessions counted here. */
+  connections: number;
+  requests: number;
+  bytesIn: number;
+  bytesOut: number;
+  failedLogins: { count: number; byReason: Record<string, number>; byClaimedPrincipal: Record<string, number> };
+  /** Why the connections ended (session.closed reasons), with counts. */
+  closeReasons: Record<string, number>;
+  firstOpenedAt: string;
+  lastClosedAt: string;
 }
 
 export interface CheckpointData {
@@ -164,7 +191,7 @@ export interface CheckpointData {
   dropped: number;
 }
 
-export type AuditData = SessionOpenedData | AuthenticatedData | AuthenticationFailedData | RequestData | SessionClosedData | CheckpointData;
+export type AuditData = SessionOpenedData | AuthenticatedData | AuthenticationFailedData | RequestData | SessionClosedData | SessionsSummaryData | CheckpointData;
 
 /** An audit event as written to the topic (structured-mode CloudEvent). */
 export interface AuditEvent<D = AuditData> {

@@ -1,6 +1,7 @@
 /**
  * The audit trail from the config's `audit` section: the chain, the sink (kafkajs producer to the
- * audit topic, disk spool), webhooks and alerts, and the two stages (intake first, recorder last).
+ * audit topic, disk spool), the summariser of unauthenticated sessions, webhooks and alerts, and
+ * the two stages (intake first, recorder last).
  */
 import { TopicIds } from '../policy/topic-ids.js';
 import { rmSync } from 'node:fs';
@@ -16,7 +17,8 @@ import { Chain, defaultInstanceId } from './chain.js';
 import type { AuditEvent, AuditKind, UnchainedEvent } from './events.js';
 import { kafkaFromConfig } from './kafka-client.js';
 import { AuditIntake, AuditRecorder, type Recorder } from './recorder.js';
-import { AuditSink, KafkaTransport, type AuditTransport } from './sink.js';
+import { AuditSink, KafkaTransport, type AppendOptions, type AuditTransport } from './sink.js';
+import { Summariser } from './summariser.js';
 import { webhookFromEnv, Webhooks, type WebhookDestination } from './webhooks.js';
 
 export interface AuditTrailOptions {
@@ -40,8 +42,10 @@ export class AuditTrail implements Recorder {
   readonly alerts: AlertEngine;
   readonly intake: AuditIntake;
   readonly stage: AuditRecorder;
+  readonly summariser: Summariser;
   private readonly listeners = new Set<(e: AuditEvent) => void>();
   private checkpointTimer: NodeJS.Timeout | undefined;
+  private summaryTimer: NodeJS.Timeout | undefined;
   private sinceCheckpoint = 0;
   /** A spool folder made up for this process (no config file, no spool.dir): removed at close when empty. */
   private readonly tempSpoolDir: string | undefined;
@@ -80,15 +84,22 @@ export class AuditTrail implements Recorder {
         this.webhooks.onAlert(a);
       },
     );
+    const u = config.unauthenticated;
+    this.summariser = new Summariser(
+      { inFullPerAddress: u.inFullPerAddress, inFullTotal: u.inFullTotal, windowMs: u.windowMs, addresses: u.addresses, authRequired: gatehouse.identity !== undefined },
+      this.chain.instance,
+      (kind, subject, data, time, background) => void this.emit(kind, subject, data, time, { background }),
+      () => this.sink.pressed,
+    );
     const topicIds = opts.topicIds ?? new TopicIds();
     this.intake = new AuditIntake(this, this.chain.instance, topicIds);
     this.stage = new AuditRecorder(this, this.chain.instance, new CapturePolicy(config.capture, opts.masker), topicIds);
   }
 
-  emit(kind: AuditKind, subject: string, data: unknown, time?: number): AuditEvent {
+  emit(kind: AuditKind, subject: string, data: unknown, time?: number, opts?: AppendOptions): AuditEvent {
     const { event, json } = this.chain.stampJson({ kind, subject, data, time } as UnchainedEvent<unknown>);
     const e = event as AuditEvent;
-    this.sink.append(e, json);
+    this.sink.append(e, json, opts);
     this.sinceCheckpoint++;
     for (const l of this.listeners) {
       try {
@@ -106,8 +117,8 @@ export class AuditTrail implements Recorder {
     return e;
   }
 
-  refusing(): boolean {
-    return this.sink.mode === 'fail-closed' && !this.sink.accepting;
+  refusing(sessionId: string): boolean {
+    return this.sink.mode === 'fail-closed' && !this.sink.accepts(sessionId);
   }
 
   /** Every event as it is recorded (tests, tail of the local process). */
@@ -134,11 +145,16 @@ export class AuditTrail implements Recorder {
       if (this.sinceCheckpoint > 0) this.checkpoint();
     }, this.config.checkpointIntervalMs);
     this.checkpointTimer.unref();
+    // Summaries go out when their window ends, also when no session closes then.
+    this.summaryTimer = setInterval(() => this.summariser.flush(), Math.min(this.config.unauthenticated.windowMs, 5_000));
+    this.summaryTimer.unref();
     this.log.info({ topic: this.config.topic, mode: this.config.mode, instance: this.chain.instance, webhooks: this.webhooks.size }, 'audit trail started');
   }
 
   async close(): Promise<void> {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    if (this.summaryTimer) clearInterval(this.summaryTimer);
+    this.summariser.flush(true);
     if (this.sinceCheckpoint > 0) this.checkpoint();
     await this.sink.close();
     if (this.tempSpoolDir && this.sink.spooled === 0) rmSync(this.tempSpoolDir, { recursive: true, force: true });

@@ -11,6 +11,7 @@ import { CapturePolicy } from './capture.js';
 import { Chain } from './chain.js';
 import { kindOf, type AuditEvent, type AuditKind, type RequestData } from './events.js';
 import { AuditErrorCode, AuditIntake, AuditRecorder, type Recorder } from './recorder.js';
+import { Summariser } from './summariser.js';
 
 class Events implements Recorder {
   readonly chain = new Chain('t');
@@ -167,5 +168,92 @@ describe('audit stages', () => {
       { offset: 40, key: 'k0', headers: [], value: 'v0' },
       { offset: 41, key: 'k1', headers: [], value: 'v1' },
     ]);
+  });
+
+  describe('with a summariser (sessions that never authenticate)', () => {
+    /** Events, holding unauthenticated sessions; one in full per address. */
+    class Summarised extends Events {
+      readonly background: boolean[] = [];
+      readonly refusedFor: string[] = [];
+      readonly summariser: Summariser;
+      constructor(authRequired: boolean) {
+        super();
+        this.summariser = new Summariser({ inFullPerAddress: 1, inFullTotal: 100, windowMs: 60_000, addresses: 100, authRequired }, 't', (kind, subject, data, _time, background) => {
+          this.emit(kind, subject, data);
+          this.background.push(background);
+        });
+      }
+      override refusing(sessionId?: string): boolean {
+        if (sessionId) this.refusedFor.push(sessionId);
+        return this.refuse;
+      }
+    }
+    let next = 0;
+    /** A connection through both stages: `steps` are [api name, key, version, body, response body, before-response]. */
+    const connection = (ev: Summarised, steps: Array<[string, number, number, unknown, unknown, (() => void)?]>, c = { ...conn(), id: `c${next++}` }) => {
+      const intake = new AuditIntake(ev, 't');
+      const rec = new AuditRecorder(ev, 't', new CapturePolicy());
+      intake.onConnect(c);
+      for (const [name, key, v, body, resBody, before] of steps) {
+        const req = request(c, name, key, v, body);
+        intake.onRequest(req);
+        before?.();
+        rec.onResponse(response(req, resBody, true));
+      }
+      rec.onClose(c, 'GH_CLIENT_CLOSED');
+      return `t/${c.id}`;
+    };
+    const failing = (): Array<[string, number, number, unknown, unknown]> => [
+      ['ApiVersions', ApiKey.ApiVersions, 3, { clientSoftwareName: 'x', clientSoftwareVersion: '1' }, { errorCode: 0, apiKeys: [] }],
+      ['SaslHandshake', ApiKey.SaslHandshake, 1, { mechanism: 'PLAIN' }, { errorCode: 0, mechanisms: [] }],
+      ['SaslAuthenticate', ApiKey.SaslAuthenticate, 2, { authBytes: Buffer.from('\0admin\0guess') }, { errorCode: 58, errorMessage: 'Authentication failed' }],
+    ];
+
+    it('the first failed session of an address is recorded in full, the next only counted; an authenticated one always in full, in order', () => {
+      const ev = new Summarised(true);
+      const first = connection(ev, failing());
+      const second = connection(ev, failing());
+      const c = { ...conn(), id: 'alice' };
+      const authed = connection(ev, [
+        ...failing().slice(0, 2),
+        ['SaslAuthenticate', ApiKey.SaslAuthenticate, 2, {}, { errorCode: 0, errorMessage: null }, () => setPrincipal(c, principal('alice'))],
+        ['Metadata', ApiKey.Metadata, 12, { topics: [] }, { brokers: [], topics: [] }],
+      ], c);
+      const subjects = ev.list.map((e) => e.subject);
+      expect(subjects.filter((x) => x === first)).toHaveLength(6);
+      expect(subjects).not.toContain(second);
+      expect(ev.list.filter((e) => e.subject === authed).map((e) => kindOf(e.type))).toEqual([
+        'session.opened', 'request', 'request', 'request', 'session.authenticated', 'request', 'session.closed',
+      ]);
+      // Through the summariser: the unauthenticated session's events as background, the
+      // authenticated one's held events (opened, 2 requests) not; the rest of it went straight on.
+      expect(ev.background).toEqual([...Array(6).fill(true), ...Array(3).fill(false)]);
+      ev.summariser.flush(true);
+      const summary = ev.list.at(-1)!;
+      expect(kindOf(summary.type)).toBe('sessions.summary');
+      expect(summary.data).toMatchObject({ address: '10.0.0.5', recordedInFull: 1, connections: 1, requests: 3, failedLogins: { count: 1, byClaimedPrincipal: { admin: 1 } } });
+    });
+
+    it('a request before authentication (closed by the identity stage) does not make a session a working one; without identity it does', () => {
+      const withIdentity = new Summarised(true);
+      connection(withIdentity, failing());
+      connection(withIdentity, [['Metadata', ApiKey.Metadata, 12, { topics: [] }, { brokers: [], topics: [] }]]);
+      expect(new Set(withIdentity.list.map((e) => e.subject)).size).toBe(1);
+      const anonymous = new Summarised(false);
+      connection(anonymous, failing());
+      const working = connection(anonymous, [['Metadata', ApiKey.Metadata, 12, { topics: [] }, { brokers: [], topics: [] }]]);
+      expect(anonymous.list.filter((e) => e.subject === working).map((e) => kindOf(e.type))).toEqual(['session.opened', 'request', 'session.closed']);
+    });
+
+    it('fail-closed asks about the request\'s own session', () => {
+      const ev = new Summarised(false);
+      ev.refuse = true;
+      const intake = new AuditIntake(ev, 't');
+      const c = conn();
+      intake.onConnect(c);
+      expect(intake.onRequest(request(c, 'CreateTopics', ApiKey.CreateTopics, 7, { topics: [] }))).toEqual({ close: expect.stringContaining('fail-closed') });
+      expect(ev.refusedFor).toEqual(['t/c1']);
+      expect((ev.list.at(-1)!.data as RequestData).decision.outcome).toBe('refused-audit');
+    });
   });
 });

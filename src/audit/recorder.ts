@@ -9,6 +9,9 @@
  *    written (Produce: partition, record count, assigned base offset) or handed out (Fetch: the
  *    offset range per partition).
  * Session events: opened, authenticated / reauthenticated / authentication_failed, closed.
+ * With a summariser (summariser.ts), a session's events are held until it authenticates (or,
+ * without an identity section, does work), so that sessions that never authenticate can be
+ * counted under a rate instead of recorded one by one.
  */
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { FetchRequest } from '../../protocol/generated/fetch-request.js';
@@ -26,6 +29,7 @@ import type { BatchHeaderView, PartitionRecords, RecordsField } from '../../prot
 import { partitionRecords } from '../apis/records.js';
 import { partitionKey, sessionAt } from '../apis/fetch-session.js';
 import type { CapturePolicy } from './capture.js';
+import type { HeldSession, Summariser } from './summariser.js';
 import type { Chain } from './chain.js';
 import {
   type AuditEvent,
@@ -50,9 +54,14 @@ export const AuditErrorCode = {
 export interface Recorder {
   /** Stamps and queues one event (chain + sink + listeners). */
   emit(kind: AuditKind, subject: string, data: unknown, time?: number): AuditEvent;
-  /** fail-closed and the sink cannot take events durably now. */
-  refusing(): boolean;
+  /** fail-closed and the events that matter for a request of this session cannot be made durable now (AuditSink.accepts). */
+  refusing(sessionId: string): boolean;
+  /** Holds the events of sessions that may end unauthenticated and counts them under a rate; absent: every session in full. */
+  readonly summariser?: Summariser | undefined;
 }
+
+/** Requests a client may send before it authenticates: they do not make a session a working one. */
+const BEFORE_AUTH = new Set<number>([ApiKey.ApiVersions, ApiKey.SaslHandshake, ApiKey.SaslAuthenticate]);
 
 interface SessionState {
   opened: boolean;
@@ -67,6 +76,12 @@ interface SessionState {
   closed: boolean;
   /** sessionIdOf() for this connection, made once. */
   id: string | undefined;
+  /** Recorded in full from now on: it authenticated, did work, or there is no summariser. */
+  settled: boolean;
+  /** Its events so far, while it may still end unauthenticated. */
+  held: HeldSession | undefined;
+  /** Request events it sent before it settled beyond what was held: counted on session.closed. */
+  notRecorded: number;
 }
 
 interface RequestStamp {
@@ -91,10 +106,37 @@ function sessionIdFor(instance: string, conn: ConnectionInfo, s: SessionState): 
 function session(conn: ConnectionInfo): SessionState {
   let s = conn.attributes.get(SESSION) as SessionState | undefined;
   if (!s) {
-    s = { opened: false, openedAt: conn.openedAt, requests: 0, bytesIn: 0, bytesOut: 0, software: null, principal: null, mechanism: null, closed: false, id: undefined };
+    s = { opened: false, openedAt: conn.openedAt, requests: 0, bytesIn: 0, bytesOut: 0, software: null, principal: null, mechanism: null, closed: false, id: undefined, settled: false, held: undefined, notRecorded: 0 };
     conn.attributes.set(SESSION, s);
   }
   return s;
+}
+
+/**
+ * Whether the session is recorded in full from now on: there is no summariser, it authenticated,
+ * or (clients need not authenticate) it does work. What it held is recorded first, in order.
+ */
+function settle(recorder: Recorder, conn: ConnectionInfo, s: SessionState, work: boolean): boolean {
+  if (s.settled) return true;
+  const summariser = recorder.summariser;
+  if (summariser && !getPrincipal(conn) && !(work && !summariser.authRequired)) return false;
+  s.settled = true;
+  const held = s.held;
+  s.held = undefined;
+  if (held) {
+    s.notRecorded += held.notRecorded;
+    held.release();
+  }
+  return true;
+}
+
+/** Records one of a session's events, or holds it while the session may still end unauthenticated. */
+function record(recorder: Recorder, conn: ConnectionInfo, s: SessionState, kind: AuditKind, subject: string, data: unknown, time?: number): void {
+  if (settle(recorder, conn, s, false)) {
+    recorder.emit(kind, subject, data, time);
+    return;
+  }
+  (s.held ??= recorder.summariser!.hold(conn.remoteAddress)).add(kind, subject, data, time ?? Date.now());
 }
 
 export class AuditIntake implements Stage {
@@ -124,8 +166,9 @@ export class AuditIntake implements Stage {
       }
       openSession(this.recorder, this.instance, req.connection, s);
     }
+    settle(this.recorder, req.connection, s, !BEFORE_AUTH.has(req.header.apiKey));
     if (isRequest(req, ApiKey.SaslHandshake)) s.mechanism = req.body().mechanism.slice(0, 40);
-    if (this.recorder.refusing() && refusedWhenFailClosed(req.header.apiName)) {
+    if (refusedWhenFailClosed(req.header.apiName) && this.recorder.refusing(sessionIdFor(this.instance, req.connection, s))) {
       STAMPS.get(req)!.refused = true;
       if (isRequest(req, ApiKey.Produce) && req.expectsResponse) {
         const body = req.body();
@@ -165,7 +208,7 @@ export class AuditIntake implements Stage {
       }
       // Other APIs: the connection is closed, which every client treats as retriable.
       const sessionId = sessionIdFor(this.instance, req.connection, s);
-      this.recorder.emit('request', sessionId, requestRecord(req, s, sessionId, this.topicIds, STAMPS.get(req), getDecision(req), { outcome: 'refused-audit', rule: null }, [], true, 0, 0));
+      record(this.recorder, req.connection, s, 'request', sessionId, requestRecord(req, s, sessionId, this.topicIds, STAMPS.get(req), getDecision(req), { outcome: 'refused-audit', rule: null }, [], true, 0, 0));
       return { close: 'audit trail unavailable (fail-closed): request refused' };
     }
     return undefined;
@@ -185,7 +228,7 @@ export function refusedWhenFailClosed(apiName: string): boolean {
 
 function openSession(recorder: Recorder, instance: string, conn: ConnectionInfo, s: SessionState): void {
   s.opened = true;
-  recorder.emit('session.opened', sessionIdOf(instance, conn), {
+  record(recorder, conn, s, 'session.opened', sessionIdOf(instance, conn), {
     sessionId: sessionIdOf(instance, conn),
     client: { address: conn.remoteAddress, port: conn.remotePort },
     listener: conn.listener,
@@ -403,7 +446,7 @@ export class AuditRecorder implements Stage {
   }
 
   private emitRequest(req: InterceptedRequest, data: RequestData): void {
-    this.recorder.emit('request', data.sessionId, data);
+    record(this.recorder, req.connection, session(req.connection), 'request', data.sessionId, data);
   }
 
   onClose(conn: ConnectionInfo, reason: string): void {
@@ -412,7 +455,8 @@ export class AuditRecorder implements Stage {
     s.closed = true;
     if (!s.opened) openSession(this.recorder, this.instance, conn, s);
     const sessionId = sessionIdOf(this.instance, conn);
-    this.recorder.emit('session.closed', sessionId, {
+    const notRecorded = s.notRecorded + (s.held?.notRecorded ?? 0);
+    record(this.recorder, conn, s, 'session.closed', sessionId, {
       sessionId,
       principal: getPrincipal(conn)?.name ?? s.principal,
       reason,
@@ -421,7 +465,12 @@ export class AuditRecorder implements Stage {
       bytesIn: s.bytesIn,
       bytesOut: s.bytesOut,
       clientSoftware: s.software,
+      ...(notRecorded > 0 ? { eventsNotRecorded: notRecorded } : {}),
     });
+    // Never authenticated: recorded in full within the rate, else counted in a summary.
+    const held = s.held;
+    s.held = undefined;
+    held?.end();
   }
 
   private authEvent(conn: ConnectionInfo, sessionId: string, body: SaslAuthenticateResponse, s: SessionState, req: InterceptedRequest): void {
@@ -430,7 +479,7 @@ export class AuditRecorder implements Stage {
       const kind = s.principal ? 'session.reauthenticated' : 'session.authenticated';
       s.principal = p.name;
       const sub = p.claims.sub;
-      this.recorder.emit(kind, sessionId, {
+      record(this.recorder, conn, s, kind, sessionId, {
         sessionId,
         principal: p.name,
         issuer: p.issuer,
@@ -442,7 +491,7 @@ export class AuditRecorder implements Stage {
         tokenExpiresAt: Number.isFinite(p.expiresAt) ? new Date(p.expiresAt).toISOString() : null,
       });
     } else if (body.errorCode !== 0) {
-      this.recorder.emit('session.authentication_failed', sessionId, {
+      record(this.recorder, conn, s, 'session.authentication_failed', sessionId, {
         sessionId,
         claimedPrincipal: claimedName(s.mechanism, req),
         mechanism: s.mechanism,

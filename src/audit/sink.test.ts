@@ -148,6 +148,114 @@ describe('audit sink', () => {
   });
 });
 
+describe('audit sink fail-closed gate: only the events that matter for a request', () => {
+  /** A topic that, while `stepping`, takes one send per allow(). */
+  class StepTopic extends FakeTopic {
+    stepping = false;
+    private permits = 0;
+    private waiting: Array<() => void> = [];
+    allow(n = 1): void {
+      this.permits += n;
+      for (const w of this.waiting.splice(0)) w();
+    }
+    /** Takes every send again. */
+    go(): void {
+      this.stepping = false;
+      this.allow(0);
+    }
+    override async send(entries: readonly SpoolEntry[]): Promise<void> {
+      if (!this.up) return super.send(entries);
+      while (this.stepping && this.permits === 0) await new Promise<void>((r) => this.waiting.push(r));
+      if (this.stepping) this.permits--;
+      return super.send(entries);
+    }
+  }
+  const ev = (subject: string, category: 'query' | 'mutation' = 'query') => chain.stamp({ kind: 'request', subject, data: { category } }) as unknown as AuditEvent;
+  const until = async (what: string, cond: () => boolean) => {
+    for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+    if (!cond()) throw new Error(`timed out waiting for ${what}`);
+  };
+  const subjects = (t: FakeTopic) => t.received.map((e) => e.key);
+
+  it('a backlog of background events (unauthenticated sessions, summaries) in the spool refuses nobody while the topic takes events', async () => {
+    const topic = new StepTopic();
+    topic.stepping = true;
+    const sink = new AuditSink({ transport: topic, mode: 'fail-closed', spoolDir: tempDir(), spoolMaxBytes: 1 << 20, memoryEvents: 2, batchSize: 1, lingerMs: 0, retryMinMs: 5 });
+    await sink.start();
+    for (let i = 0; i < 20; i++) sink.append(ev(`u/${i}`), undefined, { background: true });
+    expect(sink.spooled).toBeGreaterThan(10); // past the memory queue: on disk
+    expect(sink.pressed).toBe(true);
+    expect(sink.accepts('s/alice')).toBe(true);
+    // Her own events queue behind the backlog, and she is not held back by them either.
+    sink.append(ev('s/alice', 'mutation'));
+    expect(sink.accepts('s/alice')).toBe(true);
+    expect(sink.accepting).toBe(true);
+    topic.go();
+    expect(await sink.flush()).toBe(true);
+    expect(subjects(topic).at(-1)).toBe('s/alice');
+    expect(topic.received).toHaveLength(21);
+    await sink.close();
+  });
+
+  it('after the topic was away: a session waits for its own spooled events, everyone for spooled mutations, nobody for background ones', async () => {
+    const topic = new StepTopic();
+    topic.up = false;
+    const sink = new AuditSink({ transport: topic, mode: 'fail-closed', spoolDir: tempDir(), spoolMaxBytes: 1 << 20, batchSize: 1, lingerMs: 0, retryMinMs: 5, retryMaxMs: 10 });
+    await sink.start();
+    sink.append(ev('u/1'), undefined, { background: true });
+    await until('the topic to be found away', () => sink.degraded);
+    expect(sink.accepts('s/carol')).toBe(false); // nothing can be made durable now
+    sink.append(ev('s/alice'));
+    sink.append(ev('u/2'), undefined, { background: true });
+    sink.append(ev('u/3'), undefined, { background: true });
+    topic.stepping = true;
+    topic.up = true;
+    topic.allow(1); // u/1 reaches the topic: reachable again
+    await until('a first delivery', () => topic.received.length === 1);
+    await until('the sink to notice', () => sink.accepts('s/carol'));
+    expect(sink.accepts('s/alice')).toBe(false); // her event from the outage still waits
+    topic.allow(1);
+    await until('alice\'s event on the topic', () => subjects(topic).includes('s/alice'));
+    await until('the sink to notice', () => sink.accepts('s/alice'));
+    expect(sink.spooled).toBeGreaterThan(0); // background left: it holds nobody back
+    expect(sink.degraded).toBe(true);
+
+    // A mutation spooled while the topic is away holds everyone back until it is on the topic.
+    topic.go();
+    expect(await sink.flush()).toBe(true);
+    topic.up = false;
+    sink.append(ev('u/4'), undefined, { background: true });
+    await until('the topic to be found away', () => sink.degraded);
+    sink.append(ev('s/bob', 'mutation'));
+    sink.append(ev('u/5'), undefined, { background: true });
+    topic.stepping = true;
+    topic.up = true;
+    topic.allow(1);
+    await until('a first delivery', () => subjects(topic).includes('u/4'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sink.accepts('s/carol')).toBe(false);
+    topic.allow(1);
+    await until('bob\'s mutation on the topic', () => subjects(topic).includes('s/bob'));
+    await until('the sink to notice', () => sink.accepts('s/carol'));
+    expect(sink.spooled).toBe(1); // u/5
+    topic.go();
+    expect(await sink.flush()).toBe(true);
+    expect(seqs(topic)).toEqual([...seqs(topic)].sort((a, b) => a - b));
+    await sink.close();
+  });
+
+  it('refuses when an event could not be kept: the spool is nearly full', async () => {
+    const topic = new StepTopic();
+    topic.stepping = true;
+    const sink = new AuditSink({ transport: topic, mode: 'fail-closed', spoolDir: tempDir(), spoolMaxBytes: 4096, memoryEvents: 1, batchSize: 1, lingerMs: 0 });
+    await sink.start();
+    for (let i = 0; i < 60; i++) sink.append(ev(`u/${i}`), undefined, { background: true });
+    expect(sink.accepts('s/alice')).toBe(false);
+    topic.go();
+    await sink.close();
+  });
+});
+
 describe('audit sink lingering', () => {
   /** A FakeTopic that notes when each batch came and how large it was. */
   class TimedTopic extends FakeTopic {

@@ -14,14 +14,20 @@
  *
  * fail-open: clients go on while the spool has room; when it is full, events are dropped, counted
  * and logged as errors (GH_AUDIT_SPOOL_FULL), and the chain shows the gap.
- * fail-closed: while anything waits in the spool (the topic is away) or the spool is full,
- * `accepting` is false and the recorder refuses requests with a retriable error.
+ * fail-closed: accepts(session) says whether the events that matter for a request of that session
+ * can be made durable now, else the recorder refuses the request with a retriable error. They
+ * cannot while the topic is unreachable (the last attempt to send failed) or while an event could
+ * not be kept (the memory queue is full and the spool has no room); after the topic was away, not
+ * until the events that matter for the request that were spooled meanwhile are on the topic: the
+ * session's own events and every mutation's event (what a previous run left in the spool, all of
+ * it). Events of sessions that never authenticated and their summaries (appended as `background`)
+ * never hold a request back, however many wait.
  */
 import type { Logger } from 'pino';
 import kafkajs from 'kafkajs';
 import type { Kafka, Producer, Admin } from 'kafkajs';
 import { Spool, type SpoolEntry } from './spool.js';
-import type { AuditEvent } from './events.js';
+import { kindOf, type AuditEvent } from './events.js';
 import { auditMetrics } from './metrics.js';
 
 const { Partitioners } = kafkajs;
@@ -57,9 +63,31 @@ export interface SinkOptions {
   onDelivered?: (entries: readonly SpoolEntry[]) => void;
 }
 
+/** What an event is owed to in fail-closed mode, if it is not spooled in time: its session, and every mutation if it is one. */
+interface Owes {
+  session: string;
+  mutation: boolean;
+}
+
 /** An event queued in memory, with when it was queued (performance.now()). */
 interface QueuedEntry extends SpoolEntry {
   at: number;
+  /** undefined: a background event (an unauthenticated session's, a summary). */
+  owes: Owes | undefined;
+}
+
+export interface AppendOptions {
+  /** An event of a session that never authenticated, or a summary of such sessions: it never holds a request back in fail-closed mode. */
+  background?: boolean;
+}
+
+/** Room the spool must have left for the sink to count as able to keep an event. */
+const ROOM_BYTES = 256 * 1024;
+
+function owesOf(event: AuditEvent, opts: AppendOptions | undefined): Owes | undefined {
+  if (opts?.background) return undefined;
+  const mutation = kindOf(event.type) === 'request' && (event.data as { category?: unknown } | null)?.category === 'mutation';
+  return { session: event.subject, mutation };
 }
 
 export class AuditSink {
@@ -80,12 +108,29 @@ export class AuditSink {
   private flushing = 0;
   private readonly lingerMs: number;
   private readonly batchSize: number;
+  private readonly memoryLimit: number;
   readonly stats = { appended: 0, delivered: 0, dropped: 0, failures: 0 };
+  /** The last attempt to send failed (cleared by the next success). */
+  private unreachable = false;
+  /**
+   * fail-closed bookkeeping, as spool positions (entry ends, bytes): events that matter, spooled
+   * since the topic was away, wait up to there — every session's (owedAll: a previous run's
+   * spool, or what was already spooled when the topic went away), mutations', one session's.
+   * Cleared when the spool is empty.
+   */
+  private owedAll = 0;
+  private owedMutations = 0;
+  private readonly owedSessions = new Map<string, number>();
+  /** The end of the last event in the spool that is not background. */
+  private mattersSpooledUntil = 0;
 
   constructor(private readonly opts: SinkOptions) {
     this.spool = new Spool(opts.spoolDir, opts.spoolMaxBytes);
     this.lingerMs = opts.lingerMs ?? 20;
     this.batchSize = opts.batchSize ?? 500;
+    this.memoryLimit = opts.memoryEvents ?? 10_000;
+    // What a previous run left: all of it matters (nobody knows whose it is).
+    this.owedAll = this.mattersSpooledUntil = this.spool.end;
     if (this.spool.pending > 0) {
       opts.log?.warn({ code: 'GH_AUDIT_SPOOLED', events: this.spool.pending }, 'audit spool holds events from before: sending them first');
     }
@@ -114,9 +159,57 @@ export class AuditSink {
     return this.degradedSince !== undefined;
   }
 
-  /** fail-closed: whether a request's event can be made durable on the topic right now. */
+  /** accepts() for a session none of whose events wait: whether the topic takes events and none that matter to everyone are owed. */
   get accepting(): boolean {
-    return this.degradedSince === undefined && this.spool.pending === 0;
+    return this.accepts();
+  }
+
+  /**
+   * fail-closed: whether the events that matter for a request of `sessionId` can be made durable
+   * now — the topic is reachable, a new event can be kept, and none of the session's own events
+   * nor any mutation's event spooled while the topic was away still waits (a previous run's
+   * spool: none of it). Background events waiting never count.
+   */
+  accepts(sessionId?: string): boolean {
+    if (this.unreachable || !this.hasRoom()) return false;
+    const at = this.spool.delivered;
+    if (at < this.owedAll || at < this.owedMutations) return false;
+    return sessionId === undefined || (this.owedSessions.get(sessionId) ?? 0) <= at;
+  }
+
+  /** Events go to the spool now (the topic is away or behind): unauthenticated sessions are then only counted (summariser.ts). */
+  get pressed(): boolean {
+    return this.unreachable || this.spool.pending > 0;
+  }
+
+  /** Whether an event appended now would be kept (in memory, or in the spool with room to spare). */
+  private hasRoom(): boolean {
+    if (this.spool.pending === 0 && this.degradedSince === undefined && this.memory.length < this.memoryLimit) return true;
+    return this.spool.pendingBytes + Math.min(ROOM_BYTES, this.opts.spoolMaxBytes / 4) <= this.opts.spoolMaxBytes;
+  }
+
+  /** Events that matter were just spooled, ending at `end`: owed if the topic is away. */
+  private markSpooled(owes: readonly (Owes | undefined)[], end: number): void {
+    let matters = false;
+    for (const o of owes) {
+      if (!o) continue;
+      matters = true;
+      if (!this.unreachable) continue;
+      this.owedSessions.set(o.session, end);
+      if (o.mutation) this.owedMutations = end;
+    }
+    if (matters) this.mattersSpooledUntil = end;
+  }
+
+  /** After a commit: what is on the topic is owed no more. */
+  private settleOwed(): void {
+    if (this.spool.pending === 0) {
+      this.owedAll = this.owedMutations = this.mattersSpooledUntil = 0;
+      this.owedSessions.clear();
+      return;
+    }
+    const at = this.spool.delivered;
+    if (this.owedSessions.size > 0) for (const [k, end] of this.owedSessions) if (end <= at) this.owedSessions.delete(k);
   }
 
   async start(): Promise<void> {
@@ -130,14 +223,15 @@ export class AuditSink {
    * Queues one event (already chained). Never throws, never waits. `json`: the event as
    * JSON.stringify(event) gives it, when the caller has it (Chain.stampJson).
    */
-  append(event: AuditEvent, json?: string): void {
+  append(event: AuditEvent, json?: string, opts?: AppendOptions): void {
     const value = json ?? JSON.stringify(event);
     this.stats.appended++;
-    const memoryLimit = this.opts.memoryEvents ?? 10_000;
-    if (this.spool.pending > 0 || this.degradedSince !== undefined || this.memory.length >= memoryLimit) {
+    const owes = owesOf(event, opts);
+    if (this.spool.pending > 0 || this.degradedSince !== undefined || this.memory.length >= this.memoryLimit) {
       if (!this.spoolAppend([{ key: event.subject, value }])) this.drop(1);
+      else this.markSpooled([owes], this.spool.end);
     } else {
-      this.memory.push({ key: event.subject, value, at: performance.now() });
+      this.memory.push({ key: event.subject, value, at: performance.now(), owes });
       // A lingering batch that is full goes now.
       if (this.lingering && this.memory.length >= Math.min(this.batchSize, this.batchLimit)) this.endLinger();
     }
@@ -272,8 +366,15 @@ export class AuditSink {
           this.degradedSince = Date.now();
           this.opts.log?.warn({ code: 'GH_AUDIT_UNREACHABLE', err: (err as Error).message, mode: this.opts.mode }, 'audit topic unreachable: events go to the spool');
         }
-        // The queue moves to disk behind the batch being retried (which is its head).
+        if (!this.unreachable) {
+          this.unreachable = true;
+          // What matters and was spooled while the topic was reachable (the queue was long) waits now too.
+          this.owedAll = Math.max(this.owedAll, this.mattersSpooledUntil);
+        }
+        // The queue moves to disk behind the batch being retried (which is its head); what
+        // matters in it is owed.
         if (batch.from === 'memory' && this.spool.pending === 0 && this.spoolAppend(this.memory)) {
+          this.markSpooled(this.memory.map((e) => e.owes), this.spool.end);
           this.memory = [];
           batch.from = 'spool';
           this.spool.peek(batch.entries.length);
@@ -287,9 +388,13 @@ export class AuditSink {
         continue;
       }
       backoff = this.opts.retryMinMs ?? 200;
+      this.unreachable = false;
       this.batchLimit = Math.min(batchSize, this.batchLimit * 2);
       if (batch.from === 'memory') this.memory.splice(0, batch.entries.length);
-      else this.spool.commit(batch.entries.length);
+      else {
+        this.spool.commit(batch.entries.length);
+        this.settleOwed();
+      }
       this.inflight = undefined;
       this.stats.delivered += batch.entries.length;
       if (this.degradedSince !== undefined && this.spool.pending === 0) {
@@ -310,7 +415,10 @@ export class AuditSink {
   private dropTooLarge(batch: { entries: SpoolEntry[]; from: 'memory' | 'spool' }): void {
     const e = batch.entries[0]!;
     if (batch.from === 'memory') this.memory.splice(0, 1);
-    else this.spool.commit(1);
+    else {
+      this.spool.commit(1);
+      this.settleOwed();
+    }
     this.stats.dropped++;
     this.opts.log?.error({ code: 'GH_AUDIT_EVENT_TOO_LARGE', bytes: Buffer.byteLength(e.value), key: e.key }, 'audit event larger than the audit topic accepts (max.message.bytes): dropped; the chain shows the gap');
   }

@@ -57,6 +57,16 @@ export class Spool {
     return this.count;
   }
 
+  /** Where the next entry will start (bytes from the start of the file). */
+  get end(): number {
+    return this.size;
+  }
+
+  /** Up to where entries were delivered (bytes): an entry ending at or before it is on the topic. */
+  get delivered(): number {
+    return this.pos;
+  }
+
   /** Bytes waiting. */
   get pendingBytes(): number {
     return this.size - this.pos;

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.js';
 import { verifyChain, type StoredMessage } from '../audit/chain.js';
-import { kindOf, type AuditEvent, type AuthenticatedData, type AuthenticationFailedData, type RequestData, type SessionClosedData, type SessionOpenedData } from '../audit/events.js';
+import { kindOf, type AuditEvent, type AuthenticatedData, type AuthenticationFailedData, type RequestData, type SessionClosedData, type SessionOpenedData, type SessionsSummaryData } from '../audit/events.js';
 import { kafkaFromConfig } from '../audit/kafka-client.js';
 import { judgeCodes, normalStep } from '../audit/normal-errors.js';
 import { readAuditTopic } from '../audit/reader.js';
@@ -185,8 +185,15 @@ async function sessions(args: string[]): Promise<number> {
   const c = common(values, '24h');
   const until = typeof values.until === 'string' ? parseTime(values.until) : undefined;
   const bySession = new Map<string, Summary>();
+  // Unauthenticated sessions counted rather than recorded in full, by client address.
+  const summarised = new Map<string, number>();
   for await (const { e } of events(c)) {
     if (!e || kindOf(e.type) === 'checkpoint') continue;
+    if (kindOf(e.type) === 'sessions.summary') {
+      const d = e.data as SessionsSummaryData;
+      if (!values.client || d.address.startsWith(values.client)) summarised.set(d.address, (summarised.get(d.address) ?? 0) + d.connections);
+      continue;
+    }
     let sum = bySession.get(e.subject);
     if (!sum) bySession.set(e.subject, (sum = new Summary(e.subject)));
     sum.add(e);
@@ -211,6 +218,10 @@ async function sessions(args: string[]): Promise<number> {
     const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
     for (const line of [header, ...table]) process.stdout.write(`${line.map((x, i) => (i === line.length - 1 ? x : x.padEnd(widths[i]!))).join('  ')}\n`);
     process.stderr.write(`${rows.length} session(s)\n`);
+  }
+  // Not sessions of their own: said on stderr, so that --json output stays one session per line.
+  for (const [address, n] of summarised) {
+    process.stderr.write(`${n} unauthenticated connection(s) from ${address === '*' ? 'further addresses' : address} counted in summaries, not listed (gatehouse audit tail --since … shows them)\n`);
   }
   return 0;
 }
@@ -250,7 +261,12 @@ export function describe(e: AuditEvent): string {
     }
     case 'session.closed': {
       const d = e.data as SessionClosedData;
-      return `closed: ${d.reason} after ${d.durationMs} ms, ${d.requests} request(s), ${d.bytesIn} B in, ${d.bytesOut} B out`;
+      return `closed: ${d.reason} after ${d.durationMs} ms, ${d.requests} request(s), ${d.bytesIn} B in, ${d.bytesOut} B out${d.eventsNotRecorded ? ` (${d.eventsNotRecorded} request(s) before authentication not recorded one by one)` : ''}`;
+    }
+    case 'sessions.summary': {
+      const d = e.data as SessionsSummaryData;
+      const reasons = Object.entries(d.failedLogins.byReason).map(([r, n]) => `${n}× ${r}`).join('; ');
+      return `${d.connections} more unauthenticated connection(s) from ${d.address === '*' ? 'further addresses' : d.address} (after ${d.recordedInFull} in full), ${d.windowStart.slice(11, 19)}–${d.windowEnd.slice(11, 19)}: ${d.failedLogins.count} failed login(s)${reasons ? ` (${reasons})` : ''}, ${d.requests} request(s), ${d.bytesIn} B in, ${d.bytesOut} B out`;
     }
     default:
       return e.type;

@@ -170,10 +170,12 @@ const auditSchema = z
   .object({
     /** The audit topic. */
     topic: z.string().min(1).max(249).regex(/^[A-Za-z0-9._-]+$/).default('__gatehouse_audit'),
-    /** The audit topic's cluster; default: upstream.bootstrap (with upstream.sasl). */
+    /** The audit topic's cluster; default: upstream.bootstrap (with upstream.tls and upstream.sasl). */
     bootstrap: z.array(hostPort).min(1).optional(),
     /** Log in to the audit cluster with upstream.sasl (PLAIN/SCRAM/OAUTHBEARER) when it is set. */
     useUpstreamSasl: z.boolean().default(true),
+    /** Reach the audit cluster with upstream.tls (CA, client certificate, servername, verification) when it is set. */
+    useUpstreamTls: z.boolean().default(true),
     /** fail-open: clients go on while the spool has room; fail-closed: requests are refused while their events cannot reach the topic. */
     mode: z.enum(['fail-open', 'fail-closed']).default('fail-open'),
     /** This proxy's chain id; default: host name and a random suffix per start. */
@@ -196,6 +198,23 @@ const auditSchema = z
         /** Default: .gatehouse-audit-spool next to the config file. */
         dir: z.string().min(1).optional(),
         maxBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
+      })
+      .strict()
+      .default({}),
+    /**
+     * Sessions that never authenticate (failed logins, probes, scans): per client address and
+     * window the first are recorded in full, the rest counted in one `sessions.summary` event per
+     * address and window. Authenticated sessions are always recorded in full.
+     */
+    unauthenticated: z
+      .object({
+        /** Unauthenticated sessions per client address and window recorded in full. */
+        inFullPerAddress: z.number().int().min(0).default(20),
+        /** Unauthenticated sessions per window recorded in full, all addresses together. */
+        inFullTotal: z.number().int().min(0).default(1000),
+        windowMs: z.number().int().min(1000).default(60_000),
+        /** Addresses with a summary of their own per window; further addresses share one (address `*`). */
+        addresses: z.number().int().min(1).default(10_000),
       })
       .strict()
       .default({}),

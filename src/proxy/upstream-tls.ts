@@ -12,6 +12,26 @@ import type { UpstreamTlsConfig } from '../config/schema.js';
 import { ProxyError } from './errors.js';
 import { formatHostPort, type HostPort, type UpstreamConnector } from './upstream.js';
 
+/**
+ * The TLS options `upstream.tls` asks for (CA bundle, client certificate and key, verification),
+ * read and checked at once: unparsable PEM or a key that does not fit the certificate is a
+ * ConfigError. The same options serve the proxy's broker connections and the audit trail's
+ * Kafka client (src/audit/kafka-client.ts); `servername` is left to the caller.
+ */
+export function upstreamTlsOptions(config: UpstreamTlsConfig): ConnectionOptions & { rejectUnauthorized: boolean } {
+  try {
+    const options = {
+      ...(config.caFile ? { ca: readFileSync(config.caFile, 'utf8') } : {}),
+      ...(config.certFile && config.keyFile ? { cert: readFileSync(config.certFile, 'utf8'), key: readFileSync(config.keyFile, 'utf8') } : {}),
+      rejectUnauthorized: !config.insecureSkipVerify,
+    };
+    createSecureContext(options); // unparsable PEM, a key that does not fit: fail at start
+    return options;
+  } catch (err) {
+    throw new ConfigError(config.caFile ?? config.certFile ?? 'upstream.tls', [`upstream.tls: ${(err as Error).message}`]);
+  }
+}
+
 export class TlsConnector implements UpstreamConnector {
   private readonly options: ConnectionOptions & { rejectUnauthorized: boolean };
 
@@ -19,16 +39,7 @@ export class TlsConnector implements UpstreamConnector {
     private readonly config: UpstreamTlsConfig,
     private readonly timeoutMs: number,
   ) {
-    try {
-      this.options = {
-        ...(config.caFile ? { ca: readFileSync(config.caFile, 'utf8') } : {}),
-        ...(config.certFile && config.keyFile ? { cert: readFileSync(config.certFile, 'utf8'), key: readFileSync(config.keyFile, 'utf8') } : {}),
-        rejectUnauthorized: !config.insecureSkipVerify,
-      };
-      createSecureContext(this.options); // unparsable PEM, a key that does not fit: fail at start
-    } catch (err) {
-      throw new ConfigError(config.caFile ?? config.certFile ?? 'upstream.tls', [`upstream.tls: ${(err as Error).message}`]);
-    }
+    this.options = upstreamTlsOptions(config);
   }
 
   connect(target: HostPort): Promise<Socket> {
