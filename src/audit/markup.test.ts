@@ -23,6 +23,10 @@ describe('Slack mrkdwn', () => {
     expect(slackText('abc\u202Egnp.exe')).toBe('abc\ufffdgnp.exe');
   });
 
+  it('neutralises every @ of a run (a property run found "@@here" left the second one bare)', () => {
+    expect(slackText('@@here')).toBe('@\u2060@\u2060here');
+  });
+
   it('never leaves <, >, a bare & or an @ that can mention, and undoing the escapes gives the text back', () => {
     fc.assert(
       fc.property(hostile, (s) => {

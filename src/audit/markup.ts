@@ -24,7 +24,7 @@
 const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 const REPLACEMENT = '\ufffd';
 /** An `@` at the start or after anything that cannot be part of an e-mail address's local part. */
-const MENTION_AT = /(^|[^\w.%+-])@/g;
+const MENTION_AT = /(?<![\w.%+-])@/g;
 const WORD_JOINER = '\u2060';
 /** Markdown's punctuation that can start or end emphasis, code, links, images, headings, tables or escapes. */
 const MARKDOWN = /[\\`*_~#[\]()|!{}]/g;
@@ -45,7 +45,7 @@ export function slackText(s: string): string {
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
-    .replace(MENTION_AT, `$1@${WORD_JOINER}`);
+    .replace(MENTION_AT, `@${WORD_JOINER}`);
 }
 
 /** Text for a Teams connector card field (Markdown, limited HTML). */
