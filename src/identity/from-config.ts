@@ -17,6 +17,6 @@ export function identityStageFromConfig(identity: IdentityConfig | undefined, lo
     introspectionCacheMs: identity.introspectionCacheMs,
     introspectionCacheEntries: identity.introspectionCacheEntries,
   });
-  const serviceAccounts = identity.serviceAccounts.length > 0 ? new ServiceAccounts(identity.serviceAccounts) : undefined;
+  const serviceAccounts = identity.serviceAccounts.length > 0 ? new ServiceAccounts(identity.serviceAccounts, { limits: identity.serviceAccountChecks, log }) : undefined;
   return new SaslStage({ validator, mechanisms: identity.mechanisms, maxSessionMs: identity.maxSessionMs, mtls: identity.mtls, serviceAccounts, log });
 }
