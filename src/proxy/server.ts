@@ -167,7 +167,11 @@ export class GatehouseProxy {
         const { metadata: md, apiVersions } = await discoverCluster(this.connector, target, this.config.upstream.connectTimeoutMs, (err) =>
           this.log.warn({ err: (err as Error).message }, 'asking the broker for its ApiVersions answers failed; asked again when a connection needs them'),
         );
-        if (apiVersions) this.apiVersions.learn(-1, apiVersions);
+        if (apiVersions) {
+          this.apiVersions.learn(-1, apiVersions);
+          // The broker that answered, when it is known by the address asked (one broker, or a bootstrap list of the brokers' own addresses).
+          for (const b of md.brokers) if (b.host === target.host && b.port === target.port) this.apiVersions.learn(b.nodeId, apiVersions);
+        }
         for (const b of md.brokers) this.brokers.learn(b.nodeId, { host: b.host, port: b.port });
         await Promise.all(this.listenerSets().flatMap((set) => md.brokers.map((b) => set.brokerPort(b.nodeId))));
         return;
