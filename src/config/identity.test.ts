@@ -74,6 +74,14 @@ describe('config: identity introspection and service accounts', () => {
     expect(() => parseConfig({ upstream, identity: { serviceAccounts: [{ name: 'b', secretHash: 'hunter2' }] } })).toThrow(/identity\.serviceAccounts\.0\.secretHash: expected scrypt/);
     expect(() => parseConfig({ upstream, identity: { serviceAccounts: [{ name: 'b', secretHash: hash }, { name: 'b', secretHash: hash }] } })).toThrow(/each service account name may appear once/);
   });
+
+  it('bounds service-account secret checks by default, and takes other bounds', () => {
+    const c = parseConfig({ upstream, identity: { serviceAccounts: [{ name: 'billing', secretHash: hash }] } });
+    expect(c.identity!.serviceAccountChecks).toEqual({ maxInFlight: 2, perSecond: 20 });
+    const d = parseConfig({ upstream, identity: { serviceAccounts: [{ name: 'billing', secretHash: hash }], serviceAccountChecks: { perSecond: 100 } } });
+    expect(d.identity!.serviceAccountChecks).toEqual({ maxInFlight: 2, perSecond: 100 });
+    expect(() => parseConfig({ upstream, identity: { serviceAccounts: [{ name: 'b', secretHash: hash }], serviceAccountChecks: { maxInFlight: 0 } } })).toThrow(/serviceAccountChecks\.maxInFlight/);
+  });
 });
 
 describe('config: identity sources and issuer names', () => {

@@ -127,6 +127,20 @@ const identitySchema = z
     issuers: z.array(issuerSchema).default([]),
     /** Local accounts for SASL/PLAIN with a secret (hashed). Off unless listed. */
     serviceAccounts: z.array(serviceAccountSchema).default([]),
+    /**
+     * Proxy-wide bound on the scrypt checks of service-account logins (each ~100 ms of a libuv
+     * thread and 32 MiB at the default hash parameters; logins naming no account cost a dummy
+     * check). Logins beyond it are refused as failed logins without any check.
+     */
+    serviceAccountChecks: z
+      .object({
+        /** Checks running at once; admitted ones beyond wait their turn. */
+        maxInFlight: z.number().int().min(1).max(64).default(2),
+        /** Checks admitted per second; also the burst taken at once and how many may wait. */
+        perSecond: z.number().int().min(1).max(10_000).default(20),
+      })
+      .strict()
+      .default({}),
     /** Client certificates as identities (needs `listen.tls.clientAuth` requested or required). Absent: certificates do not authenticate. */
     mtls: mtlsIdentitySchema.optional(),
     /** SASL mechanisms offered to clients. PLAIN takes an access token as the password. */

@@ -24,7 +24,7 @@ export function identityStageFromConfig(
     introspectionCacheMs: identity.introspectionCacheMs,
     introspectionCacheEntries: identity.introspectionCacheEntries,
   });
-  const serviceAccounts = identity.serviceAccounts.length > 0 ? new ServiceAccounts(identity.serviceAccounts) : undefined;
+  const serviceAccounts = identity.serviceAccounts.length > 0 ? new ServiceAccounts(identity.serviceAccounts, { limits: identity.serviceAccountChecks, log }) : undefined;
   const attempts = loginAttempts ? new LoginAttempts(loginAttempts) : undefined;
   return new SaslStage({ validator, mechanisms: identity.mechanisms, maxSessionMs: identity.maxSessionMs, mtls: identity.mtls, serviceAccounts, loginAttempts: attempts, qualifyNames: qualifiesNames(identity), log });
 }

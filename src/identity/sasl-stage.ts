@@ -6,6 +6,10 @@
  * session may last (until the token expires), clients re-authenticate on the same connection,
  * and a connection that let its token expire is closed at its next request.
  *
+ * Until a connection has authenticated, the stage holds its broker connection back
+ * (holdUpstream): a client that never logs in costs no broker connection and no upstream login;
+ * its ApiVersions is answered from the broker's remembered answer.
+ *
  * With PLAIN, a user name that names a local service account is checked against that account's
  * hashed secret instead (principal issuer `local`, no expiry unless maxSessionMs). A refused
  * PLAIN login naming no account costs the same scrypt work as a wrong secret (a dummy check), so
@@ -122,6 +126,11 @@ export class SaslStage implements Stage {
       { conn: conn.id, principal: p.name, groups: p.groups, issuer: p.issuer, mechanism: 'MTLS', fingerprint: conn.tls.peerCertFingerprint, expiresAt: new Date(p.expiresAt).toISOString() },
       'client authenticated',
     );
+  }
+
+  /** No broker connection for a connection that has not authenticated (yet). */
+  holdUpstream(conn: ConnectionInfo): boolean {
+    return getPrincipal(conn) === undefined;
   }
 
   onRequest(req: InterceptedRequest): RequestDecision | Promise<RequestDecision> {

@@ -1,6 +1,7 @@
 /**
  * Local service accounts: the hash format `gatehouse hash-secret` writes, verification, bounds on
- * the scrypt parameters, and the SASL/PLAIN login through the identity stage.
+ * the scrypt parameters, the SASL/PLAIN login through the identity stage, and the proxy-wide
+ * bound on scrypt work.
  */
 import * as crypto from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
@@ -10,6 +11,8 @@ import type { InterceptedRequest, RequestDecision } from '../stage/stage.js';
 import { locatedFrom } from '../../test/helpers/fake-request.js';
 import { getAuthFailure, getPrincipal } from './principal.js';
 import { SaslStage } from './sasl-stage.js';
+import type { Logger } from 'pino';
+import { serviceAccountChecksRefused } from './metrics.js';
 import { hashSecret, LOCAL_ISSUER, parseSecretHash, ServiceAccounts, verifySecret } from './service-accounts.js';
 import { TokenRejected, type ValidatedToken } from './token-result.js';
 
@@ -131,5 +134,42 @@ describe('service accounts', () => {
     expect((await login('nobody', 'guess', mixed)).derivations).toEqual(one);
     // Without service accounts there are no names to hide: no scrypt work.
     expect(await login('billing-batch', 'guess', null)).toEqual({ res: refused, reason: 'token malformed: not a signed JWT', derivations: [] });
+  });
+
+  it('bounds scrypt work proxy-wide: logins beyond identity.serviceAccountChecks are refused unchecked, known and unknown names alike', async () => {
+    const params = { N: 2048, r: 4, p: 1 };
+    const logs: Array<Record<string, unknown>> = [];
+    const log = { warn: (fields: Record<string, unknown>, msg: string) => void logs.push({ ...fields, msg }) } as unknown as Logger;
+    const accounts = new ServiceAccounts([{ name: 'billing-batch', secretHash: await hashSecret('pw-1', params), groups: [] }], { limits: { maxInFlight: 1, perSecond: 3 }, log });
+    const validator = { validate: async (): Promise<ValidatedToken> => Promise.reject(new TokenRejected('malformed', 'not a signed JWT')) };
+    const stage = new SaslStage({ validator, mechanisms: ['PLAIN'], serviceAccounts: accounts });
+    const login = async (user: string, password: string) => {
+      const c: ConnectionInfo = { id: `c-${user}`, remoteAddress: '127.0.0.1', remotePort: 1, listener: 'bootstrap', nodeId: -1, openedAt: 0, attributes: new Map() };
+      stage.onConnect(c);
+      const req = (apiKey: number, body: unknown, apiVersion: number): InterceptedRequest => ({
+        header: { apiKey, apiVersion, correlationId: 1, clientId: 't', apiName: apiKey === 17 ? 'SaslHandshake' : 'SaslAuthenticate' },
+        connection: c, frame: Buffer.alloc(0), size: 0, body: <T>() => body as T, skim: <T>() => body as T, setBody: () => undefined, locate: () => locatedFrom(body), modified: false, expectsResponse: true, interceptResponse: () => undefined,
+      });
+      await stage.onRequest(req(17, { mechanism: 'PLAIN' }, 1));
+      const res = ((await stage.onRequest(req(36, { authBytes: Buffer.from(`\0${user}\0${password}`) }, 2))) as { respond: SaslAuthenticateResponse }).respond;
+      return { errorCode: res.errorCode, errorMessage: res.errorMessage, reason: getAuthFailure(c)?.reason, principal: getPrincipal(c)?.name };
+    };
+    const refusedBefore = (await serviceAccountChecksRefused.get()).values.reduce((n, v) => n + v.value, 0);
+    const before = scryptCalls.length;
+    // Twelve attempts at once, known and unknown names: three are checked (one at a time), nine refused at once.
+    const attempts = await Promise.all(Array.from({ length: 12 }, (_, i) => login(i % 2 ? 'billing-batch' : `nobody-${i}`, 'guess')));
+    expect(scryptCalls.length - before).toBe(3);
+    for (const a of attempts) expect(a).toMatchObject({ errorCode: 58, errorMessage: 'Authentication failed', principal: undefined });
+    // The log's reasons: for the account, checked or not; for other names, the token's (the dummy check, run or not, says nothing).
+    const known = new Set(attempts.filter((_, i) => i % 2).map((a) => a.reason));
+    expect(known).toEqual(new Set(['bad secret: wrong secret for service account "billing-batch"', 'too many logins: secret for "billing-batch" not checked (over identity.serviceAccountChecks: 1 at once, 3 per second)']));
+    expect(new Set(attempts.filter((_, i) => i % 2 === 0).map((a) => a.reason))).toEqual(new Set(['token malformed: not a signed JWT']));
+    // Counted and logged (once for the burst, however many were refused).
+    expect((await serviceAccountChecksRefused.get()).values.reduce((n, v) => n + v.value, 0) - refusedBefore).toBe(9);
+    expect(logs).toEqual([expect.objectContaining({ code: 'GH_AUTH_LIMITED', refused: 1, maxInFlight: 1, perSecond: 3 })]);
+    // The right secret is refused too while over the bound; it gets in once there is room again.
+    expect((await login('billing-batch', 'pw-1')).principal).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await login('billing-batch', 'pw-1')).principal).toBe('billing-batch');
   });
 });

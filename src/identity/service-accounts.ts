@@ -4,8 +4,15 @@
  * `scrypt$N$r$p$<salt base64url>$<hash base64url>`. The derived hashes are compared in constant
  * time. A login naming no account costs the same: its secret is checked against a dummy hash
  * with the accounts' scrypt parameters, so that timing does not tell which names exist.
+ *
+ * Every check, real or dummy, goes through one proxy-wide limiter (secret-check-limiter.ts): an
+ * attempt beyond it is refused without any scrypt work, for known and unknown names alike, and
+ * counted (gatehouse_service_account_checks_refused_total) and logged (at most every 10 s).
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import type { Logger } from 'pino';
+import { serviceAccountChecksRefused } from './metrics.js';
+import { SecretCheckLimiter, type RefusedBecause, type SecretCheckLimits } from './secret-check-limiter.js';
 import { LOCAL_SOURCE } from './sources.js';
 import { TokenRejected, type ValidatedToken } from './token-result.js';
 
@@ -81,13 +88,35 @@ function dummyLike(hashes: readonly Parsed[]): Parsed {
   return { N: like.N, r: like.r, p: like.p, salt: randomBytes(like.salt.length), hash: randomBytes(like.hash.length) };
 }
 
+/** The default bound on scrypt checks (identity.serviceAccountChecks). */
+export const DEFAULT_CHECK_LIMITS: SecretCheckLimits = { maxInFlight: 2, perSecond: 20 };
+
+/** How often the log says that checks are being refused (with how many since it last said so). */
+const REFUSAL_LOG_MS = 10_000;
+
+export interface ServiceAccountsOptions {
+  /** The proxy-wide bound on scrypt checks (default DEFAULT_CHECK_LIMITS). */
+  limits?: SecretCheckLimits;
+  log?: Logger;
+  /** For tests. */
+  now?: () => number;
+}
+
 export class ServiceAccounts {
   private readonly accounts = new Map<string, ServiceAccount & { parsed: Parsed }>();
   private readonly dummy: Parsed;
+  private readonly limiter: SecretCheckLimiter;
+  private readonly limits: SecretCheckLimits;
+  private refusals = { count: 0, loggedAt: -Infinity };
 
-  constructor(accounts: readonly ServiceAccount[]) {
+  constructor(
+    accounts: readonly ServiceAccount[],
+    private readonly opts: ServiceAccountsOptions = {},
+  ) {
     for (const a of accounts) this.accounts.set(a.name, { ...a, parsed: parseSecretHash(a.secretHash) });
     this.dummy = dummyLike([...this.accounts.values()].map((a) => a.parsed));
+    this.limits = opts.limits ?? DEFAULT_CHECK_LIMITS;
+    this.limiter = new SecretCheckLimiter({ ...this.limits, onRefused: (why) => this.refused(why), ...(opts.now ? { now: opts.now } : {}) });
   }
 
   has(name: string): boolean {
@@ -97,15 +126,15 @@ export class ServiceAccounts {
   /**
    * The account's principal when the secret matches; TokenRejected('bad secret') otherwise. A
    * name that is no account costs the same scrypt work as a wrong secret before it is refused.
+   * TokenRejected('too many logins') without any check when the limiter refuses the attempt.
    */
   async authenticate(name: string, secret: string): Promise<ValidatedToken> {
     const a = this.accounts.get(name);
     const quoted = JSON.stringify(name.slice(0, 100));
-    if (!a) {
-      await this.dummyCheck(secret);
-      throw new TokenRejected('bad secret', `no service account ${quoted}`);
-    }
-    if (!(await verifyParsed(secret, a.parsed))) throw new TokenRejected('bad secret', `wrong secret for service account ${quoted}`);
+    const ok = await this.check(secret, a?.parsed ?? this.dummy);
+    if (ok === undefined) throw new TokenRejected('too many logins', `secret for ${quoted} not checked (over identity.serviceAccountChecks: ${this.limits.maxInFlight} at once, ${this.limits.perSecond} per second)`);
+    if (!a) throw new TokenRejected('bad secret', `no service account ${quoted}`);
+    if (!ok) throw new TokenRejected('bad secret', `wrong secret for service account ${quoted}`);
     return { principal: a.name, groups: [...a.groups], issuer: LOCAL_ISSUER, source: LOCAL_SOURCE, clientId: undefined, expiresAt: Infinity, claims: { sub: a.name, iss: LOCAL_ISSUER } };
   }
 
@@ -114,6 +143,23 @@ export class ServiceAccounts {
    * named no account and is being refused: it then takes as long as a wrong secret does.
    */
   async dummyCheck(secret: string): Promise<void> {
-    await verifyParsed(secret, this.dummy);
+    await this.check(secret, this.dummy);
+  }
+
+  /** Whether the secret matches, through the limiter; undefined when it refused the attempt (nothing was checked). */
+  private check(secret: string, h: Parsed): Promise<boolean> | undefined {
+    return this.limiter.run(() => verifyParsed(secret, h));
+  }
+
+  private refused(why: RefusedBecause): void {
+    serviceAccountChecksRefused.inc({ reason: why });
+    const now = (this.opts.now ?? Date.now)();
+    this.refusals.count++;
+    if (now - this.refusals.loggedAt < REFUSAL_LOG_MS) return;
+    this.opts.log?.warn(
+      { code: 'GH_AUTH_LIMITED', refused: this.refusals.count, reason: why, ...this.limits },
+      'service-account logins over identity.serviceAccountChecks: refused without checking their secrets',
+    );
+    this.refusals = { count: 0, loggedAt: now };
   }
 }

@@ -17,7 +17,8 @@ export type RejectReason =
   | 'inactive'
   | 'issuer unavailable'
   | 'wrong token type'
-  | 'bad secret';
+  | 'bad secret'
+  | 'too many logins';
 
 export class TokenRejected extends Error {
   override readonly name = 'TokenRejected';

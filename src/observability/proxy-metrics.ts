@@ -6,7 +6,10 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { GatehouseProxy } from '../proxy/server.js';
 
-/** A counter that follows a number kept elsewhere (prom-client counters only go up by inc()). */
+/**
+ * A counter that follows a number kept elsewhere (prom-client counters only go up by inc()).
+ * `last` is the counter's own: what it was last set to, per label set.
+ */
 function follow(counter: Counter<string>, labels: Record<string, string>, last: Map<string, number>, value: number): void {
   const key = JSON.stringify(labels);
   const before = last.get(key) ?? 0;
@@ -16,7 +19,8 @@ function follow(counter: Counter<string>, labels: Record<string, string>, last: 
 
 export function proxyMetrics(proxy: GatehouseProxy): Registry {
   const registry = new Registry();
-  const seen = new Map<string, number>();
+  // What each counter last followed, per label set (one map per counter: their label sets overlap).
+  const seen = { opened: new Map<string, number>(), upstream: new Map<string, number>(), closed: new Map<string, number>(), cutThrough: new Map<string, number>(), zeroCopy: new Map<string, number>() };
   new Gauge({
     name: 'gatehouse_client_connections',
     help: 'Client connections open now',
@@ -38,15 +42,15 @@ export function proxyMetrics(proxy: GatehouseProxy): Registry {
     help: 'Client connections accepted since start',
     registers: [registry],
     collect() {
-      follow(this, {}, seen, proxy.stats.clientConnections);
+      follow(this, {}, seen.opened, proxy.stats.clientConnections);
     },
   });
   new Counter({
     name: 'gatehouse_upstream_connections_opened_total',
-    help: 'Connections the proxy opened to brokers since start (client traffic and its own)',
+    help: 'Connections the proxy opened to brokers since start (client traffic and its own: discovery, ApiVersions answers)',
     registers: [registry],
     collect() {
-      follow(this, {}, seen, proxy.stats.upstreamConnections);
+      follow(this, {}, seen.upstream, proxy.stats.upstreamConnections);
     },
   });
   new Counter({
@@ -55,7 +59,7 @@ export function proxyMetrics(proxy: GatehouseProxy): Registry {
     labelNames: ['code'],
     registers: [registry],
     collect() {
-      for (const [code, n] of Object.entries(proxy.stats.closedByCode)) follow(this, { code }, seen, n);
+      for (const [code, n] of Object.entries(proxy.stats.closedByCode)) follow(this, { code }, seen.closed, n);
     },
   });
   new Counter({
@@ -63,7 +67,7 @@ export function proxyMetrics(proxy: GatehouseProxy): Registry {
     help: 'Broker responses forwarded to the client chunk by chunk as they arrived (no stage needed them whole)',
     registers: [registry],
     collect() {
-      follow(this, {}, seen, proxy.stats.cutThroughResponses);
+      follow(this, {}, seen.cutThrough, proxy.stats.cutThroughResponses);
     },
   });
   new Counter({
@@ -71,7 +75,7 @@ export function proxyMetrics(proxy: GatehouseProxy): Registry {
     help: 'Bytes of cut-through responses moved from broker to client inside the kernel (zero-copy relay)',
     registers: [registry],
     collect() {
-      follow(this, {}, seen, proxy.stats.zeroCopyBytes);
+      follow(this, {}, seen.zeroCopy, proxy.stats.zeroCopyBytes);
     },
   });
   return registry;

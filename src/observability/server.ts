@@ -1,5 +1,5 @@
 /**
- * The operations endpoint: Prometheus metrics (`/metrics`: process, proxy, policy, audit) and
+ * The operations endpoint: Prometheus metrics (`/metrics`: process, proxy, identity, policy, audit) and
  * health (`/healthz`: the process answers; `/readyz`: the proxy listens and is not stopping),
  * for Kubernetes probes and scrapers. Plain HTTP on its own port, off unless configured.
  */
@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { auditMetrics } from '../audit/metrics.js';
+import { identityRegistry } from '../identity/metrics.js';
 import { policyRegistry } from '../policy/metrics.js';
 import type { GatehouseProxy } from '../proxy/server.js';
 import { proxyMetrics } from './proxy-metrics.js';
@@ -29,7 +30,7 @@ export class ObservabilityServer {
   static async start(opts: ObservabilityOptions): Promise<ObservabilityServer> {
     const processRegistry = new Registry();
     collectDefaultMetrics({ register: processRegistry, prefix: 'gatehouse_' });
-    const registry = Registry.merge([processRegistry, proxyMetrics(opts.proxy), policyRegistry, auditMetrics.registry]);
+    const registry = Registry.merge([processRegistry, proxyMetrics(opts.proxy), identityRegistry, policyRegistry, auditMetrics.registry]);
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -9,12 +9,17 @@
  * stage wants that is next in line for the client is cut through: written on chunk by chunk as
  * it arrives rather than once complete.
  *
+ * The broker connection opens at once, unless a stage holds it back (Stage.holdUpstream, e.g.
+ * until the client has logged in): then when no stage holds it back any more or a request has to
+ * go to the broker, with ApiVersions answered from the broker's remembered answer meanwhile.
+ *
  * This file wires the parts together and owns the connection's life (connect, drain, close):
  *  - connection/request-path.ts: client → broker (frames, request stages, forward/answer/close);
  *  - connection/client-reads.ts: which pooled client reads requests still borrow;
  *  - connection/response-order.ts: broker → client (order by correlation id, cut-through, views);
  *  - connection/response-stages.ts: who sees a response (nobody, a records view, whole);
  *  - connection/relay-handover.ts: handing a response cut through to the zero-copy relay;
+ *  - connection/upstream-opening.ts: when the broker connection opens;
  *  - connection/core.ts: what they share.
  */
 import type { Socket } from 'node:net';
@@ -31,6 +36,8 @@ import { ConnectionCore, isPromise, stageError } from './connection/core.js';
 import { RelayHandover } from './connection/relay-handover.js';
 import { RequestPath } from './connection/request-path.js';
 import { ResponseOrder } from './connection/response-order.js';
+import { UpstreamOpening } from './connection/upstream-opening.js';
+import type { ApiVersionsSource } from './routing/remembered-api-versions.js';
 
 export interface ConnectionOptions {
   info: ConnectionInfo;
@@ -38,6 +45,8 @@ export interface ConnectionOptions {
   /** Upstream addresses to try in order (the bootstrap list, or the one broker). */
   resolveTargets: () => Promise<HostPort[]>;
   connector: UpstreamConnector;
+  /** The broker's ApiVersions answers while a stage holds the broker connection back; absent: ApiVersions opens it. */
+  apiVersions?: ApiVersionsSource;
   stages: readonly Stage[];
   /** The largest request frame taken: fixed, or a limit that may be raised (a connection admitted, admission.ts). */
   maxFrameBytes: number | FrameLimit;
@@ -60,6 +69,7 @@ export class ProxyConnection {
   private readonly requests: RequestPath;
   private readonly responses: ResponseOrder;
   private readonly relay: RelayHandover;
+  private readonly upstream: UpstreamOpening;
 
   constructor(opts: ConnectionOptions) {
     this.opts = opts;
@@ -72,7 +82,8 @@ export class ProxyConnection {
     const clientFrames = new FrameReader(opts.maxFrameBytes, 'client request', true);
     const reads = new ClientReads(clientFrames);
     this.responses = new ResponseOrder(core, opts.onCutThrough);
-    this.requests = new RequestPath(core, clientFrames, reads, this.responses);
+    this.upstream = new UpstreamOpening(core, () => this.connectUpstream());
+    this.requests = new RequestPath(core, clientFrames, reads, this.responses, this.upstream, opts.apiVersions);
     this.relay = new RelayHandover(core, this.responses, { enabled: !!opts.zeroCopy, onRelayed: opts.onRelayed });
 
     // Every handler below is guarded: what goes wrong in it ends this connection, not the process.
@@ -112,43 +123,56 @@ export class ProxyConnection {
         }
         if (typeof refused === 'string') return this.close('GH_STAGE_CLOSED', `${stage.name}: ${refused}`);
       }
-      const targets = await this.opts.resolveTargets();
-      let lastError: unknown = new ProxyError('GH_UPSTREAM_UNREACHABLE', 'no upstream address known');
-      for (const target of targets) {
-        if (core.closed) return;
-        try {
-          core.upstream = await this.opts.connector.connect(target);
-          this.log.debug({ upstream: formatHostPort(target) }, 'upstream connected');
-          break;
-        } catch (err) {
-          lastError = err;
-          this.log.warn({ upstream: formatHostPort(target), err: (err as Error).message }, 'upstream connect failed');
-        }
-      }
-      if (core.closed) {
-        core.upstream?.destroy();
-        return;
-      }
-      if (!core.upstream) throw lastError;
-      const up = core.upstream;
-      up.setNoDelay(true);
-      const guarded = core.guarded.bind(core);
-      const borrowed = consumeBorrowed(
-        up,
-        guarded((view: Buffer, lease: Lease) => {
-          this.responses.onBorrowed(view, lease);
-          this.relay.maybeStart();
-        }),
-      );
-      if (!borrowed) up.on('data', guarded((chunk: Buffer) => this.responses.onData(chunk)));
-      up.on('drain', guarded(() => this.opts.client.resume()));
-      up.on('end', guarded(() => this.close('GH_UPSTREAM_CLOSED', 'broker closed the connection')));
-      up.on('close', guarded(() => this.close('GH_UPSTREAM_CLOSED', 'broker connection closed')));
-      up.on('error', guarded((err: Error) => this.close('GH_UPSTREAM_CLOSED', `broker socket error: ${err.message}`)));
-      this.requests.open();
     } catch (err) {
-      core.fail(err);
+      return core.fail(err);
     }
+    if (core.closed) return;
+    if (this.upstream.held()) {
+      if (core.closed) return;
+      this.log.debug('broker connection held back by a stage');
+    } else if (!(await this.upstream.open())) {
+      return;
+    }
+    this.requests.open();
+  }
+
+  /** Connects to the broker (trying the targets in order) and wires its socket; returns once connected or closed. */
+  private async connectUpstream(): Promise<void> {
+    const core = this.core;
+    const targets = await this.opts.resolveTargets();
+    let lastError: unknown = new ProxyError('GH_UPSTREAM_UNREACHABLE', 'no upstream address known');
+    for (const target of targets) {
+      if (core.closed) return;
+      try {
+        core.upstream = await this.opts.connector.connect(target);
+        this.log.debug({ upstream: formatHostPort(target) }, 'upstream connected');
+        break;
+      } catch (err) {
+        lastError = err;
+        this.log.warn({ upstream: formatHostPort(target), err: (err as Error).message }, 'upstream connect failed');
+      }
+    }
+    if (core.closed) {
+      core.upstream?.destroy();
+      return;
+    }
+    if (!core.upstream) throw lastError;
+    const up = core.upstream;
+    up.setNoDelay(true);
+    // Every handler is guarded: what goes wrong in it ends this connection, not the process.
+    const guarded = core.guarded.bind(core);
+    const borrowed = consumeBorrowed(
+      up,
+      guarded((view: Buffer, lease: Lease) => {
+        this.responses.onBorrowed(view, lease);
+        this.relay.maybeStart();
+      }),
+    );
+    if (!borrowed) up.on('data', guarded((chunk: Buffer) => this.responses.onData(chunk)));
+    up.on('drain', guarded(() => this.opts.client.resume()));
+    up.on('end', guarded(() => this.close('GH_UPSTREAM_CLOSED', 'broker closed the connection')));
+    up.on('close', guarded(() => this.close('GH_UPSTREAM_CLOSED', 'broker connection closed')));
+    up.on('error', guarded((err: Error) => this.close('GH_UPSTREAM_CLOSED', `broker socket error: ${err.message}`)));
   }
 
   /** Stops taking requests; closes once every accepted request has been answered. */

@@ -1,7 +1,7 @@
 /**
  * The proxy's own request/response channel over a broker socket: used for its SASL login (before
- * the socket carries client traffic) and for cluster discovery. One request at a time; the
- * channel can be detached and the socket handed on.
+ * the socket carries client traffic), for cluster discovery and for learning the brokers'
+ * ApiVersions answers. One request at a time; the channel can be detached and the socket handed on.
  */
 import type { Socket } from 'node:net';
 import { readResponseHeader, writeRequestHeader } from '../../protocol/generated/index.js';
@@ -46,7 +46,12 @@ export class ControlChannel {
     this.deliver();
   }
 
-  async request(apiKey: number, version: number, headerVersion: number, writeBody: (w: Writer) => void): Promise<Reader> {
+  /**
+   * Sends one request and resolves with a reader at the start of its response body.
+   * `responseHeaderVersion` defaults to what `headerVersion` implies; ApiVersions, whose responses
+   * always have header v0, says so.
+   */
+  async request(apiKey: number, version: number, headerVersion: number, writeBody: (w: Writer) => void, responseHeaderVersion = headerVersion === 2 ? 1 : 0): Promise<Reader> {
     const correlationId = ++this.correlationId;
     const w = new Writer(128);
     w.int32(0);
@@ -60,7 +65,7 @@ export class ControlChannel {
       this.deliver();
     });
     const r = new Reader(wire, 4);
-    const header = readResponseHeader(r, headerVersion === 2 ? 1 : 0);
+    const header = readResponseHeader(r, responseHeaderVersion);
     if (header.correlationId !== correlationId) throw new Error(`response correlation id ${header.correlationId}, expected ${correlationId}`);
     return r;
   }

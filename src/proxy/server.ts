@@ -13,20 +13,22 @@ import { Admissions } from './admission.js';
 import { BrokerMap } from './broker-map.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import { ProxyConnection } from './connection.js';
-import { fetchClusterMetadata } from './discovery.js';
+import { discoverCluster, fetchApiVersions } from './discovery.js';
 import { ListenerManager, type ListenerSpec } from './listeners.js';
 import { pinnedReadBytes } from './read-pool.js';
 import { AddressRewriteStage } from './routing/address-rewrite.js';
 import { ApiVersionsStage } from './routing/api-versions.js';
 import { BrokerConfigsStage } from './routing/broker-configs.js';
+import { RememberedApiVersions, type ApiVersionsAnswers } from './routing/remembered-api-versions.js';
+import { ProxyError } from './errors.js';
 import type { Stage } from '../stage/stage.js';
 import { ServerTlsMaterial, tlsInfoOf } from './tls.js';
-import { parseHostPort, type HostPort, type UpstreamConnector } from './upstream.js';
+import { formatHostPort, parseHostPort, type HostPort, type UpstreamConnector } from './upstream.js';
 
 /** Counters the observability stage will export; tests read them directly. */
 export interface ProxyStats {
   clientConnections: number;
-  /** Connections this proxy opened to brokers (client traffic and its own discovery). */
+  /** Connections this proxy opened to brokers (client traffic and its own: discovery, ApiVersions). */
   upstreamConnections: number;
   closedByCode: Record<string, number>;
   /** Broker responses written to clients while still arriving (cut-through, no stage wanted them). */
@@ -58,6 +60,8 @@ export class GatehouseProxy {
   private readonly bootstrapTargets: HostPort[];
   /** The limits for connections not admitted yet (a stage admits them: identity). */
   private readonly admissions: Admissions;
+  /** The brokers' ApiVersions answers, for connections whose broker connection a stage holds back. */
+  private readonly apiVersions: RememberedApiVersions;
   private nextId = 1;
   private bootstrapPort = -1;
   private tlsBootstrapPort = -1;
@@ -77,6 +81,7 @@ export class GatehouseProxy {
       },
     };
     this.bootstrapTargets = config.upstream.bootstrap.map(parseHostPort);
+    this.apiVersions = new RememberedApiVersions({ ask: (nodeId) => this.askApiVersions(nodeId), log: this.log });
     const { host, brokerPortBase, tls } = config.listen;
     this.listeners = new ListenerManager({ host, brokerPortBase }, (s, spec) => this.accept(s, spec), this.log);
     if (tls) {
@@ -178,7 +183,14 @@ export class GatehouseProxy {
     let last: unknown;
     for (const target of this.bootstrapTargets) {
       try {
-        const md = await fetchClusterMetadata(this.connector, target, this.config.upstream.connectTimeoutMs);
+        const { metadata: md, apiVersions } = await discoverCluster(this.connector, target, this.config.upstream.connectTimeoutMs, (err) =>
+          this.log.warn({ err: (err as Error).message }, 'asking the broker for its ApiVersions answers failed; asked again when a connection needs them'),
+        );
+        if (apiVersions) {
+          this.apiVersions.learn(-1, apiVersions);
+          // The broker that answered, when it is known by the address asked (one broker, or a bootstrap list of the brokers' own addresses).
+          for (const b of md.brokers) if (b.host === target.host && b.port === target.port) this.apiVersions.learn(b.nodeId, apiVersions);
+        }
         for (const b of md.brokers) this.brokers.learn(b.nodeId, { host: b.host, port: b.port });
         await Promise.all(this.listenerSets().flatMap((set) => md.brokers.map((b) => set.brokerPort(b.nodeId))));
         return;
@@ -202,14 +214,28 @@ export class GatehouseProxy {
     return { host: this.config.listen.advertisedHost, port };
   }
 
-  private async targetsFor(spec: ListenerSpec): Promise<HostPort[]> {
-    if (spec.nodeId < 0) return this.bootstrapTargets;
-    let known = this.brokers.get(spec.nodeId);
+  /** Where a connection to a listener goes: any bootstrap broker (node id -1), or one broker. */
+  private async targetsFor(nodeId: number): Promise<HostPort[]> {
+    if (nodeId < 0) return this.bootstrapTargets;
+    let known = this.brokers.get(nodeId);
     if (!known) {
       await this.discover().catch(() => undefined);
-      known = this.brokers.get(spec.nodeId);
+      known = this.brokers.get(nodeId);
     }
     return known ? [known] : [];
+  }
+
+  /** The ApiVersions answers of the broker(s) a listener's connections go to, asked on a connection of the proxy's own. */
+  private async askApiVersions(nodeId: number): Promise<ApiVersionsAnswers> {
+    let last: unknown = new ProxyError('GH_UPSTREAM_UNREACHABLE', 'no upstream address known');
+    for (const target of await this.targetsFor(nodeId)) {
+      try {
+        return await fetchApiVersions(this.connector, target, this.config.upstream.connectTimeoutMs);
+      } catch (err) {
+        last = err instanceof ProxyError ? err : new ProxyError('GH_UPSTREAM_UNREACHABLE', `asking ${formatHostPort(target)} for its ApiVersions answers failed: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    throw last;
   }
 
   private accept(socket: Socket, spec: ListenerSpec): void {
@@ -238,8 +264,9 @@ export class GatehouseProxy {
     const conn = new ProxyConnection({
       info,
       client: socket,
-      resolveTargets: () => this.targetsFor(spec),
+      resolveTargets: () => this.targetsFor(spec.nodeId),
       connector: this.connector,
+      apiVersions: (request, version) => this.apiVersions.answer(spec.nodeId, request, version),
       stages: this.stages,
       maxFrameBytes: limits,
       idleTimeoutMs: this.config.limits.idleTimeoutMs,

@@ -148,6 +148,16 @@ export interface Stage {
   readonly admitsConnections?: boolean;
   /** A new client connection; throwing or returning a reason string refuses it. */
   onConnect?(conn: ConnectionInfo): void | string | Promise<void | string>;
+  /**
+   * True while the connection's broker connection may wait (say, until its client has logged
+   * in), so that a client that never gets that far costs no broker connection. Asked once the
+   * onConnect stages ran and again after each request the stages were through with: the proxy
+   * opens the broker connection once no stage holds it back, or as soon as a request has to go
+   * to the broker. Meanwhile an ApiVersions request that passes every stage is answered from the
+   * broker's remembered answer (to the same request version) instead, and its response runs
+   * through the response stages as the broker's would.
+   */
+  holdUpstream?(conn: ConnectionInfo): boolean;
   onRequest?(req: InterceptedRequest): RequestDecision | Promise<RequestDecision>;
   onResponse?(res: InterceptedResponse): void | Promise<void>;
   /** A response of an API in interest.responseViews that went on the fast path, once its last byte was written. */

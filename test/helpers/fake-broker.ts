@@ -11,7 +11,8 @@
  *
  * The fake broker answers each request frame in order, with what the test's `answer` makes of it,
  * writing its output in pieces of the sizes the test picks (pieces span answers) and waiting for
- * 'drain' when its socket says so.
+ * 'drain' when its socket says so. The broker connection is counted (`upstreamConnects`); with
+ * `waitForBroker: false` (a stage holds it back) the test may find it never opens.
  */
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -25,6 +26,7 @@ import { requestHeaderVersion, responseHeaderVersion } from '../../src/proxy/exc
 import { FrameReader, joinFrame } from '../../src/proxy/frame-reader.js';
 import { adoptPooled } from '../../src/proxy/read-pool.js';
 import { PlainConnector } from '../../src/proxy/upstream.js';
+import type { ApiVersionsSource } from '../../src/proxy/routing/remembered-api-versions.js';
 import type { Stage } from '../../src/stage/stage.js';
 import { fakeConnection } from './fake-request.js';
 
@@ -257,6 +259,10 @@ export interface ProxiedOptions {
   log?: Logger;
   /** The connection's id (default c1), as in its log lines. */
   id?: string;
+  /** The connection's ApiVersions answers while a stage holds the broker connection back. */
+  apiVersions?: ApiVersionsSource;
+  /** Resolve once the connection started, without waiting for the broker connection (default: wait). */
+  waitForBroker?: boolean;
 }
 
 export interface Proxied {
@@ -264,9 +270,13 @@ export interface Proxied {
   client: Duplex;
   /** The proxy's end of the client connection. */
   proxyClient: Duplex;
-  broker: FakeBroker;
+  /** The fake broker (throws while the broker connection is not open). */
+  readonly broker: FakeBroker;
+  /** Settles with the fake broker once the proxy connected to it. */
+  brokerConnected: Promise<FakeBroker>;
   conn: ProxyConnection;
-  stats: { cutThrough: number; relayed: number };
+  /** upstreamConnects: broker connections the proxy asked its connector for. */
+  stats: { cutThrough: number; relayed: number; upstreamConnects: number };
   /** Settles with the code the connection closed with. */
   closed: Promise<CloseCode>;
   /** Everything the client has read so far, its length, and as response frames. */
@@ -280,7 +290,7 @@ const silent = pino({ level: 'silent' });
 
 /** A client connection through a ProxyConnection to a fake broker, started and connected. */
 export async function proxied(opts: ProxiedOptions): Promise<Proxied> {
-  const stats = { cutThrough: 0, relayed: 0 };
+  const stats = { cutThrough: 0, relayed: 0, upstreamConnects: 0 };
   let onClosed!: (code: CloseCode) => void;
   const closed = new Promise<CloseCode>((r) => (onClosed = r));
   const servers: Server[] = [];
@@ -290,7 +300,13 @@ export async function proxied(opts: ProxiedOptions): Promise<Proxied> {
       info: fakeConnection(opts.id ? { id: opts.id } : {}),
       client,
       resolveTargets: async () => [{ host: '127.0.0.1', port: 0 }],
-      connector: { connect },
+      connector: {
+        connect: () => {
+          stats.upstreamConnects++;
+          return connect();
+        },
+      },
+      ...(opts.apiVersions ? { apiVersions: opts.apiVersions } : {}),
       stages: opts.stages ?? [],
       maxFrameBytes: 100 * 1024 * 1024,
       idleTimeoutMs: 600_000,
@@ -303,15 +319,21 @@ export async function proxied(opts: ProxiedOptions): Promise<Proxied> {
 
   let client: Duplex;
   let proxyClient: Duplex;
-  let broker: FakeBroker;
+  let broker: FakeBroker | undefined;
+  let brokerConnected: Promise<FakeBroker>;
   let conn: ProxyConnection;
   if (opts.transport === 'memory') {
     const [testEnd, proxyEnd] = memoryPair(opts.capacity);
     const [upProxy, upBroker] = memoryPair(opts.capacity);
-    broker = new FakeBroker(upBroker, opts.broker);
+    let connected!: (b: FakeBroker) => void;
+    brokerConnected = new Promise((r) => (connected = r));
     client = testEnd;
     proxyClient = proxyEnd;
-    conn = make(proxyEnd as unknown as Socket, async () => upProxy as unknown as Socket);
+    conn = make(proxyEnd as unknown as Socket, async () => {
+      broker = new FakeBroker(upBroker, opts.broker);
+      connected(broker);
+      return upProxy as unknown as Socket;
+    });
     await conn.start();
   } else {
     const listen = async (server: Server): Promise<number> => {
@@ -322,7 +344,13 @@ export async function proxied(opts: ProxiedOptions): Promise<Proxied> {
     };
     const brokerServer = createServer({ noDelay: true });
     const brokerPort = await listen(brokerServer);
-    const brokerConnected = once(brokerServer, 'connection') as Promise<[Socket]>;
+    brokerConnected = (once(brokerServer, 'connection') as Promise<[Socket]>).then(([brokerSocket]) => {
+      brokerSocket.setNoDelay(true);
+      broker = new FakeBroker(brokerSocket, opts.broker);
+      sockets.push(brokerSocket);
+      return broker;
+    });
+    brokerConnected.catch(() => undefined);
     // As the server accepts clients: paused, then moved onto pooled reads.
     const proxyServer = createServer({ noDelay: true, pauseOnConnect: true });
     const proxyPort = await listen(proxyServer);
@@ -335,11 +363,9 @@ export async function proxied(opts: ProxiedOptions): Promise<Proxied> {
     const connector = new PlainConnector(5_000);
     conn = make(adopted, () => connector.connect({ host: '127.0.0.1', port: brokerPort }));
     await conn.start();
-    const [brokerSocket] = await brokerConnected;
-    brokerSocket.setNoDelay(true);
-    broker = new FakeBroker(brokerSocket, opts.broker);
-    sockets.push(brokerSocket);
   }
+  // (A connection closed before it reached the broker, e.g. refused by a stage, has none to wait for.)
+  if (opts.waitForBroker !== false) await Promise.race([brokerConnected, closed]);
   sockets.push(client);
 
   const parts: Buffer[] = [];
@@ -351,7 +377,11 @@ export async function proxied(opts: ProxiedOptions): Promise<Proxied> {
   return {
     client,
     proxyClient,
-    broker,
+    get broker(): FakeBroker {
+      if (!broker) throw new Error('the proxy has not connected to the fake broker');
+      return broker;
+    },
+    brokerConnected,
     conn,
     stats,
     closed,

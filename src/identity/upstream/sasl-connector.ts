@@ -13,7 +13,7 @@ import { readSaslHandshakeResponse } from '../../../protocol/generated/sasl-hand
 import { ProxyError } from '../../proxy/errors.js';
 import { ControlChannel } from '../../proxy/control-channel.js';
 import { formatHostPort, type HostPort, type UpstreamConnector } from '../../proxy/upstream.js';
-import { ScramClient, type ScramHash } from './scram.js';
+import { ScramClient, ScramPassword, type ScramHash } from './scram.js';
 
 export type UpstreamSaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512' | 'OAUTHBEARER';
 
@@ -42,11 +42,17 @@ function errorName(code: number): string {
 }
 
 export class SaslUpstreamConnector implements UpstreamConnector {
+  /** The SCRAM password with its salted forms, shared by every login of this connector (see scram.ts). */
+  private readonly scramPassword: ScramPassword | undefined;
+
   constructor(
     private readonly inner: UpstreamConnector,
     private readonly credentials: UpstreamSaslCredentials,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    const c = credentials;
+    this.scramPassword = c.mechanism === 'SCRAM-SHA-256' || c.mechanism === 'SCRAM-SHA-512' ? new ScramPassword(SCRAM_HASH[c.mechanism], c.password) : undefined;
+  }
 
   async connect(target: HostPort): Promise<Socket> {
     const socket = await this.inner.connect(target);
@@ -107,9 +113,9 @@ export class SaslUpstreamConnector implements UpstreamConnector {
       await authenticate(Buffer.from(`\0${username}\0${password}`, 'utf8'));
       return;
     }
-    const scram = new ScramClient(SCRAM_HASH[creds.mechanism], username, password);
+    const scram = new ScramClient(this.scramPassword!, username);
     const first = await authenticate(Buffer.from(scram.clientFirst(), 'utf8'));
-    const final = await authenticate(Buffer.from(scram.clientFinal(first.authBytes.toString('utf8')), 'utf8'));
+    const final = await authenticate(Buffer.from(await scram.clientFinal(first.authBytes.toString('utf8')), 'utf8'));
     scram.verifyServerFinal(final.authBytes.toString('utf8'));
   }
 }

@@ -4,8 +4,13 @@
  * order. Each is then forwarded (as its original bytes unless a stage changed it), answered by a
  * stage, or the connection closed. Every request accepted is queued for its answer in
  * response-order.ts, which also takes the answers stages make up.
+ *
+ * While a stage holds the broker connection back (upstream-opening.ts), a request that must go to
+ * the broker waits for it to open, and those behind it wait in turn; an ApiVersions request is
+ * answered with the broker's remembered answer instead (routing/remembered-api-versions.ts).
  */
 import { apiCodec, ApiKey } from '../../../protocol/generated/index.js';
+import type { ApiVersionsRequest } from '../../../protocol/generated/api-versions-request.js';
 import { defaultApiVersionsResponse } from '../../../protocol/generated/api-versions-response.js';
 import type { ProduceRequest } from '../../../protocol/generated/produce-request.js';
 import { wantsRequest, type RequestDecision, type Stage } from '../../stage/stage.js';
@@ -14,13 +19,15 @@ import { frameHead, frameLength, writeFrame, type Frame, type FrameReader } from
 import type { ClientReads } from './client-reads.js';
 import { isPromise, stageError, type ConnectionCore } from './core.js';
 import type { ResponseOrder } from './response-order.js';
+import type { UpstreamOpening } from './upstream-opening.js';
+import type { ApiVersionsSource } from '../routing/remembered-api-versions.js';
 
 const UNSUPPORTED_VERSION = 35;
 
 export class RequestPath {
   /** Requests waiting for their turn through the request stages. */
   private readonly toProcess: Exchange[] = [];
-  private busy = true; // until the upstream is connected and onConnect stages ran
+  private busy = true; // until the onConnect stages ran (and the upstream is connected, unless held back)
   requestsSeen = 0;
 
   constructor(
@@ -29,9 +36,12 @@ export class RequestPath {
     private readonly frames: FrameReader,
     private readonly reads: ClientReads,
     private readonly order: ResponseOrder,
+    private readonly upstream: UpstreamOpening,
+    /** The broker's ApiVersions answers while the broker connection waits; absent: ApiVersions opens it too. */
+    private readonly apiVersions?: ApiVersionsSource,
   ) {}
 
-  /** The broker is connected and the onConnect stages ran: requests may go. */
+  /** The onConnect stages ran and the broker is connected, or a stage holds it back: requests may go. */
   open(): void {
     this.busy = false;
     this.pump();
@@ -121,11 +131,18 @@ export class RequestPath {
         // A stage that rejects, or anything that goes wrong once it settled, ends the connection.
         this.core.after(result, () => {
           this.busy = false;
+          this.processed();
           this.pump();
         });
         return;
       }
+      this.processed();
     }
+  }
+
+  /** The stages are through with a request: the broker connection opens if none holds it back any more. */
+  private processed(): void {
+    if (!this.core.upstream) this.upstream.check();
   }
 
   private processRequest(ex: Exchange, from = 0): void | Promise<void> {
@@ -151,7 +168,7 @@ export class RequestPath {
       }
       if (!this.applyDecision(stage, ex, decision)) return;
     }
-    this.forward(ex);
+    return this.forward(ex);
   }
 
   /** True to continue with the next stage. */
@@ -166,7 +183,23 @@ export class RequestPath {
     return false;
   }
 
-  private forward(ex: Exchange): void {
+  private forward(ex: Exchange): void | Promise<void> {
+    if (this.core.upstream) return this.send(ex);
+    if (ex.header.apiKey === API_VERSIONS_KEY && this.apiVersions) return this.answerRemembered(ex, this.apiVersions);
+    return this.upstream.open().then((connected) => {
+      if (connected) this.send(ex);
+    });
+  }
+
+  /** ApiVersions while the broker connection waits: the broker's answer to this version, through the response stages. */
+  private async answerRemembered(ex: Exchange, source: ApiVersionsSource): Promise<void> {
+    const answer = await source(ex.body<ApiVersionsRequest>(), ex.header.apiVersion);
+    if (this.core.closed) return;
+    // Decoded afresh from the bytes: stages may change the body they get, and this one is shared.
+    this.order.finish(ex, new ResponseView(ex, ex.syntheticWire(answer.body, answer.version), true));
+  }
+
+  private send(ex: Exchange): void {
     const up = this.core.upstream!;
     if (ex.expectsResponse) this.order.expect(ex);
     else ex.out = null;
