@@ -19,6 +19,7 @@ import { policyLocation } from './policy/load.js';
 import { PolicyStage } from './policy/stage.js';
 import { credentialApisFromConfig } from './policy/credential-apis.js';
 import { PolicyStore } from './policy/store.js';
+import { MaskingStage } from './masking/stage.js';
 import { TopicIds, TopicIdsStage, type TopicListing } from './policy/topic-ids.js';
 import { FetchSessionStage } from './apis/fetch-session.js';
 import { getPrincipal } from './identity/principal.js';
@@ -97,6 +98,8 @@ export async function pipelineFromConfig(config: GatehouseConfig, log: Logger, o
       },
       close: async () => store.close(),
     });
+    // Masking rules live in the policy file: the stage holds only Fetch answers they apply to.
+    components.push({ stage: new MaskingStage({ source: store, topicIds: topicIds! }) });
   } else {
     log.warn('no policy section: every authenticated request is forwarded');
   }

@@ -10,6 +10,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { auditMetrics } from '../audit/metrics.js';
 import { identityRegistry } from '../identity/metrics.js';
 import { policyRegistry } from '../policy/metrics.js';
+import { maskingRegistry } from '../masking/stage.js';
 import type { GatehouseProxy } from '../proxy/server.js';
 import { proxyMetrics } from './proxy-metrics.js';
 
@@ -30,7 +31,7 @@ export class ObservabilityServer {
   static async start(opts: ObservabilityOptions): Promise<ObservabilityServer> {
     const processRegistry = new Registry();
     collectDefaultMetrics({ register: processRegistry, prefix: 'gatehouse_' });
-    const registry = Registry.merge([processRegistry, proxyMetrics(opts.proxy), identityRegistry, policyRegistry, auditMetrics.registry]);
+    const registry = Registry.merge([processRegistry, proxyMetrics(opts.proxy), identityRegistry, policyRegistry, maskingRegistry, auditMetrics.registry]);
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' && req.method !== 'HEAD') {

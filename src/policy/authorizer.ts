@@ -14,6 +14,7 @@
  */
 import { claimAt } from '../identity/claims.js';
 import { BoundedMap } from './bounded-map.js';
+import { compileMasking, type MaskingRules } from '../masking/rules.js';
 import type { DecisionCache } from './decision-cache.js';
 import { EXPLICIT_ONLY, IMPLIED_BY, OPERATION_CODES, SUPPORTED_OPERATIONS, type Action, type Check, type Operation, type ResourceType } from './model.js';
 import { compilePattern, type NamePattern } from './patterns.js';
@@ -132,7 +133,11 @@ export class Policy {
     }
     this.roles = roles;
     this.claimRoles = [...roles.values()].filter((r) => r.claims.length > 0);
+    this.masking = compileMasking(document.masking);
   }
+
+  /** The masking rules of this policy (none without a `masking` section). */
+  readonly masking: MaskingRules;
 
   /**
    * The roles a subject holds: by principal name, by group, or by claims (all listed claims must

@@ -18,6 +18,7 @@
  * list that matches when it holds the value (any claim may say so with `spaceSeparated`).
  */
 import { z } from 'zod';
+import { maskingSchema } from '../masking/schema.js';
 import { OPERATIONS, RESOURCE_TYPES, type Operation, type ResourceType } from './model.js';
 
 const operation = z.enum(OPERATIONS as [Operation, ...Operation[]]);
@@ -86,6 +87,8 @@ export const policySchema = z
   .object({
     /** Role name → who holds it and its rules. */
     roles: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'role names use letters, digits, . _ -'), roleSchema),
+    /** Fields hidden in records on their way to consumers, per role (src/masking/). */
+    masking: maskingSchema.optional(),
   })
   .strict();
 
