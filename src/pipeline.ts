@@ -20,6 +20,7 @@ import { PolicyStage } from './policy/stage.js';
 import { credentialApisFromConfig } from './policy/credential-apis.js';
 import { PolicyStore } from './policy/store.js';
 import { MaskingStage } from './masking/stage.js';
+import { auditMasker } from './masking/audit-masker.js';
 import { TopicIds, TopicIdsStage, type TopicListing } from './policy/topic-ids.js';
 import { FetchSessionStage } from './apis/fetch-session.js';
 import { getPrincipal } from './identity/principal.js';
@@ -88,15 +89,17 @@ export async function pipelineFromConfig(config: GatehouseConfig, log: Logger, o
   if (location || config.audit) components.push({ stage: new FetchSessionStage({ owner: sessionOwner, log: log.child({ stage: 'fetch-sessions' }) }) });
   // One map of topic ids for policy and audit, learned from Metadata answers ahead of both.
   const topicIds = location || config.audit ? new TopicIds(topicListing(config)) : undefined;
+  let store: PolicyStore | undefined;
   if (location) {
-    const store = new PolicyStore({ location, protectedTopics: protectedTopics(config), log });
+    store = new PolicyStore({ location, protectedTopics: protectedTopics(config), log });
+    const policy = store;
     const stage = new PolicyStage({ source: store, topicIds, log, credentialApis: credentialApisFromConfig(config) });
     components.push({
       stage,
       start: async () => {
-        store.start({ watch: config.policy?.watch !== false });
+        policy.start({ watch: config.policy?.watch !== false });
       },
-      close: async () => store.close(),
+      close: async () => policy.close(),
     });
     // Masking rules live in the policy file: the stage holds only Fetch answers they apply to.
     components.push({ stage: new MaskingStage({ source: store, topicIds: topicIds! }) });
@@ -105,7 +108,9 @@ export async function pipelineFromConfig(config: GatehouseConfig, log: Logger, o
   }
   if (config.performance.zeroCopy && !zeroCopy.available) log.info({ reason: zeroCopy.reason }, 'zero-copy relay unavailable: responses are relayed through the process');
   // Audit: intake first (arrival time, session opened, fail-closed refusals), recorder last (sees every answer as the client gets it).
-  const audit = auditFromConfig(config, log, { configPath: opts.configPath, topicIds });
+  // Captured payloads pass the policy's masking rules, whoever read them.
+  const masker = store ? auditMasker(() => store.policy.masking) : undefined;
+  const audit = auditFromConfig(config, log, { configPath: opts.configPath, topicIds, ...(masker ? { masker } : {}) });
   if (audit) {
     components.unshift(audit.intake);
     components.push(audit.recorder);

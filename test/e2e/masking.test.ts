@@ -7,7 +7,9 @@
  *    only: they read the clear values; read directly from the broker, the values are clear;
  *  - Kafka's Java consumer with check.crcs=true reads the masked, re-compressed batches;
  *  - a value that is not JSON on a topic whose rule withholds is handed out as null, and the
- *    connection goes on.
+ *    connection goes on;
+ *  - the audit trail captures payloads (full capture on payments_*) with every rule applied,
+ *    whoever read them: an exempt admin's reads leave no clear card number in the trail.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +19,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runTool } from '../../src/kafka/index.js';
 import { demoPolicy } from '../../src/sandbox/demo-policy.js';
-import { createTopics, kafkaClient, kcat, uniqueName } from '../helpers/e2e.js';
+import { createTopics, kafkaClient, kcat, uniqueName, waitFor } from '../helpers/e2e.js';
 import { javaOidcProperties, startOidc, type TestOidc } from '../helpers/oidc.js';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 import { saslUpstream } from '../helpers/upstream-account.js';
@@ -35,6 +37,7 @@ describe('masking JSON values on their way to consumers', () => {
   const topic = uniqueName('payments_mask');
   const rawTopic = uniqueName('payments_rawmask');
   const N = 20;
+  const auditTopic = uniqueName('mask-audit');
   let oidc: TestOidc;
   let gh: TestProxy;
 
@@ -60,12 +63,14 @@ describe('masking JSON values on their way to consumers', () => {
         ],
       },
     };
-    const policyFile = join(mkdtempSync(join(tmpdir(), 'gh-masking-')), 'policy.yaml');
+    const dir = mkdtempSync(join(tmpdir(), 'gh-masking-'));
+    const policyFile = join(dir, 'policy.yaml');
     writeFileSync(policyFile, stringify(doc));
     gh = await startProxy(upstream.bootstrap, {
       upstream: { sasl: upstream.sasl },
       identity: { issuers: [{ issuer: oidc.issuer, audience: oidc.audience }] },
       policy: { file: policyFile },
+      audit: { topic: auditTopic, spool: { dir: join(dir, 'spool') }, capture: [{ topics: ['payments_mask*'], mode: 'full' }] },
     });
     const kafka = kafkaClient(kafkaBootstrap);
     const admin = kafka.admin();
@@ -123,6 +128,33 @@ describe('masking JSON values on their way to consumers', () => {
     const values = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Payment);
     expect(values).toHaveLength(N);
     for (const v of values) expect(v.card.number).toMatch(/^\*{12}\d{4}$/);
+  });
+
+  it('captured payloads in the audit trail are masked whoever read them', async () => {
+    await readAs('admin', topic, N); // exempt: reads the clear values
+    const clearNumbers = Array.from({ length: N }, (_, i) => payment(i).card.number);
+    const consumer = kafkaClient(kafkaBootstrap).consumer({ groupId: uniqueName('mask-audit-reader') });
+    const captured: string[] = [];
+    let adminFetches = 0;
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics: [auditTopic], fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          const e = JSON.parse(String(message.value)) as { data?: { api?: string; principal?: string; fetched?: Array<{ captured?: Array<{ value?: string | null }> }> } };
+          if (e.data?.api !== 'Fetch') return;
+          const values = (e.data.fetched ?? []).flatMap((f) => f.captured ?? []).map((c) => c.value ?? '');
+          if (e.data.principal === 'admin' && values.length > 0) adminFetches++;
+          captured.push(...values);
+        },
+      });
+      await waitFor('captured Fetch records of the admin', () => adminFetches > 0, { timeoutMs: 30_000 });
+    } finally {
+      await consumer.disconnect();
+    }
+    const text = captured.join('\n');
+    for (const n of clearNumbers) expect(text).not.toContain(n);
+    expect(captured.filter((v) => v.includes('"number":"************'))).not.toHaveLength(0);
   });
 
   it('a value that is not JSON is withheld (null) where the rule says so; the JSON one is masked', async () => {
