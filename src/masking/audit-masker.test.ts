@@ -12,6 +12,7 @@ const rules = compileMasking(
     rules: [
       { name: 'num', topics: ['pay*'], fields: ['card.number'], mask: { fn: 'keepLast', n: 4 }, exempt: { roles: ['admin'] } },
       { name: 'key', topics: ['pay*'], part: 'key', fields: ['$'], mask: { fn: 'redact' }, only: { roles: ['nobody'] }, onError: 'withhold' },
+      { name: 'hdr', topics: ['pay*'], part: 'header:customer', fields: ['email'], mask: { fn: 'nullify' }, onError: 'withhold' },
     ],
   }),
 );
@@ -24,8 +25,10 @@ describe('audit masker', () => {
     expect(out.key).toBe('"****"');
   });
 
-  it('withholds what it cannot parse where the rule says so, and leaves other topics alone', () => {
-    expect(mask('payments', { key: 'not json', headers: [], value: 'also not json' })).toEqual({ key: null, headers: [], value: 'also not json' });
+  it('masks a plain-string key as a whole ($), withholds what a field rule cannot parse, and leaves other topics alone', () => {
+    const out = mask('payments', { key: 'not json', headers: [{ key: 'customer', value: 'jane@example.com' }, { key: 'other', value: 'x' }], value: 'also not json' });
+    expect(out).toEqual({ key: '****', headers: [{ key: 'customer', value: null }, { key: 'other', value: 'x' }], value: 'also not json' });
+    expect(mask('payments', { key: null, headers: [{ key: 'customer', value: '{"email":"j@x","id":1}' }] }).headers).toEqual([{ key: 'customer', value: '{"email":null,"id":1}' }]);
     const other = { key: 'x', headers: [], value: '{"card":{"number":"4111"}}' };
     expect(mask('orders', other)).toBe(other);
   });

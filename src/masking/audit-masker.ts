@@ -7,37 +7,23 @@
  */
 import type { AuditMasker } from '../audit/capture.js';
 import type { CapturedRecord } from '../audit/events.js';
-import type { MaskingRules } from './rules.js';
-import { applySelector } from './selectors.js';
+import { maskText } from './apply.js';
+import type { MaskingRule, MaskingRules } from './rules.js';
 
 /** The masker for the policy in force (`rules()` is read for each record: hot reloads apply). */
 export function auditMasker(rules: () => MaskingRules): AuditMasker {
   return (topic, record) => {
     const applying = rules().rules.filter((r) => r.topics.some((p) => p.matches(topic)));
     if (applying.length === 0) return record;
-    const out: CapturedRecord = { ...record };
+    const out: CapturedRecord = { ...record, headers: record.headers.map((h) => ({ ...h })) };
+    const masked = (text: string | null | undefined, rule: MaskingRule): string | null | undefined => (text === null || text === undefined ? text : maskText(text, rule).text);
     for (const rule of applying) {
-      const text = rule.part === 'value' ? out.value : out.key;
-      if (text === null || text === undefined) continue;
-      let doc: unknown;
-      try {
-        doc = JSON.parse(text);
-      } catch {
-        if (rule.onError === 'withhold') {
-          if (rule.part === 'value') out.value = null;
-          else out.key = null;
-        }
-        continue;
+      if (rule.part === 'value') out.value = masked(out.value, rule);
+      else if (rule.part === 'key') out.key = masked(out.key, rule) ?? null;
+      else {
+        const name = rule.part.slice('header:'.length);
+        for (const h of out.headers) if (h.key === name) h.value = masked(h.value, rule) ?? null;
       }
-      let matched = 0;
-      for (const { selector, fn } of rule.fields) {
-        const r = applySelector(doc, selector, fn);
-        doc = r.value;
-        matched += r.matched;
-      }
-      if (matched === 0) continue;
-      if (rule.part === 'value') out.value = JSON.stringify(doc);
-      else out.key = JSON.stringify(doc);
     }
     return out;
   };

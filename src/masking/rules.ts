@@ -25,7 +25,8 @@ interface Who {
 export interface MaskingRule {
   readonly name: string;
   readonly topics: readonly NamePattern[];
-  readonly part: 'value' | 'key';
+  /** What of a record: its value, its key, or the values of headers of one name (`header:<name>`). */
+  readonly part: 'value' | 'key' | `header:${string}`;
   readonly fields: ReadonlyArray<{ selector: Selector; fn: MaskFunction }>;
   readonly onError: 'pass' | 'withhold';
   /** Whether the rule masks what `reader` reads. */
@@ -94,7 +95,7 @@ function compileRule(r: MaskingRuleDocument, keys: ReadonlyMap<string, MaskingKe
   return {
     name: r.name,
     topics: r.topics.map((t) => compilePattern(t)),
-    part: r.part,
+    part: r.part as MaskingRule['part'],
     fields,
     onError: r.onError,
     appliesTo: (reader) => (only ? isIn(only, reader) : !(exempt && isIn(exempt, reader))),

@@ -7,7 +7,7 @@
  *     rules:
  *       - name: card-number
  *         topics: [payments_*]                  # names or * patterns, as in policy rules
- *         part: value                           # value | key
+ *         part: value                           # value | key | header:<name>
  *         format: json                          # plain UTF-8 JSON
  *         fields: [card.number, items[*].iban]  # selectors (selectors.ts)
  *         mask: { fn: keepLast, n: 4 }          # functions.ts; token/formatPreserving name a key
@@ -39,7 +39,7 @@ export const maskingRuleSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'rule names use letters, digits, . _ -'),
     topics: z.union([z.string(), z.array(z.string()).min(1)]).transform((t) => (Array.isArray(t) ? t : [t])),
-    part: z.enum(['value', 'key']).default('value'),
+    part: z.union([z.enum(['value', 'key']), z.string().regex(/^header:.+$/, 'part is value, key or header:<name>')]).default('value'),
     format: z.literal('json').default('json'),
     fields: z.array(z.string()).min(1),
     mask: maskSchema,

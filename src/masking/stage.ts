@@ -21,7 +21,7 @@ import type { PolicySource } from '../policy/store.js';
 import type { TopicIds } from '../policy/topic-ids.js';
 import type { ConnectionInfo } from '../stage/connection-info.js';
 import { isRequest, isResponse, type InterceptedRequest, type InterceptedResponse, type Stage } from '../stage/stage.js';
-import { applySelector } from './selectors.js';
+import { maskText } from './apply.js';
 import type { MaskingRule, MaskingRules, Reader } from './rules.js';
 
 export const maskingRegistry = new Registry();
@@ -97,34 +97,32 @@ export class MaskingStage implements Stage {
   /** The records of one batch with the rules applied; undefined when nothing changed. */
   private edit(records: KafkaRecord[], rules: readonly MaskingRule[]): KafkaRecord[] | undefined {
     let changed = false;
+    /** The rule on one field's bytes: the bytes to hand on, or undefined when they stay as they are. */
+    const masked = (bytes: Buffer | null, rule: MaskingRule): Buffer | null | undefined => {
+      if (bytes === null) return undefined;
+      const m = maskText(bytes.toString('utf8'), rule);
+      if (m.unparsable) unparsable.inc({ rule: rule.name, action: rule.onError });
+      if (m.matched > 0) maskedFields.inc({ rule: rule.name }, m.matched);
+      if (m.matched === 0 && m.text !== null) return undefined;
+      changed = true;
+      return m.text === null ? null : Buffer.from(m.text, 'utf8');
+    };
     for (const r of records) {
       for (const rule of rules) {
-        const bytes = rule.part === 'value' ? r.value : r.key;
-        if (bytes === null) continue;
-        let doc: unknown;
-        try {
-          doc = JSON.parse(bytes.toString('utf8'));
-        } catch {
-          unparsable.inc({ rule: rule.name, action: rule.onError });
-          if (rule.onError === 'withhold') {
-            if (rule.part === 'value') r.value = null;
-            else r.key = null;
-            changed = true;
+        if (rule.part === 'value') {
+          const v = masked(r.value, rule);
+          if (v !== undefined) r.value = v;
+        } else if (rule.part === 'key') {
+          const k = masked(r.key, rule);
+          if (k !== undefined) r.key = k;
+        } else {
+          const name = rule.part.slice('header:'.length);
+          for (const h of r.headers) {
+            if (h.key !== name) continue;
+            const v = masked(h.value, rule);
+            if (v !== undefined) h.value = v;
           }
-          continue;
         }
-        let matched = 0;
-        for (const { selector, fn } of rule.fields) {
-          const out = applySelector(doc, selector, fn);
-          doc = out.value;
-          matched += out.matched;
-        }
-        if (matched === 0) continue;
-        maskedFields.inc({ rule: rule.name }, matched);
-        const masked = Buffer.from(JSON.stringify(doc), 'utf8');
-        if (rule.part === 'value') r.value = masked;
-        else r.key = masked;
-        changed = true;
       }
     }
     return changed ? records : undefined;

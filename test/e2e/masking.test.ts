@@ -60,6 +60,7 @@ describe('masking JSON values on their way to consumers', () => {
           { name: 'card-number', topics: ['payments_*'], fields: ['card.number'], mask: { fn: 'keepLast', n: 4 }, exempt: { roles: ['admin'] } },
           { name: 'holder-token', topics: ['payments_*'], fields: ['card.holder'], mask: { fn: 'token', key: 'k1' }, only: { roles: ['analytics'] } },
           { name: 'raw-withheld', topics: ['payments_rawmask*'], fields: ['secret'], mask: { fn: 'redact' }, onError: 'withhold' },
+          { name: 'customer-header', topics: ['payments_mask*'], part: 'header:customer', fields: ['$'], mask: { fn: 'regex', pattern: '^[^@]+', replacement: '***' }, exempt: { roles: ['admin'] } },
         ],
       },
     };
@@ -83,7 +84,7 @@ describe('masking JSON values on their way to consumers', () => {
     const producer = kafka.producer();
     await producer.connect();
     try {
-      await producer.send({ topic, compression: CompressionTypes.GZIP, messages: Array.from({ length: N }, (_, i) => ({ key: `p${i}`, value: JSON.stringify(payment(i)) })) });
+      await producer.send({ topic, compression: CompressionTypes.GZIP, messages: Array.from({ length: N }, (_, i) => ({ key: `p${i}`, value: JSON.stringify(payment(i)), headers: { customer: `customer${i}@example.com` } })) });
       await producer.send({ topic: rawTopic, messages: [{ value: 'not json at all' }, { value: JSON.stringify({ secret: 's3cret', keep: 1 }) }] });
     } finally {
       await producer.disconnect();
@@ -110,6 +111,18 @@ describe('masking JSON values on their way to consumers', () => {
     // Deterministic: equal holders, equal tokens; different holders, different tokens.
     expect(new Set(analytics.filter((_, i) => i % 2 === 0).map((p) => p.card.holder)).size).toBe(1);
     expect(analytics[0]!.card.holder).not.toBe(analytics[1]!.card.holder);
+  });
+
+  it('a header value is masked as a plain string for analytics, clear for admins', async () => {
+    const headersOf = async (clientId: string) => {
+      const token = await oidc.token(clientId);
+      const sasl = ['-X', 'security.protocol=SASL_PLAINTEXT', '-X', 'sasl.mechanisms=PLAIN', '-X', `sasl.username=${clientId}`, '-X', `sasl.password=${token}`];
+      const r = await kcat(gh.bootstrap, [...sasl, '-C', '-t', topic, '-o', 'beginning', '-c', '3', '-e', '-q', '-f', '%h\n']);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.split('\n').slice(0, 3);
+    };
+    expect(await headersOf('analytics')).toEqual(['customer=***@example.com', 'customer=***@example.com', 'customer=***@example.com']);
+    expect(await headersOf('admin')).toEqual(['customer=customer0@example.com', 'customer=customer1@example.com', 'customer=customer2@example.com']);
   });
 
   it("Kafka's Java consumer (check.crcs=true) reads the masked gzip batches through the proxy", async () => {
