@@ -150,6 +150,11 @@ class RecordsWalk {
   }
 }
 
+/** A partition as its first two fields give it, the rest at their defaults until read. */
+function newPartition(partitionIndex: number, errorCode: number): StreamedPartition {
+  return { partitionIndex, errorCode, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, abortedTransactions: null, preferredReadReplica: -1, records: null, recordsBytes: 0, batches: [], truncatedBytes: 0, unreadable: false };
+}
+
 /** Readers of the protocol's primitive types, as generators asking for n bytes at a time. */
 function primitives(flexible: boolean) {
   const int16 = function* (): Generator<Need, number, Buffer | undefined> {
@@ -307,20 +312,10 @@ export class FetchStreamReader {
       else topic.topic = yield* text();
       const partitions = yield* length();
       for (let p = 0; p < partitions; p++) {
-        const part: StreamedPartition = {
-          partitionIndex: yield* int32(),
-          errorCode: yield* int16(),
-          highWatermark: yield* int64(),
-          lastStableOffset: yield* int64(),
-          logStartOffset: v >= 5 ? yield* int64() : -1n,
-          abortedTransactions: null,
-          preferredReadReplica: -1,
-          records: null,
-          recordsBytes: 0,
-          batches: [],
-          truncatedBytes: 0,
-          unreadable: false,
-        };
+        const part = newPartition(yield* int32(), yield* int16());
+        part.highWatermark = yield* int64();
+        part.lastStableOffset = yield* int64();
+        if (v >= 5) part.logStartOffset = yield* int64();
         const aborted = yield* length();
         if (aborted >= 0) {
           part.abortedTransactions = [];
@@ -361,21 +356,8 @@ export class FetchStreamReader {
       const topic: StreamedTopic = { topic: '', topicId: (yield { n: UUID_BYTES })!.toString('base64url'), partitions: [] };
       const partitions = yield* length();
       for (let p = 0; p < partitions; p++) {
-        const part: StreamedPartition = {
-          partitionIndex: yield* int32(),
-          errorCode: yield* int16(),
-          highWatermark: -1n,
-          lastStableOffset: -1n,
-          logStartOffset: -1n,
-          abortedTransactions: null,
-          preferredReadReplica: -1,
-          records: null,
-          recordsBytes: 0,
-          batches: [],
-          truncatedBytes: 0,
-          unreadable: false,
-          acquired: [],
-        };
+        const part = newPartition(yield* int32(), yield* int16());
+        part.acquired = [];
         yield* text(); // errorMessage
         yield* int16(); // acknowledgeErrorCode
         yield* text(); // acknowledgeErrorMessage
