@@ -140,6 +140,8 @@ export interface RequestData {
   latencyMs: number;
   produced?: ProducedPartition[];
   fetched?: FetchedPartition[];
+  /** Fetch: what masking rules did to the answer, per partition and rule (counts, never values). */
+  masked?: Array<{ topic: string; partition: number; rule: string; part: string; fields: number; withheld: number }>;
   /** ApiVersions v3+: the client software it names (clients authenticating with SASL send v0 first, so session.opened may not have it). */
   clientSoftware?: { name: string; version: string };
 }

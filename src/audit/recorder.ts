@@ -27,6 +27,7 @@ import { TopicIds } from '../policy/topic-ids.js';
 import { isRequest, isResponse, type InterceptedRequest, type InterceptedResponse, type Interest, type Located, type RequestDecision, type ResponseRecordsView, type Stage } from '../stage/stage.js';
 import type { BatchHeaderView, PartitionRecords, RecordsField } from '../../protocol/runtime/records-view.js';
 import { partitionRecords } from '../apis/records.js';
+import { maskedIn } from '../masking/stage.js';
 import { partitionKey, sessionAt } from '../apis/fetch-session.js';
 import type { CapturePolicy } from './capture.js';
 import type { HeldSession, Summariser } from './summariser.js';
@@ -393,6 +394,8 @@ export class AuditRecorder implements Stage {
     try {
       if (isResponse(res, ApiKey.Produce)) data.produced = this.produced(res.request.locate(), res.body(), captures);
       if (fetchLocated && isRequest(req, ApiKey.Fetch)) data.fetched = this.fetched(req, partitionRecords(ApiKey.Fetch, fetchLocated), captures, fetchLocated);
+      const masked = maskedIn(req);
+      if (masked.length > 0) data.masked = masked.map((m) => ({ ...m }));
     } catch {
       // recorded without the per-partition details
     }

@@ -35,6 +35,28 @@ const unparsable = new Counter({
 
 const READER = Symbol('masking reader');
 
+/** What a rule masked in one partition of a Fetch answer (never the values): for the audit event. */
+export interface MaskedPartition {
+  topic: string;
+  partition: number;
+  rule: string;
+  /** value, key, or header:<name>. */
+  part: string;
+  /** Fields the rule reached. */
+  fields: number;
+  /** Values it withheld (not parseable, onError withhold). */
+  withheld: number;
+}
+
+const MASKED = new WeakMap<InterceptedRequest, MaskedPartition[]>();
+
+/** What masking did to this request's answer (empty when nothing was masked). */
+export function maskedIn(req: InterceptedRequest): readonly MaskedPartition[] {
+  return MASKED.get(req) ?? [];
+}
+
+type Tally = Map<string, { part: string; fields: number; withheld: number }>;
+
 export interface MaskingStageOptions {
   /** The policy in force: its masking section (and roles, to know who reads). */
   source: PolicySource;
@@ -84,10 +106,16 @@ export class MaskingStage implements Stage {
       if (applying.length === 0) continue;
       for (const p of t.partitions) {
         if (!p.records || p.records.length === 0) continue;
-        const records = await transformRecords(p.records, (recs) => this.edit(recs, applying));
+        const tally: Tally = new Map();
+        const records = await transformRecords(p.records, (recs) => this.edit(recs, applying, tally));
         if (records !== p.records) {
           p.records = records;
           modified = true;
+        }
+        for (const [rule, n] of tally) {
+          let list = MASKED.get(res.request);
+          if (!list) MASKED.set(res.request, (list = []));
+          list.push({ topic: name ?? t.topicId, partition: p.partitionIndex, rule, ...n });
         }
       }
     }
@@ -95,7 +123,7 @@ export class MaskingStage implements Stage {
   }
 
   /** The records of one batch with the rules applied; undefined when nothing changed. */
-  private edit(records: KafkaRecord[], rules: readonly MaskingRule[]): KafkaRecord[] | undefined {
+  private edit(records: KafkaRecord[], rules: readonly MaskingRule[], tally: Tally): KafkaRecord[] | undefined {
     let changed = false;
     /** The rule on one field's bytes: the bytes to hand on, or undefined when they stay as they are. */
     const masked = (bytes: Buffer | null, rule: MaskingRule): Buffer | null | undefined => {
@@ -104,6 +132,10 @@ export class MaskingStage implements Stage {
       if (m.unparsable) unparsable.inc({ rule: rule.name, action: rule.onError });
       if (m.matched > 0) maskedFields.inc({ rule: rule.name }, m.matched);
       if (m.matched === 0 && m.text !== null) return undefined;
+      let t = tally.get(rule.name);
+      if (!t) tally.set(rule.name, (t = { part: rule.part, fields: 0, withheld: 0 }));
+      if (m.matched > 0) t.fields += m.matched;
+      else t.withheld++;
       changed = true;
       return m.text === null ? null : Buffer.from(m.text, 'utf8');
     };

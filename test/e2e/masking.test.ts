@@ -9,7 +9,8 @@
  *  - a value that is not JSON on a topic whose rule withholds is handed out as null, and the
  *    connection goes on;
  *  - the audit trail captures payloads (full capture on payments_*) with every rule applied,
- *    whoever read them: an exempt admin's reads leave no clear card number in the trail.
+ *    whoever read them: an exempt admin's reads leave no clear card number in the trail; the
+ *    Fetch events of analytics say which rules masked how many fields.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -149,25 +150,30 @@ describe('masking JSON values on their way to consumers', () => {
     const consumer = kafkaClient(kafkaBootstrap).consumer({ groupId: uniqueName('mask-audit-reader') });
     const captured: string[] = [];
     let adminFetches = 0;
+    const reported: Array<Record<string, unknown>> = [];
     await consumer.connect();
     try {
       await consumer.subscribe({ topics: [auditTopic], fromBeginning: true });
       await consumer.run({
         eachMessage: async ({ message }) => {
-          const e = JSON.parse(String(message.value)) as { data?: { api?: string; principal?: string; fetched?: Array<{ captured?: Array<{ value?: string | null }> }> } };
+          const e = JSON.parse(String(message.value)) as { data?: { api?: string; principal?: string; fetched?: Array<{ captured?: Array<{ value?: string | null }> }>; masked?: Array<Record<string, unknown>> } };
           if (e.data?.api !== 'Fetch') return;
+          if (e.data.principal === 'analytics') reported.push(...(e.data.masked ?? []));
           const values = (e.data.fetched ?? []).flatMap((f) => f.captured ?? []).map((c) => c.value ?? '');
           if (e.data.principal === 'admin' && values.length > 0) adminFetches++;
           captured.push(...values);
         },
       });
-      await waitFor('captured Fetch records of the admin', () => adminFetches > 0, { timeoutMs: 30_000 });
+      await waitFor('captured Fetch records of the admin, and the analytics reads', () => adminFetches > 0 && reported.length > 0, { timeoutMs: 30_000 });
     } finally {
       await consumer.disconnect();
     }
     const text = captured.join('\n');
     for (const n of clearNumbers) expect(text).not.toContain(n);
     expect(captured.filter((v) => v.includes('"number":"************'))).not.toHaveLength(0);
+    // What masking did to analytics's reads is in its Fetch events: rules and counts, never values.
+    expect(reported).toContainEqual({ topic, partition: 0, rule: 'card-number', part: 'value', fields: N, withheld: 0 });
+    expect(reported).toContainEqual({ topic, partition: 0, rule: 'holder-token', part: 'value', fields: N, withheld: 0 });
   });
 
   it('a value that is not JSON is withheld (null) where the rule says so; the JSON one is masked', async () => {
