@@ -42,14 +42,15 @@ describe('masking JSON values on their way to consumers', () => {
   let oidc: TestOidc;
   let gh: TestProxy;
 
-  /** kcat through the proxy as a demo client (its token as the PLAIN password), the topic's values. */
-  async function readAs(clientId: string, t: string, count: number): Promise<string[]> {
+  /** kcat consuming `t` from the beginning through the proxy as a demo client (its token as the PLAIN password): its first `count` output lines in `format`. */
+  async function consumeAs(clientId: string, t: string, count: number, format = '%s\\n'): Promise<string[]> {
     const token = await oidc.token(clientId);
     const sasl = ['-X', 'security.protocol=SASL_PLAINTEXT', '-X', 'sasl.mechanisms=PLAIN', '-X', `sasl.username=${clientId}`, '-X', `sasl.password=${token}`];
-    const r = await kcat(gh.bootstrap, [...sasl, '-C', '-t', t, '-o', 'beginning', '-c', String(count), '-e', '-q', '-X', 'check.crcs=true', '-f', '%s\\n']);
+    const r = await kcat(gh.bootstrap, [...sasl, '-C', '-t', t, '-o', 'beginning', '-c', String(count), '-e', '-q', '-X', 'check.crcs=true', '-f', format]);
     expect(r.code, r.stderr).toBe(0);
     return r.stdout.split('\n').slice(0, count);
   }
+  const readAs = (clientId: string, t: string, count: number) => consumeAs(clientId, t, count);
 
   beforeAll(async () => {
     oidc = await startOidc();
@@ -115,13 +116,7 @@ describe('masking JSON values on their way to consumers', () => {
   });
 
   it('a header value is masked as a plain string for analytics, clear for admins', async () => {
-    const headersOf = async (clientId: string) => {
-      const token = await oidc.token(clientId);
-      const sasl = ['-X', 'security.protocol=SASL_PLAINTEXT', '-X', 'sasl.mechanisms=PLAIN', '-X', `sasl.username=${clientId}`, '-X', `sasl.password=${token}`];
-      const r = await kcat(gh.bootstrap, [...sasl, '-C', '-t', topic, '-o', 'beginning', '-c', '3', '-e', '-q', '-f', '%h\n']);
-      expect(r.code, r.stderr).toBe(0);
-      return r.stdout.split('\n').slice(0, 3);
-    };
+    const headersOf = (clientId: string) => consumeAs(clientId, topic, 3, '%h\\n');
     expect(await headersOf('analytics')).toEqual(['customer=***@example.com', 'customer=***@example.com', 'customer=***@example.com']);
     expect(await headersOf('admin')).toEqual(['customer=customer0@example.com', 'customer=customer1@example.com', 'customer=customer2@example.com']);
   });
@@ -177,11 +172,7 @@ describe('masking JSON values on their way to consumers', () => {
   });
 
   it('a value that is not JSON is withheld (null) where the rule says so; the JSON one is masked', async () => {
-    const token = await oidc.token('analytics');
-    const sasl = ['-X', 'security.protocol=SASL_PLAINTEXT', '-X', 'sasl.mechanisms=PLAIN', '-X', 'sasl.username=analytics', '-X', `sasl.password=${token}`];
-    const r = await kcat(gh.bootstrap, [...sasl, '-C', '-t', rawTopic, '-o', 'beginning', '-c', '2', '-e', '-q', '-f', '%S|%s\\n']);
-    expect(r.code, r.stderr).toBe(0);
-    const [first, second] = r.stdout.split('\n');
+    const [first, second] = await consumeAs('analytics', rawTopic, 2, '%S|%s\\n');
     expect(first).toBe('-1|'); // a null value: kcat prints its length as -1
     expect(JSON.parse(second!.slice(second!.indexOf('|') + 1))).toEqual({ secret: '****', keep: 1 });
   });
